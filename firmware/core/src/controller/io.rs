@@ -1,0 +1,216 @@
+//! What goes into the controller besides messages, and what comes out.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{GroupId, GroupSet, NodeId, MAX_NODES};
+use crate::time::Instant;
+use crate::wire::Message;
+
+/// A fence record, persisted by the driver *before* the relay is switched
+/// (safety rule 3). `fenced: false` is written before an unfence powers on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FenceRecord {
+    /// The node.
+    pub node: NodeId,
+    /// Whether it is fenced (relay must stay off).
+    pub fenced: bool,
+}
+
+/// What the controller knows when it starts: the persisted fence records and
+/// the sensed power of every relay, read by the driver before the first step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Boot {
+    /// When the controller started.
+    pub now: Instant,
+    /// Random (or persisted-counter) seed for this boot's session nonces.
+    pub seed: u64,
+    /// Persisted fence records, by node index.
+    pub fenced: [bool; MAX_NODES],
+    /// Sensed relay power by node index (`None`: no sense input / unknown).
+    pub powered: [Option<bool>; MAX_NODES],
+}
+
+/// An effect the driver must carry out, in the order given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Output {
+    /// Encode and send this message on every link to `node`.
+    Send {
+        /// The link's server.
+        node: NodeId,
+        /// The message.
+        message: Message,
+    },
+    /// Write this fence record durably *before* carrying out the next output.
+    Persist(FenceRecord),
+    /// Switch `node`'s relay.
+    Power {
+        /// The server.
+        node: NodeId,
+        /// On or off.
+        on: bool,
+    },
+    /// Something an operator should see (log it; run the alert hook).
+    Alarm(Event),
+    /// The main loop is making progress: the driver may feed the hardware
+    /// watchdog (if its links are making progress too).
+    FeedWatchdog,
+}
+
+/// Why a group is moving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum MoveReason {
+    /// The holder died or was fenced.
+    HolderLost,
+    /// The holder reported the group failing.
+    Failing,
+    /// A better-connected node is eligible (ipfail).
+    NetScore,
+    /// Home is back and stably up.
+    Failback,
+    /// Operator `migrate` or `standby`.
+    Operator,
+    /// First placement (nobody held it).
+    Placement,
+}
+
+/// A transition worth telling an operator about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Event {
+    /// A node answered (first time, or again after being late/dead).
+    NodeUp {
+        /// The node.
+        node: NodeId,
+    },
+    /// A node is past warntime.
+    NodeLate {
+        /// The node.
+        node: NodeId,
+    },
+    /// A node is past deadtime (or its power was sensed off).
+    NodeDead {
+        /// The node.
+        node: NodeId,
+    },
+    /// The fence record was persisted and the relay commanded off.
+    FenceStarted {
+        /// The node.
+        node: NodeId,
+    },
+    /// The relay's sense confirmed the node is off.
+    FenceConfirmed {
+        /// The node.
+        node: NodeId,
+    },
+    /// The power switch did not confirm off within `fence_timeout`: nothing
+    /// that node might hold will move until it does.
+    FenceUnconfirmed {
+        /// The node.
+        node: NodeId,
+    },
+    /// A fenced node was powered on again.
+    Unfenced {
+        /// The node.
+        node: NodeId,
+    },
+    /// A group was taken from `from` (release requested).
+    Releasing {
+        /// The group.
+        group: GroupId,
+        /// The node asked to release it.
+        from: NodeId,
+        /// Why.
+        reason: MoveReason,
+    },
+    /// A group was put in `to`'s want.
+    Placed {
+        /// The group.
+        group: GroupId,
+        /// The node that will hold it.
+        to: NodeId,
+        /// Why.
+        reason: MoveReason,
+    },
+    /// A group cannot be placed: no eligible node is available, or damping
+    /// holds it back.
+    Unplaced {
+        /// The group.
+        group: GroupId,
+    },
+    /// After a controller restart, two nodes reported holding the same group.
+    Conflict {
+        /// The group.
+        group: GroupId,
+        /// Bitmask of the nodes that hold it.
+        nodes: u8,
+    },
+    /// A node's power was sensed on while its fence record says fenced: the
+    /// relay is commanded off again.
+    FencedNodePowered {
+        /// The node.
+        node: NodeId,
+    },
+}
+
+/// Life of a node as the controller sees it (DESIGN §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Life {
+    /// Not heard since the controller started or since it was powered on.
+    Booting,
+    /// Answering.
+    Up,
+    /// Silent past warntime.
+    Late,
+    /// Silent past deadtime (or power sensed off), not fenced.
+    Dead,
+    /// Relay commanded off, waiting for the sense to confirm.
+    Fencing,
+    /// Power confirmed off; stays off.
+    Fenced,
+}
+
+/// A node at a glance (for the console, `wardenctl status`, and tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NodeView {
+    /// The node.
+    pub node: NodeId,
+    /// Its life.
+    pub life: Life,
+    /// Operator standby (maintenance).
+    pub standby: bool,
+    /// Sensed power, if known.
+    pub powered: Option<bool>,
+    /// When the last valid message was received from it.
+    pub last_heard: Option<Instant>,
+    /// What the controller wants it to hold.
+    pub want: GroupSet,
+    /// What it last reported holding.
+    pub holds: GroupSet,
+    /// Its last reported ping score.
+    pub net_score: u16,
+}
+
+/// A group at a glance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct GroupView {
+    /// The group.
+    pub group: GroupId,
+    /// The node whose want contains it, if any.
+    pub placed_on: Option<NodeId>,
+    /// Nodes that last reported holding it.
+    pub held_by: u8,
+    /// A move is under way (released somewhere, not yet placed).
+    pub moving: bool,
+}
+
+/// Counters of rejected input and dropped output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct ControllerStats {
+    /// Messages refused by the session rules (stale nonce, replayed seq).
+    pub session_rejects: u32,
+    /// Messages that named a node other than their link's, or an unknown node.
+    pub wrong_node: u32,
+    /// Messages of a kind the controller never accepts (e.g. a Beat).
+    pub unexpected: u32,
+    /// Alarms dropped because the queue was full (effects are never dropped).
+    pub alarms_dropped: u32,
+}

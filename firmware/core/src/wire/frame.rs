@@ -1,0 +1,1 @@
+//! Frames: encoding and the streaming decoder.

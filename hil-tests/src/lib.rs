@@ -1,0 +1,3 @@
+//! # warden-hil
+//!
+//! Test rigs for Warden.

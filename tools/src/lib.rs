@@ -1,0 +1,3 @@
+//! # warden-tools
+//!
+//! Operator tools for Warden.
