@@ -1,0 +1,6 @@
+//! Resource kinds on Linux. Each implements [`crate::resource::Resource`].
+
+pub mod disk;
+pub mod monitor;
+pub mod net;
+pub mod service;
