@@ -220,19 +220,22 @@ mod tests {
 
     #[test]
     fn bad_timing_names_the_key() {
-        let cases: &[(&dyn Fn(&mut Timing), &str)] = &[
-            (&|t| t.keepalive = Duration(0), "keepalive"),
-            (&|t| t.deadtime = Duration(2000), "deadtime"),
-            (&|t| t.warntime = Duration(1000), "warntime"),
-            (&|t| t.warntime = Duration(10_000), "warntime"),
-            (&|t| t.initdead = Duration(9_999), "initdead"),
-            (&|t| t.release_timeout = Duration(0), "release_timeout"),
-            (&|t| t.fence_timeout = Duration(0), "fence_timeout"),
-            (&|t| t.max_moves = 0, "max_moves"),
+        type Edit = fn(&mut Timing);
+        let cases: [(Edit, &str); 8] = [
+            (|t| t.keepalive = Duration(0), "keepalive"),
+            (|t| t.deadtime = Duration(2000), "deadtime"),
+            (|t| t.warntime = Duration(1000), "warntime"),
+            (|t| t.warntime = Duration(10_000), "warntime"),
+            (|t| t.initdead = Duration(9_999), "initdead"),
+            (|t| t.release_timeout = Duration(0), "release_timeout"),
+            (|t| t.fence_timeout = Duration(0), "fence_timeout"),
+            (|t| t.max_moves = 0, "max_moves"),
         ];
-        for (f, key) in cases {
-            let err = with(|t| f(t)).expect_err(key);
-            assert_eq!(err.key, *key);
+        for (edit, key) in cases {
+            match with(edit) {
+                Err(err) => assert_eq!(err.key, key),
+                Ok(()) => unreachable!("timing with a bad `{key}` was accepted"),
+            }
         }
     }
 

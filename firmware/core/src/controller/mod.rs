@@ -6,9 +6,331 @@
 //! [`Controller::handle_request`], [`Controller::handle_timeout`]. Outputs come
 //! from [`Controller::poll_output`] in the order they must be carried out;
 //! [`Controller::poll_timeout`] says when to call `handle_timeout` next.
+//!
+//! Every `handle_*` call is one step: it applies the input, then runs the
+//! timers, the fencing rules, placement, and sends the beats that are due.
+//! The driver drains `poll_output` after every step; one step never yields
+//! more effects (Send, Persist, Power, FeedWatchdog) than the queue holds,
+//! and alarms beyond its room are dropped and counted.
 
 mod config;
+mod decide;
+mod flaws;
+mod group;
 mod io;
+mod node;
+#[cfg(test)]
+mod tests;
 
 pub use config::{ClusterConfig, ConfigError, GroupConfig, Timing, TimingError, TimingProblem};
+#[cfg(feature = "flaws")]
+pub use flaws::Flaw;
 pub use io::{Boot, ControllerStats, Event, FenceRecord, GroupView, Life, MoveReason, NodeView, Output};
+
+use heapless::Vec;
+
+use self::flaws::Flaws;
+use self::group::Group;
+use self::node::Node;
+use crate::ids::{GroupId, NodeId, MAX_GROUPS, MAX_NODES};
+use crate::time::Instant;
+use crate::wire::session::Responder;
+use crate::wire::{Body, Message, Op, Refusal, Reply};
+
+/// Most effects one step can produce: per node a Beat and a Persist+Power
+/// pair, plus one Reply and one FeedWatchdog.
+const EFFECTS_PER_STEP: usize = 3 * MAX_NODES + 2;
+/// Capacity of the output queue; alarms may use what one step's effects
+/// cannot need.
+const OUTPUT_CAPACITY: usize = EFFECTS_PER_STEP + 38;
+
+/// The controller's state machine. See the module documentation.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Controller {
+    config: ClusterConfig,
+    /// When the controller booted.
+    booted: Instant,
+    /// The latest `now` seen (time never goes backwards inside).
+    now: Instant,
+    nodes: [Node; MAX_NODES],
+    groups: [Group; MAX_GROUPS],
+    outputs: Vec<Output, OUTPUT_CAPACITY>,
+    stats: ControllerStats,
+    /// When the next FeedWatchdog is due.
+    next_feed: Instant,
+    flaws: Flaws,
+}
+
+/// A session nonce per node, spread from the boot seed (splitmix64) so two
+/// links never share one and none is the "unknown" value 0.
+fn node_nonce(seed: u64, node: usize) -> u64 {
+    let mut z = seed.wrapping_add((node as u64).wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (z ^ (z >> 31)) | 1
+}
+
+impl Controller {
+    /// Starts the controller (rule 4): nodes with a fence record stay off
+    /// (commanded off again if sensed on or unknown); every other node is
+    /// Booting (or Dead if sensed off) and nothing is placed until the
+    /// nodes report or are proven clear. Refuses an invalid configuration.
+    pub fn new(config: ClusterConfig, boot: Boot) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let now = boot.now;
+        let nodes = core::array::from_fn(|i| {
+            Node::new(now, Responder::new(node_nonce(boot.seed, i)), boot.powered.get(i).copied().flatten())
+        });
+        let mut controller = Self {
+            config,
+            booted: now,
+            now,
+            nodes,
+            groups: core::array::from_fn(|_| Group::default()),
+            outputs: Vec::new(),
+            stats: ControllerStats::default(),
+            next_feed: now,
+            flaws: Flaws::NONE,
+        };
+        controller.boot(&boot);
+        Ok(controller)
+    }
+
+    /// A frame from `link`, already decoded and authenticated. The session
+    /// rules are applied here; rejected messages are counted and ignored.
+    pub fn handle_message(&mut self, now: Instant, link: NodeId, message: Message) {
+        let now = self.advance(now);
+        self.receive(now, link, message);
+        self.settle(now);
+    }
+
+    /// A relay sense reading for `node` (on change and periodically).
+    pub fn handle_sense(&mut self, now: Instant, node: NodeId, powered: bool) {
+        let now = self.advance(now);
+        self.sense(now, node, powered);
+        self.settle(now);
+    }
+
+    /// An operator command given on the controller's own console.
+    pub fn handle_request(&mut self, now: Instant, op: Op) -> Result<(), Refusal> {
+        let now = self.advance(now);
+        let outcome = self.apply_op(now, op);
+        self.settle(now);
+        outcome
+    }
+
+    /// Time passed: run the timers. Feeds the watchdog once per keepalive.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let now = self.advance(now);
+        if now >= self.next_feed {
+            self.push_effect(Output::FeedWatchdog);
+            self.next_feed = now.saturating_add(self.config.timing.keepalive);
+        }
+        self.settle(now);
+    }
+
+    /// The next effect or alarm to carry out, in order.
+    #[must_use]
+    pub fn poll_output(&mut self) -> Option<Output> {
+        if self.outputs.is_empty() {
+            None
+        } else {
+            Some(self.outputs.remove(0))
+        }
+    }
+
+    /// When `handle_timeout` must be called next.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.next_deadline()
+    }
+
+    /// A node at a glance (`None` for a node not in the cluster).
+    pub fn node(&self, node: NodeId) -> Option<NodeView> {
+        let n = self.live_node(node)?;
+        Some(NodeView {
+            node,
+            life: n.life,
+            standby: n.standby,
+            powered: n.powered,
+            last_heard: n.last_heard,
+            want: n.want,
+            holds: n.holds(),
+            net_score: n.net_score(),
+        })
+    }
+
+    /// A group at a glance (`None` for a group not in the cluster).
+    pub fn group(&self, group: GroupId) -> Option<GroupView> {
+        let state = self.groups.get(group.index()).filter(|_| group.index() < self.config.groups.len())?;
+        let mut held_by = 0u8;
+        for (i, n) in self.cluster_nodes() {
+            if n.holds().contains(group) {
+                held_by |= 1 << i;
+            }
+        }
+        Some(GroupView { group, placed_on: self.holder_of(group), held_by, moving: state.moving.is_some() })
+    }
+
+    /// Counters of rejected input and dropped output.
+    pub fn stats(&self) -> ControllerStats {
+        self.stats
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &ClusterConfig {
+        &self.config
+    }
+
+    /// Plants a deliberate bug (simulator self-tests only).
+    #[cfg(feature = "flaws")]
+    pub fn plant(&mut self, flaw: Flaw) {
+        self.flaws.plant(flaw);
+        if flaw == Flaw::ForgetFencesOnBoot {
+            self.forget_boot_fences();
+        }
+    }
+
+    fn advance(&mut self, now: Instant) -> Instant {
+        self.now = self.now.max(now);
+        self.now
+    }
+
+    fn receive(&mut self, now: Instant, link: NodeId, message: Message) {
+        let header = message.header;
+        if header.node != link || usize::from(link.0) >= usize::from(self.config.nodes) {
+            self.stats.wrong_node = self.stats.wrong_node.saturating_add(1);
+            return;
+        }
+        let Some(node) = self.nodes.get_mut(link.index()) else {
+            self.stats.wrong_node = self.stats.wrong_node.saturating_add(1);
+            return;
+        };
+        match message.body {
+            Body::Hello => {
+                node.session.accept_hello(&header);
+                // Answer at once so the agent learns this boot's nonce.
+                node.beat_due = true;
+                self.heard(now, link);
+            }
+            Body::Status(status) => {
+                if node.session.accept(&header).is_err() {
+                    self.stats.session_rejects = self.stats.session_rejects.saturating_add(1);
+                    return;
+                }
+                self.heard(now, link);
+                self.apply_status(now, link, status);
+            }
+            Body::Request(request) => {
+                if node.session.accept(&header).is_err() {
+                    self.stats.session_rejects = self.stats.session_rejects.saturating_add(1);
+                    return;
+                }
+                self.heard(now, link);
+                let outcome = self.apply_op(now, request.op);
+                if let Some(node) = self.nodes.get_mut(link.index()) {
+                    let header = node.session.header(link);
+                    let reply = Message { header, body: Body::Reply(Reply { id: request.id, outcome }) };
+                    self.push_effect(Output::Send { node: link, message: reply });
+                }
+            }
+            Body::Beat(_) | Body::Reply(_) => {
+                self.stats.unexpected = self.stats.unexpected.saturating_add(1);
+            }
+        }
+    }
+
+    fn apply_op(&mut self, now: Instant, op: Op) -> Result<(), Refusal> {
+        match op {
+            Op::Migrate { group, node } => {
+                let config = self.config.groups.get(group.index()).ok_or(Refusal::UnknownGroup)?;
+                let n = self.live_node(node).ok_or(Refusal::UnknownNode)?;
+                if !config.eligible.contains(&node) {
+                    return Err(Refusal::NotEligible);
+                }
+                if !n.is_available_for(group, now) {
+                    return Err(Refusal::NodeUnavailable);
+                }
+                if let Some(state) = self.groups.get_mut(group.index()) {
+                    state.pin = Some(node);
+                }
+                Ok(())
+            }
+            Op::Standby { node } | Op::Online { node } => {
+                let n = self.live_node_mut(node).ok_or(Refusal::UnknownNode)?;
+                let standby = matches!(op, Op::Standby { .. });
+                if n.standby != standby {
+                    n.standby = standby;
+                    n.beat_due = true;
+                }
+                Ok(())
+            }
+            Op::Fence { node } => {
+                let n = self.live_node(node).ok_or(Refusal::UnknownNode)?;
+                if n.in_fence() {
+                    return Err(Refusal::AlreadyFenced);
+                }
+                self.start_fence(now, node);
+                Ok(())
+            }
+            Op::Unfence { node } => {
+                let n = self.live_node(node).ok_or(Refusal::UnknownNode)?;
+                if n.life != Life::Fenced {
+                    return Err(Refusal::NotFenced);
+                }
+                self.unfence(now, node);
+                Ok(())
+            }
+        }
+    }
+
+    /// The node if it is in the cluster.
+    fn live_node(&self, node: NodeId) -> Option<&Node> {
+        self.nodes.get(node.index()).filter(|_| node.0 < self.config.nodes)
+    }
+
+    fn live_node_mut(&mut self, node: NodeId) -> Option<&mut Node> {
+        let count = self.config.nodes;
+        self.nodes.get_mut(node.index()).filter(|_| node.0 < count)
+    }
+
+    /// The nodes of the cluster with their index.
+    fn cluster_nodes(&self) -> impl Iterator<Item = (u8, &Node)> {
+        (0u8..).zip(self.nodes.iter()).take(usize::from(self.config.nodes))
+    }
+
+    /// The node whose want contains `g`.
+    fn holder_of(&self, g: GroupId) -> Option<NodeId> {
+        self.cluster_nodes().find(|(_, n)| n.want.contains(g)).map(|(i, _)| NodeId(i))
+    }
+
+    /// Queues an effect. The capacity covers a whole step of effects after a
+    /// drained queue; should a driver not drain, room is made by dropping
+    /// alarms first, then the oldest Beat (beats repeat every keepalive).
+    fn push_effect(&mut self, output: Output) {
+        if self.outputs.is_full() {
+            let victim = self.outputs.iter().position(|o| matches!(o, Output::Alarm(_))).or_else(|| {
+                self.outputs
+                    .iter()
+                    .position(|o| matches!(o, Output::Send { message: Message { body: Body::Beat(_), .. }, .. }))
+            });
+            if let Some(victim) = victim {
+                if matches!(self.outputs.remove(victim), Output::Alarm(_)) {
+                    self.stats.alarms_dropped = self.stats.alarms_dropped.saturating_add(1);
+                }
+            }
+        }
+        // Only fails if the queue holds nothing but undrained Persist/Power
+        // outputs from earlier steps, which a draining driver never leaves.
+        let _ = self.outputs.push(output);
+    }
+
+    /// Queues an alarm if it leaves room for a whole step of effects.
+    fn alarm(&mut self, event: Event) {
+        if self.outputs.len() < OUTPUT_CAPACITY - EFFECTS_PER_STEP {
+            let _ = self.outputs.push(Output::Alarm(event));
+        } else {
+            self.stats.alarms_dropped = self.stats.alarms_dropped.saturating_add(1);
+        }
+    }
+}

@@ -12,9 +12,11 @@ pub mod frame;
 pub mod message;
 pub mod session;
 
-// frame API: see frame.rs
+pub use frame::{
+    decode, encode, Auth, DecodeStats, Decoder, EncodeError, FrameError, Key, CRC_TAG_LEN, HMAC_TAG_LEN, MAX_KEY_LEN,
+};
 pub use message::{Beat, Body, Header, Message, Op, Refusal, Reply, Request, Role, Status};
-
+pub use session::{Initiator, Responder, SessionError};
 
 /// Protocol version carried in the first byte of every frame.
 pub const VERSION: u8 = 1;

@@ -1,0 +1,550 @@
+//! One step of the controller, after its input is applied: life timers,
+//! fencing (rule 2), placement (rules 1, 6, 7), release deadlines, beats.
+//! Also the input rules for statuses, sense readings, boot and unfence.
+
+use super::flaws::Flaw;
+use super::group::Move;
+use super::io::{Boot, Event, FenceRecord, Life, MoveReason, Output};
+use super::node::Node;
+use super::Controller;
+use crate::ids::{GroupId, GroupSet, NodeId};
+use crate::time::Instant;
+use crate::wire::{Beat, Body, Message, Status};
+
+impl Controller {
+    /// Rule 4: fence records and sensed power decide the first state; the
+    /// only relay output is "off" for a fenced node that is not sensed off.
+    pub(super) fn boot(&mut self, boot: &Boot) {
+        let now = boot.now;
+        for id in (0..self.config.nodes).map(NodeId) {
+            let fenced = boot.fenced.get(id.index()).copied().unwrap_or(false);
+            let Some(n) = self.nodes.get_mut(id.index()) else { continue };
+            if fenced {
+                n.fence_record = true;
+                n.boot_fence = true;
+                if n.is_off() {
+                    n.life = Life::Fenced;
+                } else {
+                    n.life = Life::Fencing;
+                    n.off_commanded = now;
+                    let sensed_on = n.powered == Some(true);
+                    self.push_effect(Output::Power { node: id, on: false });
+                    if sensed_on {
+                        self.alarm(Event::FencedNodePowered { node: id });
+                    }
+                }
+            } else if n.is_off() {
+                n.life = Life::Dead;
+                self.alarm(Event::NodeDead { node: id });
+            }
+        }
+    }
+
+    /// The flaw `ForgetFencesOnBoot`: undo what the boot fence records did.
+    #[cfg(feature = "flaws")]
+    pub(super) fn forget_boot_fences(&mut self) {
+        let booted = self.booted;
+        for id in (0..self.config.nodes).map(NodeId) {
+            let Some(n) = self.nodes.get_mut(id.index()) else { continue };
+            if !(n.boot_fence && n.in_fence()) {
+                continue;
+            }
+            n.boot_fence = false;
+            n.fence_record = false;
+            n.life = if n.is_off() { Life::Dead } else { Life::Booting };
+            n.since = booted;
+            self.outputs.retain(|o| {
+                !matches!(o, Output::Power { node, .. } | Output::Alarm(Event::FencedNodePowered { node }) if *node == id)
+            });
+        }
+    }
+
+    /// An accepted message from `id`: it is alive.
+    pub(super) fn heard(&mut self, now: Instant, id: NodeId) {
+        let Some(n) = self.nodes.get_mut(id.index()) else { return };
+        n.last_heard = Some(now);
+        if matches!(n.life, Life::Booting | Life::Late | Life::Dead) {
+            n.life = Life::Up;
+            n.up_since = Some(now);
+            self.alarm(Event::NodeUp { node: id });
+        }
+    }
+
+    /// An accepted Status from `id`. The first one since the controller
+    /// booted (or the node was powered on) is adopted: what it holds becomes
+    /// its want, so nothing moves because the controller restarted.
+    pub(super) fn apply_status(&mut self, now: Instant, id: NodeId, mut status: Status) {
+        let failure_timeout = self.config.timing.failure_timeout;
+        let Some(n) = self.nodes.get_mut(id.index()) else { return };
+        // A claim to have applied a Beat never sent (a stale count from an
+        // older session) answers nothing.
+        if status.applied > n.session.last_sent_seq() {
+            status.applied = 0;
+        }
+        n.status = Some(status);
+        for g in status.failing.iter() {
+            if let Some(until) = n.failing_until.get_mut(g.index()) {
+                *until = now.saturating_add(failure_timeout);
+            }
+        }
+        if n.in_fence() {
+            // A node being fenced gets nothing back; its report is kept for
+            // the operator only.
+            return;
+        }
+        if n.adopted {
+            n.answered(status.applied);
+        } else {
+            self.adopt(id, status.holds);
+        }
+    }
+
+    fn adopt(&mut self, id: NodeId, holds: GroupSet) {
+        let eligible: GroupSet = (0u8..)
+            .zip(self.config.groups.iter())
+            .filter(|(_, g)| g.eligible.contains(&id))
+            .map(|(g, _)| GroupId(g))
+            .collect();
+        let mut taken = GroupSet::EMPTY;
+        for (i, n) in self.cluster_nodes() {
+            if i != id.0 {
+                taken = taken.union(n.want);
+            }
+        }
+        let held = holds.intersection(eligible);
+        let conflicts = held.intersection(taken);
+        let adopted = held.difference(taken);
+        let Some(n) = self.nodes.get_mut(id.index()) else { return };
+        n.adopted = true;
+        n.released = GroupSet::EMPTY;
+        let want = n.want.union(adopted);
+        n.set_want(want);
+        for g in adopted.iter() {
+            if let Some(state) = self.groups.get_mut(g.index()) {
+                state.moving = None;
+                state.unplaced_told = false;
+            }
+        }
+        for g in conflicts.iter() {
+            let mut nodes = 1u8 << id.0;
+            if let Some(other) = self.holder_of(g) {
+                nodes |= 1 << other.0;
+            }
+            self.alarm(Event::Conflict { group: g, nodes });
+        }
+    }
+
+    /// A relay sense reading.
+    pub(super) fn sense(&mut self, now: Instant, id: NodeId, powered: bool) {
+        if id.0 >= self.config.nodes {
+            return;
+        }
+        let Some(n) = self.nodes.get_mut(id.index()) else { return };
+        let before = n.powered;
+        n.powered = Some(powered);
+        match (n.life, powered) {
+            (Life::Fencing, false) => self.confirm_fence(now, id),
+            (Life::Fenced, true) => {
+                // Rule 3: a fenced node stays off, whoever switched it on.
+                n.life = Life::Fencing;
+                n.since = now;
+                n.off_commanded = now;
+                n.unconfirmed_told = false;
+                self.push_effect(Output::Power { node: id, on: false });
+                self.alarm(Event::FencedNodePowered { node: id });
+            }
+            (Life::Fencing | Life::Fenced, _) => {}
+            (life, false) => {
+                // Off: it holds nothing. When it comes back it is a new boot.
+                n.forget_report();
+                if life != Life::Dead {
+                    n.life = Life::Dead;
+                    self.alarm(Event::NodeDead { node: id });
+                }
+            }
+            (_, true) => {
+                if before == Some(false) {
+                    n.forget_report();
+                    n.life = Life::Booting;
+                    n.since = now;
+                }
+            }
+        }
+    }
+
+    /// Everything that follows from the inputs so far, at `now`.
+    pub(super) fn settle(&mut self, now: Instant) {
+        self.run_timers(now);
+        self.fence_where_needed(now);
+        self.place_groups(now);
+        self.track_releases(now);
+        self.send_beats(now);
+    }
+
+    fn run_timers(&mut self, now: Instant) {
+        let t = self.config.timing;
+        for id in (0..self.config.nodes).map(NodeId) {
+            let Some(n) = self.nodes.get_mut(id.index()) else { continue };
+            let heard = n.last_heard.unwrap_or(n.since);
+            match n.life {
+                Life::Booting if now >= n.since.saturating_add(t.initdead) => {
+                    n.life = Life::Dead;
+                    self.alarm(Event::NodeDead { node: id });
+                }
+                Life::Up | Life::Late if now >= heard.saturating_add(t.deadtime) => {
+                    n.life = Life::Dead;
+                    n.up_since = None;
+                    self.alarm(Event::NodeDead { node: id });
+                }
+                Life::Up if now >= heard.saturating_add(t.warntime) => {
+                    n.life = Life::Late;
+                    n.up_since = None;
+                    self.alarm(Event::NodeLate { node: id });
+                }
+                Life::Fencing if now >= n.off_commanded.saturating_add(t.fence_timeout) => {
+                    // Nothing it might hold moves until the sense confirms.
+                    n.off_commanded = now;
+                    let tell = !n.unconfirmed_told;
+                    n.unconfirmed_told = true;
+                    self.push_effect(Output::Power { node: id, on: false });
+                    if tell {
+                        self.alarm(Event::FenceUnconfirmed { node: id });
+                    }
+                }
+                Life::Fenced => {
+                    if let Some(after) = t.auto_unfence_after {
+                        if now >= n.since.saturating_add(after) {
+                            self.unfence(now, id);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Rule 2: fence a dead node that may hold something, a node that
+    /// reports a stuck group, and a node that did not release in time.
+    fn fence_where_needed(&mut self, now: Instant) {
+        let groups = self.config.groups.len();
+        let flaws = self.flaws;
+        let fence_idle = self.config.fence_idle_dead;
+        for id in (0..self.config.nodes).map(NodeId) {
+            let Some(n) = self.nodes.get(id.index()) else { continue };
+            if n.in_fence() {
+                continue;
+            }
+            let stuck = n.status.is_some_and(|s| !s.stuck.is_empty());
+            let dead = n.life == Life::Dead
+                && !n.is_off()
+                && !flaws.has(Flaw::AcquireBeforeFence)
+                && (fence_idle || !n.is_clear_of_all(groups, flaws));
+            let overdue = matches!(n.life, Life::Up | Life::Late)
+                && n.owed.iter().any(|g| n.release_by.get(g.index()).is_some_and(|by| now >= *by));
+            if stuck || dead || overdue {
+                self.start_fence(now, id);
+            }
+        }
+    }
+
+    /// Persists the fence record, then switches the relay off.
+    pub(super) fn start_fence(&mut self, now: Instant, id: NodeId) {
+        let persist = Output::Persist(FenceRecord { node: id, fenced: true });
+        let power = Output::Power { node: id, on: false };
+        if self.flaws.has(Flaw::PowerBeforePersist) {
+            self.push_effect(power);
+            self.push_effect(persist);
+        } else {
+            self.push_effect(persist);
+            self.push_effect(power);
+        }
+        let skip_confirm = self.flaws.has(Flaw::SkipFenceConfirm);
+        let Some(n) = self.nodes.get_mut(id.index()) else { return };
+        n.fence_record = true;
+        n.boot_fence = false;
+        n.life = Life::Fencing;
+        n.since = now;
+        n.off_commanded = now;
+        n.unconfirmed_told = false;
+        n.up_since = None;
+        n.owed = GroupSet::EMPTY;
+        let off = n.is_off();
+        self.alarm(Event::FenceStarted { node: id });
+        if off || skip_confirm {
+            self.confirm_fence(now, id);
+        }
+    }
+
+    fn confirm_fence(&mut self, now: Instant, id: NodeId) {
+        let Some(n) = self.nodes.get_mut(id.index()) else { return };
+        n.life = Life::Fenced;
+        n.since = now;
+        n.forget_report();
+        self.alarm(Event::FenceConfirmed { node: id });
+    }
+
+    /// Rule 3: only this (an operator `unfence` or `auto_unfence_after`)
+    /// powers a fenced node on, after persisting that it is not fenced. It
+    /// comes back Booting, holding nothing, and gets groups only by placement.
+    pub(super) fn unfence(&mut self, now: Instant, id: NodeId) {
+        self.push_effect(Output::Persist(FenceRecord { node: id, fenced: false }));
+        self.push_effect(Output::Power { node: id, on: true });
+        let Some(n) = self.nodes.get_mut(id.index()) else { return };
+        n.fence_record = false;
+        n.boot_fence = false;
+        n.life = Life::Booting;
+        n.since = now;
+        n.forget_report();
+        self.alarm(Event::Unfenced { node: id });
+    }
+
+    fn place_groups(&mut self, now: Instant) {
+        for g in (0u8..).take(self.config.groups.len()).map(GroupId) {
+            self.drop_stale_pin(now, g);
+            if let Some(holder) = self.holder_of(g) {
+                if self.nodes.get(holder.index()).is_none_or(Node::is_lost) {
+                    self.start_move(now, g, holder, MoveReason::HolderLost, None);
+                } else if let Some((to, reason)) = self.better_place(now, g, holder) {
+                    if reason == MoveReason::Operator || self.damping_allows(now, g) {
+                        self.start_move(now, g, holder, reason, Some(to));
+                    }
+                }
+            }
+            if self.holder_of(g).is_none() {
+                self.place(now, g);
+            }
+        }
+    }
+
+    /// An operator pin lasts while its node stays available for the group.
+    fn drop_stale_pin(&mut self, now: Instant, g: GroupId) {
+        let pin = self.groups.get(g.index()).and_then(|s| s.pin);
+        if let Some(p) = pin {
+            if !self.can_take(now, g, p) {
+                if let Some(state) = self.groups.get_mut(g.index()) {
+                    state.pin = None;
+                }
+            }
+        }
+    }
+
+    /// `node` is eligible for `g` and available now.
+    fn can_take(&self, now: Instant, g: GroupId, node: NodeId) -> bool {
+        self.config.groups.get(g.index()).is_some_and(|c| c.eligible.contains(&node))
+            && self.live_node(node).is_some_and(|n| n.is_available_for(g, now))
+    }
+
+    /// The best available eligible node for `g` other than `except`: highest
+    /// net score, ties to the earlier in the eligible list (home first).
+    fn best_for(&self, now: Instant, g: GroupId, except: Option<NodeId>) -> Option<NodeId> {
+        let config = self.config.groups.get(g.index())?;
+        let mut best: Option<(NodeId, u16)> = None;
+        for &node in &config.eligible {
+            if Some(node) == except || !self.can_take(now, g, node) {
+                continue;
+            }
+            let score = self.live_node(node).map_or(0, Node::net_score);
+            if best.is_none_or(|(_, s)| score > s) {
+                best = Some((node, score));
+            }
+        }
+        best.map(|(node, _)| node)
+    }
+
+    /// Where `g` should go instead of its available holder, and why.
+    fn better_place(&self, now: Instant, g: GroupId, holder: NodeId) -> Option<(NodeId, MoveReason)> {
+        let config = self.config.groups.get(g.index())?;
+        let h = self.live_node(holder)?;
+        if let Some(pin) = self.groups.get(g.index()).and_then(|s| s.pin) {
+            return (pin != holder).then_some((pin, MoveReason::Operator));
+        }
+        if h.standby {
+            return self.best_for(now, g, Some(holder)).map(|to| (to, MoveReason::Operator));
+        }
+        if h.is_failing(g, now) {
+            return self.best_for(now, g, Some(holder)).map(|to| (to, MoveReason::Failing));
+        }
+        let score = h.net_score();
+        if config.auto_failback {
+            if let Some(&home) = config.eligible.first() {
+                let stable = self.live_node(home).is_some_and(|n| {
+                    n.up_since.is_some_and(|t| now >= t.saturating_add(self.config.timing.failback_delay))
+                        && n.net_score() >= score
+                });
+                if home != holder && stable && self.can_take(now, g, home) {
+                    return Some((home, MoveReason::Failback));
+                }
+            }
+        }
+        let best = self.best_for(now, g, Some(holder))?;
+        let better = self.live_node(best).is_some_and(|n| n.net_score() > score);
+        better.then_some((best, MoveReason::NetScore))
+    }
+
+    fn damping_allows(&self, now: Instant, g: GroupId) -> bool {
+        if self.flaws.has(Flaw::NoDamping) {
+            return true;
+        }
+        let t = self.config.timing;
+        self.groups.get(g.index()).is_some_and(|s| s.damping_allows(now, t.move_window, t.max_moves))
+    }
+
+    /// First half of a move: take `g` out of `from`'s want.
+    fn start_move(&mut self, now: Instant, g: GroupId, from: NodeId, reason: MoveReason, to: Option<NodeId>) {
+        let release_timeout = self.config.timing.release_timeout;
+        if let Some(n) = self.nodes.get_mut(from.index()) {
+            n.release(g);
+            n.owed.insert(g);
+            if let Some(by) = n.release_by.get_mut(g.index()) {
+                *by = now.saturating_add(release_timeout);
+            }
+        }
+        if let Some(state) = self.groups.get_mut(g.index()) {
+            state.moving = Some(Move { from, reason, to });
+        }
+        self.alarm(Event::Releasing { group: g, from, reason });
+    }
+
+    /// Second half of a move (or a first placement): put `g` in the target's
+    /// want once every other node is clear of it (rule 1) and damping allows.
+    fn place(&mut self, now: Instant, g: GroupId) {
+        let Some(state) = self.groups.get(g.index()) else { return };
+        let moving = state.moving;
+        let reason = moving.map_or(MoveReason::Placement, |m| m.reason);
+        let preferred = state.pin.or(moving.and_then(|m| m.to)).filter(|&to| self.can_take(now, g, to));
+        let Some(to) = preferred.or_else(|| self.best_for(now, g, None)) else {
+            self.unplaced(now, g);
+            return;
+        };
+        let counted =
+            !matches!(reason, MoveReason::Operator | MoveReason::Placement) && moving.map(|m| m.from) != Some(to);
+        if counted && !self.damping_allows(now, g) {
+            self.unplaced(now, g);
+            return;
+        }
+        let flaws = self.flaws;
+        if !self.cluster_nodes().all(|(i, n)| i == to.0 || n.is_clear_of(g, flaws)) {
+            return;
+        }
+        if let Some(n) = self.nodes.get_mut(to.index()) {
+            let mut want = n.want;
+            want.insert(g);
+            n.set_want(want);
+            n.owed.remove(g);
+        }
+        if let Some(state) = self.groups.get_mut(g.index()) {
+            state.moving = None;
+            state.unplaced_told = false;
+            if counted {
+                state.record_move(now);
+            }
+        }
+        self.alarm(Event::Placed { group: g, to, reason });
+    }
+
+    /// Raises Unplaced once per stretch, for a group that was placed before
+    /// or once initdead after boot has passed (before that, nodes are still
+    /// expected to report).
+    fn unplaced(&mut self, now: Instant, g: GroupId) {
+        let settled = now >= self.booted.saturating_add(self.config.timing.initdead);
+        let Some(state) = self.groups.get_mut(g.index()) else { return };
+        if !state.unplaced_told && (state.moving.is_some() || settled) {
+            state.unplaced_told = true;
+            self.alarm(Event::Unplaced { group: g });
+        }
+    }
+
+    /// Starts a release deadline for every group a live node holds outside
+    /// its want, and forgets the deadlines of groups it is clear of.
+    fn track_releases(&mut self, now: Instant) {
+        let release_timeout = self.config.timing.release_timeout;
+        let groups = self.config.groups.len();
+        let flaws = self.flaws;
+        for n in self.nodes.iter_mut().take(usize::from(self.config.nodes)) {
+            if !(n.adopted && matches!(n.life, Life::Up | Life::Late) && !n.is_off()) {
+                n.owed = GroupSet::EMPTY;
+                continue;
+            }
+            for g in (0u8..).take(groups).map(GroupId) {
+                let owes = !n.want.contains(g) && !n.is_clear_of(g, flaws);
+                if !owes {
+                    n.owed.remove(g);
+                } else if !n.owed.contains(g) {
+                    n.owed.insert(g);
+                    if let Some(by) = n.release_by.get_mut(g.index()) {
+                        *by = now.saturating_add(release_timeout);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A Beat to every node whose want changed, and to every node every
+    /// keepalive.
+    fn send_beats(&mut self, now: Instant) {
+        let keepalive = self.config.timing.keepalive;
+        for id in (0..self.config.nodes).map(NodeId) {
+            let Some(n) = self.nodes.get_mut(id.index()) else { continue };
+            if !(n.beat_due || now >= n.next_beat) {
+                continue;
+            }
+            let header = n.session.header(id);
+            n.beat_sent(header.seq);
+            n.next_beat = now.saturating_add(keepalive);
+            let beat = Beat { epoch: n.epoch, want: n.want, role: n.role() };
+            self.push_effect(Output::Send { node: id, message: Message { header, body: Body::Beat(beat) } });
+        }
+    }
+
+    /// The earliest instant at which some timer of this controller fires.
+    pub(super) fn next_deadline(&self) -> Option<Instant> {
+        let now = self.now;
+        let t = self.config.timing;
+        // Beats and the watchdog are always re-armed when served, so a due
+        // one is returned as is; condition deadlines at or before `now` were
+        // already evaluated in the last step.
+        let mut next = self.next_feed;
+        let mut consider = |at: Instant| {
+            if at > now && at < next {
+                next = at;
+            }
+        };
+        for (_, n) in self.cluster_nodes() {
+            consider(n.next_beat);
+            let heard = n.last_heard.unwrap_or(n.since);
+            match n.life {
+                Life::Booting => consider(n.since.saturating_add(t.initdead)),
+                Life::Up => {
+                    consider(heard.saturating_add(t.warntime));
+                    consider(heard.saturating_add(t.deadtime));
+                }
+                Life::Late => consider(heard.saturating_add(t.deadtime)),
+                Life::Fencing => consider(n.off_commanded.saturating_add(t.fence_timeout)),
+                Life::Fenced => {
+                    if let Some(after) = t.auto_unfence_after {
+                        consider(n.since.saturating_add(after));
+                    }
+                }
+                Life::Dead => {}
+            }
+            for g in n.owed.iter() {
+                if let Some(by) = n.release_by.get(g.index()) {
+                    consider(*by);
+                }
+            }
+            for until in &n.failing_until {
+                consider(*until);
+            }
+            if let Some(up) = n.up_since {
+                consider(up.saturating_add(t.failback_delay));
+            }
+        }
+        for state in self.groups.iter().take(self.config.groups.len()) {
+            if let Some(at) = state.damping_expiry(now, t.move_window) {
+                consider(at);
+            }
+        }
+        let due = self.cluster_nodes().map(|(_, n)| n.next_beat).filter(|at| *at <= now).min();
+        Some(due.map_or(next, |d| d.min(next)))
+    }
+}

@@ -1,0 +1,233 @@
+//! What the controller knows about one node, and the questions rule 1 and
+//! rule 2 ask about it.
+
+use super::flaws::{Flaw, Flaws};
+use super::io::Life;
+use crate::ids::{GroupId, GroupSet, MAX_GROUPS};
+use crate::time::Instant;
+use crate::wire::session::Responder;
+use crate::wire::{Role, Status};
+
+/// Sequence number of a Beat not sent yet: a change waiting for the Beat that
+/// will carry it. No Status can claim to have applied it.
+pub(super) const UNSENT: u64 = u64::MAX;
+
+/// One node's state.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(super) struct Node {
+    /// Its life.
+    pub(super) life: Life,
+    /// When `life` was entered: initdead counts from here while Booting,
+    /// auto-unfence while Fenced.
+    pub(super) since: Instant,
+    /// Operator standby (maintenance): drained, given nothing.
+    pub(super) standby: bool,
+    /// Last relay sense reading (`None`: unknown).
+    pub(super) powered: Option<bool>,
+    /// When the last accepted message arrived.
+    pub(super) last_heard: Option<Instant>,
+    /// Session rules for this node's link.
+    pub(super) session: Responder,
+    /// Its first Status since the controller booted (or the node was powered
+    /// on) was accepted: its report is adopted and its beats carry a role.
+    pub(super) adopted: bool,
+    /// Its last accepted Status (`None` while not adopted).
+    pub(super) status: Option<Status>,
+    /// The groups it should hold.
+    pub(super) want: GroupSet,
+    /// Seq of the first Beat that carried the current `want` (or role).
+    pub(super) want_seq: u64,
+    /// Bumped whenever `want` changes.
+    pub(super) epoch: u32,
+    /// A Beat must go out at the end of this step (want or session changed).
+    pub(super) beat_due: bool,
+    /// When the next periodic Beat is due.
+    pub(super) next_beat: Instant,
+    /// Groups taken out of `want` whose release no Status has answered yet.
+    pub(super) released: GroupSet,
+    /// For each group in `released`, seq of the Beat that carried the
+    /// release: a Status with `applied` at or above it answers it.
+    pub(super) released_seq: [u64; MAX_GROUPS],
+    /// Groups outside `want` it is not clear of, with a release deadline.
+    pub(super) owed: GroupSet,
+    /// Release deadline of each group in `owed`.
+    pub(super) release_by: [Instant; MAX_GROUPS],
+    /// Until when it is kept off each group after reporting it failing.
+    pub(super) failing_until: [Instant; MAX_GROUPS],
+    /// When it last became Up (auto-failback waits for stability).
+    pub(super) up_since: Option<Instant>,
+    /// A fence record saying "fenced" is persisted (or about to be).
+    pub(super) fence_record: bool,
+    /// When the relay was last commanded off (while Fencing).
+    pub(super) off_commanded: Instant,
+    /// FenceUnconfirmed was raised for the current fencing.
+    pub(super) unconfirmed_told: bool,
+    /// Its fenced state comes straight from the boot fence record.
+    pub(super) boot_fence: bool,
+}
+
+impl Node {
+    /// A node as the controller first sees it: Booting, heard from never.
+    pub(super) fn new(now: Instant, session: Responder, powered: Option<bool>) -> Self {
+        Self {
+            life: Life::Booting,
+            since: now,
+            standby: false,
+            powered,
+            last_heard: None,
+            session,
+            adopted: false,
+            status: None,
+            want: GroupSet::EMPTY,
+            want_seq: 0,
+            epoch: 0,
+            beat_due: false,
+            next_beat: now,
+            released: GroupSet::EMPTY,
+            released_seq: [0; MAX_GROUPS],
+            owed: GroupSet::EMPTY,
+            release_by: [Instant::ZERO; MAX_GROUPS],
+            failing_until: [Instant::ZERO; MAX_GROUPS],
+            up_since: None,
+            fence_record: false,
+            off_commanded: now,
+            unconfirmed_told: false,
+            boot_fence: false,
+        }
+    }
+
+    /// Sensed powered off.
+    pub(super) fn is_off(&self) -> bool {
+        self.powered == Some(false)
+    }
+
+    /// Being fenced or fenced.
+    pub(super) fn in_fence(&self) -> bool {
+        matches!(self.life, Life::Fencing | Life::Fenced)
+    }
+
+    /// Rule 1: whether this node provably does not hold `g` and will not
+    /// take it. A node never heard from since it booted is not clear.
+    pub(super) fn is_clear_of(&self, g: GroupId, flaws: Flaws) -> bool {
+        if self.life == Life::Fenced || self.is_off() {
+            return true;
+        }
+        if flaws.has(Flaw::AcquireBeforeFence) && self.life == Life::Dead {
+            return true;
+        }
+        if self.life == Life::Fencing || !self.adopted || self.want.contains(g) {
+            return false;
+        }
+        if flaws.has(Flaw::IgnoreReleaseReport) {
+            return true;
+        }
+        let Some(status) = self.status else {
+            return false;
+        };
+        // A group it was asked to release is clear only once a Status that
+        // answers the release says so; a group it was never asked to hold
+        // is clear on any Status (the agent never acquires without want).
+        let answered =
+            !self.released.contains(g) || self.released_seq.get(g.index()).is_some_and(|seq| status.applied >= *seq);
+        answered && !status.holds.union(status.busy).union(status.stuck).contains(g)
+    }
+
+    /// Rule 1 for every configured group.
+    pub(super) fn is_clear_of_all(&self, groups: usize, flaws: Flaws) -> bool {
+        (0..groups).filter_map(|g| u8::try_from(g).ok()).all(|g| self.is_clear_of(GroupId(g), flaws))
+    }
+
+    /// It reported `g` failing, recently enough to keep it off `g`.
+    pub(super) fn is_failing(&self, g: GroupId, now: Instant) -> bool {
+        self.status.is_some_and(|s| s.failing.contains(g))
+            || self.failing_until.get(g.index()).is_some_and(|until| now < *until)
+    }
+
+    /// It may be given `g` now (eligibility is the group's to check).
+    pub(super) fn is_available_for(&self, g: GroupId, now: Instant) -> bool {
+        self.life == Life::Up && !self.standby && self.adopted && !self.is_off() && !self.is_failing(g, now)
+    }
+
+    /// It can no longer be a holder: its groups must move. (A Late node
+    /// keeps its groups: warntime only warns.)
+    pub(super) fn is_lost(&self) -> bool {
+        matches!(self.life, Life::Booting | Life::Dead | Life::Fencing | Life::Fenced) || self.is_off() || !self.adopted
+    }
+
+    /// What its beats ask it to be.
+    pub(super) fn role(&self) -> Role {
+        if !self.adopted {
+            Role::Listening
+        } else if self.standby {
+            Role::Standby
+        } else {
+            Role::Member
+        }
+    }
+
+    /// Its last reported ping score (0 before any report).
+    pub(super) fn net_score(&self) -> u16 {
+        self.status.map_or(0, |s| s.net_score)
+    }
+
+    /// Its last reported holdings.
+    pub(super) fn holds(&self) -> GroupSet {
+        self.status.map_or(GroupSet::EMPTY, |s| s.holds)
+    }
+
+    /// Sets `want`, to go out in a Beat at the end of this step.
+    pub(super) fn set_want(&mut self, want: GroupSet) {
+        if want != self.want {
+            self.want = want;
+            self.epoch = self.epoch.wrapping_add(1);
+        }
+        self.want_seq = UNSENT;
+        self.beat_due = true;
+    }
+
+    /// Takes `g` out of `want`: a release the node must answer.
+    pub(super) fn release(&mut self, g: GroupId) {
+        let mut want = self.want;
+        want.remove(g);
+        self.set_want(want);
+        self.released.insert(g);
+        if let Some(seq) = self.released_seq.get_mut(g.index()) {
+            *seq = UNSENT;
+        }
+    }
+
+    /// Forgets the releases `applied` answers.
+    pub(super) fn answered(&mut self, applied: u64) {
+        let done: GroupSet = self
+            .released
+            .iter()
+            .filter(|g| self.released_seq.get(g.index()).is_some_and(|seq| applied >= *seq))
+            .collect();
+        self.released = self.released.difference(done);
+    }
+
+    /// The Beat with `seq` carries the current want: stamp what it answers.
+    pub(super) fn beat_sent(&mut self, seq: u64) {
+        if self.want_seq == UNSENT {
+            self.want_seq = seq;
+        }
+        for g in self.released.iter() {
+            if let Some(s) = self.released_seq.get_mut(g.index()) {
+                if *s == UNSENT {
+                    *s = seq;
+                }
+            }
+        }
+        self.beat_due = false;
+    }
+
+    /// Forgets what it reported: it was powered off, or is about to be
+    /// powered on, and comes back knowing nothing.
+    pub(super) fn forget_report(&mut self) {
+        self.adopted = false;
+        self.status = None;
+        self.released = GroupSet::EMPTY;
+        self.owed = GroupSet::EMPTY;
+        self.up_since = None;
+    }
+}
