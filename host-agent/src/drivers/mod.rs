@@ -3,4 +3,5 @@
 pub mod disk;
 pub mod monitor;
 pub mod net;
+pub mod process;
 pub mod service;

@@ -1,0 +1,88 @@
+//! The key file (authkeys' role): private to its owner, as heartbeat
+//! insisted, or refused.
+
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+/// Largest key file accepted.
+pub const MAX_KEY_LEN: usize = 4096;
+
+/// Why a key file is refused. Each names the file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// It cannot be opened or read.
+    #[error("key file {}: {error}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// Group or others have some access to it.
+    #[error("key file {} has mode {mode:04o}: it must not be accessible by group or others (chmod 600 {})", path.display(), path.display())]
+    Exposed {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// It is not a regular file.
+    #[error("key file {} is not a regular file", path.display())]
+    NotAFile {
+        /// The file.
+        path: PathBuf,
+    },
+    /// It holds nothing (after the trailing newline).
+    #[error("key file {} is empty", path.display())]
+    Empty {
+        /// The file.
+        path: PathBuf,
+    },
+    /// It is larger than [`MAX_KEY_LEN`].
+    #[error("key file {} is larger than {MAX_KEY_LEN} bytes", path.display())]
+    TooLong {
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+/// Opens `path` and refuses it unless it is a regular file that group and
+/// others cannot access (no bit of `0o077`). The check is made on the open
+/// handle, so the file read is the file checked.
+pub fn open_private(path: &Path) -> Result<File, KeyError> {
+    let read = |error| KeyError::Read { path: path.to_owned(), error };
+    let file = File::open(path).map_err(read)?;
+    let meta = file.metadata().map_err(read)?;
+    if !meta.is_file() {
+        return Err(KeyError::NotAFile { path: path.to_owned() });
+    }
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        return Err(KeyError::Exposed { path: path.to_owned(), mode });
+    }
+    Ok(file)
+}
+
+/// Reads the cluster key: the file's bytes less one trailing newline.
+pub fn read_key(path: &Path) -> Result<Vec<u8>, KeyError> {
+    let file = open_private(path)?;
+    let mut key = Vec::new();
+    let limit = u64::try_from(MAX_KEY_LEN).unwrap_or(u64::MAX) + 2;
+    file.take(limit).read_to_end(&mut key).map_err(|error| KeyError::Read { path: path.to_owned(), error })?;
+    if key.ends_with(b"\n") {
+        key.pop();
+        if key.ends_with(b"\r") {
+            key.pop();
+        }
+    }
+    if key.len() > MAX_KEY_LEN {
+        return Err(KeyError::TooLong { path: path.to_owned() });
+    }
+    if key.is_empty() {
+        return Err(KeyError::Empty { path: path.to_owned() });
+    }
+    Ok(key)
+}
