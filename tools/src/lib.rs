@@ -1,3 +1,5 @@
 //! # warden-tools
 //!
 //! Operator tools for Warden.
+
+pub mod import_heartbeat;

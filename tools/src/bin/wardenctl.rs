@@ -1,0 +1,110 @@
+//! `wardenctl`: the operator's command line.
+//!
+//! Subcommands:
+//! * `import-heartbeat DIR [-o FILE] [--key-file PATH] [--name NAME]`:
+//!   turn heartbeat's `ha.cf`, `haresources` and `authkeys` into Warden's
+//!   cluster TOML (on stdout, or to FILE written atomically). The key goes
+//!   to its own file, mode 0600. Directives that cannot be carried over are
+//!   listed on stderr, one per line.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use warden_tools::import_heartbeat::{import_dir, write_atomic, Options};
+
+/// Warden's operator tool.
+#[derive(Debug, Parser)]
+#[command(name = "wardenctl", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// What to do. Each subcommand has its own argument struct.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Convert a heartbeat configuration directory (ha.cf, haresources,
+    /// authkeys) into Warden's cluster TOML.
+    ImportHeartbeat(ImportArgs),
+}
+
+/// Arguments of `import-heartbeat`.
+#[derive(Debug, Args)]
+struct ImportArgs {
+    /// The directory holding ha.cf, haresources and authkeys (e.g. /etc/ha.d).
+    dir: PathBuf,
+    /// Write the TOML here (atomically) instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Where to write the key. Default: next to the output, with the
+    /// extension `.key` (`warden.key` in the current directory for stdout).
+    #[arg(long, value_name = "PATH")]
+    key_file: Option<PathBuf>,
+    /// The cluster's name.
+    #[arg(long, default_value = "heartbeat")]
+    name: String,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::ImportHeartbeat(args) => import_heartbeat(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("wardenctl: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
+    if p.is_absolute() {
+        Ok(p.to_owned())
+    } else {
+        Ok(std::env::current_dir().context("current directory")?.join(p))
+    }
+}
+
+fn import_heartbeat(args: &ImportArgs) -> anyhow::Result<()> {
+    let output = args.output.as_deref().map(absolute).transpose()?;
+    let key_path = match (&args.key_file, &output) {
+        (Some(k), _) => absolute(k)?,
+        (None, Some(o)) => o.with_extension("key"),
+        (None, None) => absolute(Path::new("warden.key"))?,
+    };
+    if output.as_deref() == Some(key_path.as_path()) {
+        anyhow::bail!("the key file and the output are the same file: {}", key_path.display());
+    }
+    // The TOML names the key file relative to itself when they share a
+    // directory, so the pair can be moved together.
+    let reference = match (&output, key_path.parent(), key_path.file_name()) {
+        (Some(o), Some(kdir), Some(kname)) if o.parent() == Some(kdir) => PathBuf::from(kname),
+        _ => key_path.clone(),
+    };
+    let import = import_dir(&args.dir, &Options { name: args.name.clone(), key_file: reference })?;
+    for u in &import.unmapped {
+        eprintln!("{u}");
+    }
+    for n in &import.notes {
+        eprintln!("note: {n}");
+    }
+    // The key first, so the configuration never names a missing key file.
+    if let Some(key) = &import.key {
+        let mut bytes = key.clone();
+        bytes.push(b'\n');
+        write_atomic(&key_path, &bytes, 0o600).with_context(|| format!("writing key file {}", key_path.display()))?;
+        eprintln!("wrote key file {} (mode 0600)", key_path.display());
+    }
+    match &output {
+        Some(o) => {
+            write_atomic(o, import.toml.as_bytes(), 0o644).with_context(|| format!("writing {}", o.display()))?;
+            eprintln!("wrote {}", o.display());
+        }
+        None => print!("{}", import.toml),
+    }
+    Ok(())
+}
