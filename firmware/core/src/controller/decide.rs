@@ -155,7 +155,10 @@ impl Controller {
             }
             (Life::Fencing | Life::Fenced, _) => {}
             (life, false) => {
-                // Off: it holds nothing. When it comes back it is a new boot.
+                // Off: it holds nothing now. A holder that lost power died
+                // as a holder: rule 2 fences it (at once, the sense already
+                // confirms) so that it stays off until an operator admits it.
+                n.died_holding = !n.want.is_empty() || !n.holds().is_empty();
                 n.forget_report();
                 if life != Life::Dead {
                     n.life = Life::Dead;
@@ -164,6 +167,7 @@ impl Controller {
             }
             (_, true) => {
                 if before == Some(false) {
+                    n.died_holding = false;
                     n.forget_report();
                     n.life = Life::Booting;
                     n.since = now;
@@ -236,9 +240,8 @@ impl Controller {
             }
             let stuck = n.status.is_some_and(|s| !s.stuck.is_empty());
             let dead = n.life == Life::Dead
-                && !n.is_off()
                 && !flaws.has(Flaw::AcquireBeforeFence)
-                && (fence_idle || !n.is_clear_of_all(groups, flaws));
+                && (fence_idle || n.died_holding || (!n.is_off() && !n.is_clear_of_all(groups, flaws)));
             let overdue = matches!(n.life, Life::Up | Life::Late)
                 && n.owed.iter().any(|g| n.release_by.get(g.index()).is_some_and(|by| now >= *by));
             if stuck || dead || overdue {
@@ -262,6 +265,7 @@ impl Controller {
         let Some(n) = self.nodes.get_mut(id.index()) else { return };
         n.fence_record = true;
         n.boot_fence = false;
+        n.died_holding = false;
         n.life = Life::Fencing;
         n.since = now;
         n.off_commanded = now;

@@ -64,6 +64,9 @@ pub(super) struct Node {
     pub(super) unconfirmed_told: bool,
     /// Its fenced state comes straight from the boot fence record.
     pub(super) boot_fence: bool,
+    /// Its power was sensed off while it held, or was meant to hold, a
+    /// group: it died as a holder and is fenced, so it stays off.
+    pub(super) died_holding: bool,
 }
 
 impl Node {
@@ -93,6 +96,7 @@ impl Node {
             off_commanded: now,
             unconfirmed_told: false,
             boot_fence: false,
+            died_holding: false,
         }
     }
 

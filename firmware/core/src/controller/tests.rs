@@ -759,19 +759,39 @@ fn stuck_group_gets_its_node_fenced() {
 }
 
 #[test]
-fn power_sensed_off_makes_a_node_dead_and_clear() {
+fn a_holder_that_loses_power_is_fenced_and_stays_off() {
     let mut w = two_nodes(false);
-    // Someone pulls node 0's plug: no fence is needed, it holds nothing.
+    // Node 0's supply fails while it holds group 0: it died as a holder.
     w.switch(n(0), false);
     w.run_for(1000);
-    assert_eq!(w.life(0), Life::Dead);
+    assert_eq!(w.life(0), Life::Fenced, "the sense already confirms it is off");
     assert_eq!(w.want(1), set(&[0, 1]));
-    assert!(!w.events().iter().any(|(_, e)| matches!(e, Event::FenceStarted { .. })));
-    // Plugged in again: it boots, reports, and is Up holding nothing.
+    let persist = w.position(|o| *o == Output::Persist(FenceRecord { node: n(0), fenced: true })).unwrap();
+    let off = w.position(|o| *o == Output::Power { node: n(0), on: false }).unwrap();
+    assert!(persist < off, "the fence record is persisted before the relay is switched");
+    // Power comes back at the server: the controller switches it off again.
     w.switch(n(0), true);
     w.run_for(2000);
-    assert_eq!(w.life(0), Life::Up);
-    assert_eq!(w.want(0), GroupSet::EMPTY);
+    assert_eq!(w.life(0), Life::Fenced);
+    assert!(!w.power[0], "a fenced node stays off");
+    assert!(w.events().iter().any(|(_, e)| *e == Event::FencedNodePowered { node: n(0) }));
+}
+
+#[test]
+fn an_idle_node_that_loses_power_is_dead_not_fenced() {
+    let mut w = World::new(cluster(2, &[&[0, 1]], false));
+    w.run_until(3000);
+    assert_eq!(w.want(1), GroupSet::EMPTY);
+    // Node 1 holds nothing: its plug is pulled, no fence is needed.
+    w.switch(n(1), false);
+    w.run_for(1000);
+    assert_eq!(w.life(1), Life::Dead);
+    assert!(!w.events().iter().any(|(_, e)| matches!(e, Event::FenceStarted { .. })));
+    // Plugged in again: it boots, reports, and is Up holding nothing.
+    w.switch(n(1), true);
+    w.run_for(2000);
+    assert_eq!(w.life(1), Life::Up);
+    assert_eq!(w.want(1), GroupSet::EMPTY);
 }
 
 #[test]
