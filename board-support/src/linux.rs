@@ -1,0 +1,1 @@
+//! Linux implementations: thin newtypes over OS handles.

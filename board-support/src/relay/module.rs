@@ -1,0 +1,159 @@
+//! The host's driver for a serial relay module: a [`PowerSwitch`] over any
+//! embedded-io byte stream (a Linux serial port, an MCU's UART).
+
+use embedded_hal::delay::DelayNs;
+use embedded_io::{Read, ReadReady, Write};
+use warden_core::Duration;
+
+use super::codec::{Command, Decoder, Report};
+use crate::clock::Clock;
+use crate::power::{Channel, PowerError, PowerSwitch};
+
+/// Counters of a [`RelayModule`]. They saturate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct RelayStats {
+    /// Queries that got no answer in time.
+    pub no_answer: u32,
+    /// Frames refused: bad checksum, or not a report.
+    pub bad_frames: u32,
+    /// Good reports of another channel than the one asked (late answers).
+    pub stray_reports: u32,
+    /// Bytes skipped while looking for a frame start.
+    pub garbage: u32,
+}
+
+/// A serial relay module with `channels` channels on the byte stream `port`.
+///
+/// [`set`](PowerSwitch::set) writes the command and returns (the boards do
+/// not acknowledge). [`sense`](PowerSwitch::sense) discards what arrived
+/// unasked, sends the report query and waits for the answer for at most
+/// the answer timeout, pausing `poll_pause` between looks at the port; a
+/// board that stays silent is [`PowerError::NoAnswer`], a reply that is
+/// not a report of that channel is counted and waited past.
+#[derive(Debug)]
+pub struct RelayModule<P, C, D> {
+    port: P,
+    clock: C,
+    delay: D,
+    channels: u8,
+    answer_timeout: Duration,
+    poll_pause_us: u32,
+    decoder: Decoder,
+    no_answer: u32,
+    bad_frames: u32,
+    stray_reports: u32,
+}
+
+impl<P, C, D> RelayModule<P, C, D>
+where
+    P: Read + ReadReady + Write,
+    C: Clock,
+    D: DelayNs,
+{
+    /// A driver for a board with `channels` channels (0 to `channels - 1`,
+    /// at most 255). Nothing is sent.
+    pub fn new(port: P, clock: C, delay: D, channels: u8, answer_timeout: Duration) -> Self {
+        Self {
+            port,
+            clock,
+            delay,
+            channels,
+            answer_timeout,
+            poll_pause_us: 200,
+            decoder: Decoder::new(),
+            no_answer: 0,
+            bad_frames: 0,
+            stray_reports: 0,
+        }
+    }
+
+    /// The counters.
+    #[must_use]
+    pub fn stats(&self) -> RelayStats {
+        RelayStats {
+            no_answer: self.no_answer,
+            bad_frames: self.bad_frames,
+            stray_reports: self.stray_reports,
+            garbage: self.decoder.stats().garbage,
+        }
+    }
+
+    /// The byte stream.
+    pub fn port(&mut self) -> &mut P {
+        &mut self.port
+    }
+
+    fn check(&self, channel: Channel) -> Result<(), PowerError> {
+        if channel.0 < self.channels && channel.0 < u8::MAX {
+            Ok(())
+        } else {
+            Err(PowerError::NoSuchChannel(channel))
+        }
+    }
+
+    fn send(&mut self, command: Command, channel: Channel) -> Result<(), PowerError> {
+        let bytes = command.encode().ok_or(PowerError::NoSuchChannel(channel))?;
+        let device = |_| PowerError::Device { channel, code: 0 };
+        self.port.write_all(&bytes).map_err(device)?;
+        self.port.flush().map_err(device)
+    }
+
+    /// Reads what the port has now and feeds it; returns the report of
+    /// `wanted` if one arrived.
+    fn pump(&mut self, wanted: Option<Channel>, channel: Channel) -> Result<Option<bool>, PowerError> {
+        let device = |_| PowerError::Device { channel, code: 0 };
+        let mut found = None;
+        while self.port.read_ready().map_err(device)? {
+            let mut buf = [0u8; 32];
+            let n = self.port.read(&mut buf).map_err(device)?;
+            if n == 0 {
+                break;
+            }
+            let (mut bad, mut stray) = (0u32, 0u32);
+            self.decoder.feed(buf.get(..n).unwrap_or_default(), |frame| match frame.and_then(Report::from_frame) {
+                Ok(report) if Some(report.channel) == wanted && found.is_none() => {
+                    found = Some(report.powered);
+                }
+                Ok(_) => stray += 1,
+                Err(_) => bad += 1,
+            });
+            self.bad_frames = self.bad_frames.saturating_add(bad);
+            self.stray_reports = self.stray_reports.saturating_add(stray);
+            if found.is_some() {
+                break;
+            }
+        }
+        Ok(found)
+    }
+}
+
+impl<P, C, D> PowerSwitch for RelayModule<P, C, D>
+where
+    P: Read + ReadReady + Write,
+    C: Clock,
+    D: DelayNs,
+{
+    fn set(&mut self, channel: Channel, on: bool) -> Result<(), PowerError> {
+        self.check(channel)?;
+        self.send(Command::Set { channel, on }, channel)
+    }
+
+    fn sense(&mut self, channel: Channel) -> Result<Option<bool>, PowerError> {
+        self.check(channel)?;
+        // Whatever is waiting answers nothing we ask now.
+        self.pump(None, channel)?;
+        self.decoder.reset();
+        self.send(Command::Query { channel }, channel)?;
+        let deadline = self.clock.now().saturating_add(self.answer_timeout);
+        loop {
+            if let Some(powered) = self.pump(Some(channel), channel)? {
+                return Ok(Some(powered));
+            }
+            if self.clock.now() >= deadline {
+                self.no_answer = self.no_answer.saturating_add(1);
+                return Err(PowerError::NoAnswer(channel));
+            }
+            self.delay.delay_us(self.poll_pause_us);
+        }
+    }
+}

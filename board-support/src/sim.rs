@@ -1,0 +1,1 @@
+//! In-memory, deterministic implementations for the whole-cluster simulator.
