@@ -101,6 +101,23 @@ fn bad_configurations_give_exact_errors() {
          "t.toml:15: key `node[2].udp.controller`: `controller.local` is not an IP address"),
         (with_head("[[node]]\nname = \"d\"\nserial = { device = \"/dev/ttyS2\" }\nping = [\"-bad-\"]\n"),
          "t.toml:16: key `node[2].ping[0]`: `-bad-` is neither an IP address nor a host name"),
+        (with_head("[[node]]\nname = \"d\"\nserial = { device = \"/dev/ttyS2\" }\nwatchdog = \"/dev/wd0\"\n"),
+         "t.toml:16: key `node[2].watchdog`: `/dev/wd0` is not a watchdog device (/dev/watchdog or /dev/watchdogN)"),
+        (with_head("[[node]]\nname = \"d\"\nserial = { device = \"/dev/ttyS2\" }\nwatchdog = \"/dev/watchdog01\"\n"),
+         "t.toml:16: key `node[2].watchdog`: `/dev/watchdog01` is not a watchdog device (/dev/watchdog or /dev/watchdogN)"),
+        (with_head("[[node]]\nname = \"d\"\nserial = { device = \"/dev/ttyS2\" }\nwatchdog_timeout = \"30s\"\n"),
+         "t.toml:16: key `node[2].watchdog_timeout`: `watchdog_timeout` needs `watchdog`, the device it applies to"),
+        (with_head("[[node]]\nname = \"d\"\nserial = { device = \"/dev/ttyS2\" }\nwatchdog = \"/dev/watchdog\"\nwatchdog_timeout = \"1.5s\"\n"),
+         "t.toml:17: key `node[2].watchdog_timeout`: 1500ms must be a whole number of seconds from 1s to 1h"),
+        // [agent]
+        (format!("{HEAD}[agent]\nsokcet = \"/run/w.sock\"\n"),
+         "t.toml:14: key `agent.sokcet`: unknown key `sokcet` (known keys: `socket`, `state_dir`, `probe_interval`, `restart_window`, `mlock`, `realtime_priority`)"),
+        (format!("{HEAD}[agent]\nsocket = \"agent.sock\"\n"), "t.toml:14: key `agent.socket`: `agent.sock` is not an absolute path"),
+        (format!("{HEAD}[agent]\nsocket = \"/run/warden/\"\n"), "t.toml:14: key `agent.socket`: `/run/warden/` names a directory, not a socket file"),
+        (format!("{HEAD}[agent]\nstate_dir = \"run/warden\"\n"), "t.toml:14: key `agent.state_dir`: `run/warden` is not an absolute path"),
+        (format!("{HEAD}[agent]\nprobe_interval = \"10ms\"\n"), "t.toml:14: key `agent.probe_interval`: 10ms is too short: at least 1s"),
+        (format!("{HEAD}[agent]\nrealtime_priority = 100\n"), "t.toml:14: key `agent.realtime_priority`: 100 is out of range 1..=99"),
+        (format!("{HEAD}[agent]\nmlock = \"yes\"\n"), "t.toml:14: key `agent.mlock`: invalid type: string \"yes\", expected a boolean"),
         // [[group]]
         (with_head("[[group]]\nname = \"web\"\nnodes = [\"a\", \"c\"]\n"), "t.toml:15: key `group[0].nodes[1]`: node `c` is not defined (nodes: a, b)"),
         (with_head("[[group]]\nname = \"web\"\nnodes = [\"a\", \"a\"]\n"), "t.toml:15: key `group[0].nodes[1]`: node `a` is listed twice"),
@@ -241,6 +258,30 @@ fn durations_take_integers_and_units() {
 }
 
 #[test]
+fn agent_settings_and_watchdog_take_defaults_or_given_values() {
+    let c = config::parse(&with_head(WEB), "t.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.agent, config::AgentSettings::default());
+    assert_eq!(c.agent.socket.to_str(), Some("/run/warden/agent.sock"));
+    assert_eq!(c.agent.lock_file().to_str(), Some("/run/warden/agent.lock"));
+    assert_eq!(c.nodes[0].watchdog, None);
+
+    let text = format!(
+        "{HEAD}[[node]]\nname = \"d\"\nserial = {{ device = \"/dev/ttyS2\" }}\nwatchdog = \"/dev/watchdog1\"\nwatchdog_timeout = \"30s\"\n\
+         [agent]\nsocket = \"/run/w/a.sock\"\nstate_dir = \"/var/lib/w\"\nprobe_interval = \"5s\"\nrestart_window = \"1m\"\nmlock = true\nrealtime_priority = 10\n{WEB}"
+    );
+    let c = config::parse(&text, "t.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.agent.socket.to_str(), Some("/run/w/a.sock"));
+    assert_eq!(c.agent.lock_file().to_str(), Some("/run/w/a.lock"));
+    assert_eq!(c.agent.state_dir.to_str(), Some("/var/lib/w"));
+    assert_eq!(c.agent.probe_interval.as_millis(), 5000);
+    assert_eq!(c.agent.restart_window.as_millis(), 60_000);
+    assert!(c.agent.mlock);
+    assert_eq!(c.agent.realtime_priority, Some(10));
+    assert_eq!(c.nodes[2].watchdog.as_deref().and_then(|p| p.to_str()), Some("/dev/watchdog1"));
+    assert_eq!(c.nodes[2].watchdog_timeout.as_secs(), 30);
+}
+
+#[test]
 fn crc_on_serial_only_needs_no_key() {
     let text =
         "[cluster]\nname = \"c\"\nauth = \"crc\"\n[[node]]\nname = \"a\"\nserial = { device = \"/dev/ttyS0\" }\n";
@@ -274,6 +315,16 @@ fn load_refuses_a_key_file_others_can_read() {
     // A relative key_file is taken from the configuration's directory.
     assert_eq!(c.cluster.key_file.as_deref(), Some(key.as_path()));
     assert_eq!(config::read_key(&key).unwrap(), b"secret-key-material");
+
+    // A key longer than a frame key can hold is refused at load, not at run.
+    fs::write(&key, "k".repeat(65)).unwrap();
+    let e = config::load(&conf).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        format!("{}:3: key `cluster.key_file`: key file {} is larger than 64 bytes", conf.display(), key.display())
+    );
+    fs::write(&key, "k".repeat(64)).unwrap();
+    assert!(config::load(&conf).is_ok());
 
     fs::remove_file(&key).unwrap();
     let e = config::load(&conf).unwrap_err().to_string();

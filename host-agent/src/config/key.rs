@@ -6,8 +6,9 @@ use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-/// Largest key file accepted.
-pub const MAX_KEY_LEN: usize = 4096;
+/// Largest key accepted: what a frame key can hold (one SHA-256 block),
+/// so a key the agent and the controller could not use is refused at load.
+pub const MAX_KEY_LEN: usize = warden_core::wire::MAX_KEY_LEN;
 
 /// Why a key file is refused. Each names the file.
 #[derive(Debug, thiserror::Error)]

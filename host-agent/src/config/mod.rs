@@ -7,7 +7,7 @@
 //! **first** problem found as a [`ConfigError`] whose `Display` reads
 //! `FILE:LINE: key `path.to.key`: what is wrong`. Problems are looked for in
 //! file order within each stage: TOML types and unknown keys first, then
-//! `[cluster]`, `[timing]`, each `[[node]]`, each `[[group]]` with its
+//! `[cluster]`, `[timing]`, `[agent]`, each `[[node]]`, each `[[group]]` with its
 //! resources and monitors, then rules across tables.
 //!
 //! Layers: `raw` (the file as written, with spans) → `validate` (the checks)
@@ -28,9 +28,9 @@ pub use error::ConfigError;
 pub use key::{open_private, read_key, KeyError, MAX_KEY_LEN};
 pub use load::{load, parse};
 pub use model::{
-    format_mac, AddressConfig, Auth, CheckConfig, Cluster, Config, DiskConfig, Fsck, GroupConfig, MacConfig,
-    MonitorConfig, NodeConfig, NotifySwitchConfig, PingGroup, ResourceConfig, SerialLink, Service, ServiceConfig,
-    UdpLink,
+    format_mac, AddressConfig, AgentSettings, Auth, CheckConfig, Cluster, Config, DiskConfig, Fsck, GroupConfig,
+    MacConfig, MonitorConfig, NodeConfig, NotifySwitchConfig, PingGroup, ResourceConfig, SerialLink, Service,
+    ServiceConfig, UdpLink,
 };
 
 /// Defaults applied when a key is left out.

@@ -16,6 +16,8 @@ pub struct Config {
     pub cluster: Cluster,
     /// Timing, in the controller's units.
     pub timing: Timing,
+    /// How the agent runs on every node (`[agent]`).
+    pub agent: AgentSettings,
     /// Nodes; a node's index is its [`NodeId`].
     pub nodes: Vec<NodeConfig>,
     /// Groups; a group's index is its [`GroupId`].
@@ -47,6 +49,55 @@ pub struct Cluster {
     pub fence_idle_dead: bool,
     /// A command run on every transition, the event in its environment.
     pub alert: Option<Vec<String>>,
+}
+
+/// The `[agent]` table: how the host agent runs, the same on every node.
+/// The command line may override the paths (`--socket`, `--state-dir`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentSettings {
+    /// The local control socket (`wardenctl` talks to the agent there); the
+    /// lock file that marks a running agent sits next to it.
+    pub socket: PathBuf,
+    /// Where resources keep what must survive an agent restart (original
+    /// MACs, switch-notify markers, pid files of supervised commands).
+    pub state_dir: PathBuf,
+    /// Time between probe sweeps of every resource.
+    pub probe_interval: Duration,
+    /// Window in which a group's local restarts are counted.
+    pub restart_window: Duration,
+    /// Lock the agent's memory (`mlockall`), so paging cannot stall it.
+    pub mlock: bool,
+    /// Run the agent's main loop under `SCHED_FIFO` at this priority
+    /// (1 to 99); `None`: normal scheduling.
+    pub realtime_priority: Option<u8>,
+}
+
+impl AgentSettings {
+    /// Where the control socket is when `[agent]` does not say.
+    pub const DEFAULT_SOCKET: &'static str = "/run/warden/agent.sock";
+    /// Where resource state is kept when `[agent]` does not say.
+    pub const DEFAULT_STATE_DIR: &'static str = "/run/warden";
+
+    /// The lock file a running agent holds (`flock`), next to its socket:
+    /// `agent.sock` → `agent.lock`.
+    #[must_use]
+    pub fn lock_file(&self) -> PathBuf {
+        self.socket.with_extension("lock")
+    }
+}
+
+impl Default for AgentSettings {
+    /// The documented defaults.
+    fn default() -> Self {
+        Self {
+            socket: PathBuf::from(Self::DEFAULT_SOCKET),
+            state_dir: PathBuf::from(Self::DEFAULT_STATE_DIR),
+            probe_interval: Duration::from_secs(60),
+            restart_window: Duration::from_secs(600),
+            mlock: false,
+            realtime_priority: None,
+        }
+    }
 }
 
 /// A serial link from a node to the controller.
@@ -91,8 +142,12 @@ pub struct NodeConfig {
     pub ping: Vec<String>,
     /// Ping groups: each counts once.
     pub ping_groups: Vec<PingGroup>,
-    /// The host's watchdog device the agent feeds, if any.
+    /// The host's watchdog device the agent feeds, if any (`/dev/watchdog`
+    /// or `/dev/watchdogN`).
     pub watchdog: Option<PathBuf>,
+    /// The timeout set on that watchdog (whole seconds); it is fed three
+    /// times per timeout.
+    pub watchdog_timeout: Duration,
 }
 
 /// A service group (`[[group]]`).

@@ -16,6 +16,7 @@ pub(crate) type S<T> = Spanned<T>;
 pub(crate) struct RawConfig {
     pub(crate) cluster: S<RawCluster>,
     pub(crate) timing: Option<S<RawTiming>>,
+    pub(crate) agent: Option<S<RawAgent>>,
     #[serde(default)]
     pub(crate) node: Vec<S<RawNode>>,
     #[serde(default)]
@@ -48,6 +49,17 @@ pub(crate) struct RawTiming {
     pub(crate) auto_unfence_after: Option<S<Millis>>,
 }
 
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAgent {
+    pub(crate) socket: Option<S<String>>,
+    pub(crate) state_dir: Option<S<String>>,
+    pub(crate) probe_interval: Option<S<Millis>>,
+    pub(crate) restart_window: Option<S<Millis>>,
+    pub(crate) mlock: Option<S<bool>>,
+    pub(crate) realtime_priority: Option<S<i64>>,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawNode {
@@ -59,6 +71,7 @@ pub(crate) struct RawNode {
     #[serde(default)]
     pub(crate) ping_group: Vec<S<RawPingGroup>>,
     pub(crate) watchdog: Option<S<String>>,
+    pub(crate) watchdog_timeout: Option<S<Millis>>,
 }
 
 #[derive(Deserialize)]

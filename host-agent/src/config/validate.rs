@@ -14,11 +14,11 @@ use warden_core::{GroupId, NodeId, MAX_GROUPS, MAX_NODES};
 use super::duration::{format_millis, Millis};
 use super::error::Problem;
 use super::model::{
-    format_mac, AddressConfig, Auth, CheckConfig, Cluster, Config, DiskConfig, Fsck, GroupConfig, MacConfig,
-    MonitorConfig, NodeConfig, NotifySwitchConfig, PingGroup, ResourceConfig, SerialLink, Service, ServiceConfig,
-    UdpLink,
+    format_mac, AddressConfig, AgentSettings, Auth, CheckConfig, Cluster, Config, DiskConfig, Fsck, GroupConfig,
+    MacConfig, MonitorConfig, NodeConfig, NotifySwitchConfig, PingGroup, ResourceConfig, SerialLink, Service,
+    ServiceConfig, UdpLink,
 };
-use super::raw::{RawCluster, RawConfig, RawGroup, RawMonitor, RawNode, RawResource, RawTiming, S};
+use super::raw::{RawAgent, RawCluster, RawConfig, RawGroup, RawMonitor, RawNode, RawResource, RawTiming, S};
 use crate::drivers::monitor::unescape;
 
 type Checked<T> = Result<T, Problem>;
@@ -57,6 +57,7 @@ const COMMAND_KEYS: &[&str] = &["command"];
 pub(crate) fn validate(raw: &RawConfig) -> Checked<Config> {
     let cluster = cluster(&raw.cluster)?;
     let timing = timing(raw.timing.as_ref())?;
+    let agent = agent(raw.agent.as_ref())?;
 
     if raw.node.is_empty() {
         return Err(Problem::below(0..0, "node", "no node is defined: give at least one [[node]]"));
@@ -109,7 +110,7 @@ pub(crate) fn validate(raw: &RawConfig) -> Checked<Config> {
         }
     }
 
-    let config = Config { cluster, timing, nodes, groups };
+    let config = Config { cluster, timing, agent, nodes, groups };
     // The controller's own check: it cannot fail after the checks above, but
     // the controller must never be handed something it would refuse.
     config.cluster_config().validate().map_err(|e| Problem::at(0..0, format!("refused by the controller: {e}")))?;
@@ -233,6 +234,36 @@ fn timing(raw: Option<&S<RawTiming>>) -> Checked<Timing> {
     })
 }
 
+// ---- agent ----
+
+fn agent(raw: Option<&S<RawAgent>>) -> Checked<AgentSettings> {
+    let mut a = AgentSettings::default();
+    let Some(raw) = raw else {
+        return Ok(a);
+    };
+    let r = raw.get_ref();
+    if let Some(s) = &r.socket {
+        a.socket = absolute(s)?;
+        if a.socket.file_name().is_none() || s.get_ref().ends_with('/') {
+            return Err(Problem::at(s.span(), format!("`{}` names a directory, not a socket file", s.get_ref())));
+        }
+    }
+    if let Some(d) = &r.state_dir {
+        a.state_dir = absolute(d)?;
+    }
+    if let Some(p) = &r.probe_interval {
+        a.probe_interval = min_duration(p, 1000)?;
+    }
+    if let Some(w) = &r.restart_window {
+        a.restart_window = min_duration(w, 1000)?;
+    }
+    a.mlock = r.mlock.as_ref().is_some_and(|b| *b.get_ref());
+    if let Some(p) = &r.realtime_priority {
+        a.realtime_priority = Some(u8::try_from(int_in(p, 1, 99)?).unwrap_or(1));
+    }
+    Ok(a)
+}
+
 // ---- nodes ----
 
 fn node(index: usize, raw: &S<RawNode>) -> Checked<NodeConfig> {
@@ -303,7 +334,23 @@ fn node(index: usize, raw: &S<RawNode>) -> Checked<NodeConfig> {
         let hosts = g.hosts.get_ref().iter().map(host).collect::<Checked<_>>()?;
         ping_groups.push(PingGroup { name: gname, hosts });
     }
-    let watchdog = n.watchdog.as_ref().map(absolute).transpose()?;
+    let watchdog = n.watchdog.as_ref().map(watchdog_device).transpose()?;
+    let watchdog_timeout = match (&n.watchdog_timeout, &watchdog) {
+        (None, _) => Duration::from_secs(60),
+        (Some(t), None) => {
+            return Err(Problem::at(t.span(), "`watchdog_timeout` needs `watchdog`, the device it applies to"));
+        }
+        (Some(t), Some(_)) => {
+            let ms = t.get_ref().0;
+            if ms % 1000 != 0 || !(1000..=3_600_000).contains(&ms) {
+                return Err(Problem::at(
+                    t.span(),
+                    format!("{} must be a whole number of seconds from 1s to 1h", format_millis(ms)),
+                ));
+            }
+            t.get_ref().std()
+        }
+    };
     Ok(NodeConfig {
         name,
         id: NodeId(u8::try_from(index).unwrap_or(u8::MAX)),
@@ -313,6 +360,7 @@ fn node(index: usize, raw: &S<RawNode>) -> Checked<NodeConfig> {
         ping,
         ping_groups,
         watchdog,
+        watchdog_timeout,
     })
 }
 
@@ -813,6 +861,20 @@ fn absolute(v: &S<String>) -> Checked<PathBuf> {
         Ok(PathBuf::from(s))
     } else {
         Err(Problem::at(v.span(), format!("`{s}` is not an absolute path")))
+    }
+}
+
+/// `/dev/watchdog` or `/dev/watchdogN`: the only names the kernel gives
+/// watchdog devices.
+fn watchdog_device(v: &S<String>) -> Checked<PathBuf> {
+    let s = v.get_ref();
+    let ok = s
+        .strip_prefix("/dev/watchdog")
+        .is_some_and(|n| n.is_empty() || n.parse::<u8>().is_ok_and(|id| id.to_string() == n));
+    if ok {
+        Ok(PathBuf::from(s))
+    } else {
+        Err(Problem::at(v.span(), format!("`{s}` is not a watchdog device (/dev/watchdog or /dev/watchdogN)")))
     }
 }
 
