@@ -10,8 +10,14 @@
 //! * [`config`]: the cluster TOML, validated whole.
 //! * [`drivers`]: the resource kinds on Linux (address, ARP/NA, MAC, switch
 //!   notify, disk, services, monitors).
+//! * [`assemble`]: a group's resources built from its configuration, in the
+//!   order the protocol half counts them; [`perform`]: one step run on one.
+//! * [`control`]: the local control socket's JSON-lines protocol and client.
 
+pub mod assemble;
 pub mod config;
+pub mod control;
 pub mod drivers;
+pub mod perform;
 pub mod protocol;
 pub mod resource;

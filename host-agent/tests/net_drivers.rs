@@ -21,7 +21,7 @@ use warden_agent::drivers::net::frame::{parse_switch_notify, ArpFrame, ArpOp, Ne
 use warden_agent::drivers::net::{
     format_mac, garp_refresh, lisa_mac, parse_mac, Address, Announce, LinkSocket, MacAddress, SwitchNotify,
 };
-use warden_agent::resource::{ErrorKind, Presence, Resource};
+use warden_agent::resource::{ErrorKind, Health, Presence, Resource};
 
 const FLOAT4: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 5);
 const FLOAT6: &str = "fd00:9::5";
@@ -248,6 +248,42 @@ fn ipv4_address_start_stop_probe_idempotent() {
         addr.stop().unwrap(); // idempotent
     });
     assert!(!rig.addrs(&rig.a).contains("10.9.0.5/"));
+}
+
+#[test]
+fn held_address_is_re_announced_by_monitor_once_the_refresh_is_due() {
+    let rig = Rig::new();
+    let mac_a = rig.mac(&rig.a);
+    let refresh = Duration::from_secs(1);
+    let mut addr = Address::new(IpAddr::V4(FLOAT4), Some(24), Some("eth0"))
+        .unwrap()
+        .with_announce(Announce::NONE)
+        .unwrap()
+        .with_refresh(refresh)
+        .unwrap();
+    in_ns(&rig.a, || {
+        let Health::Unhealthy(why) = addr.monitor().unwrap() else { panic!("not held, yet healthy") };
+        assert!(why.contains("10.9.0.5/24") && why.contains("not on its interface"), "{why}");
+    });
+    let capture = Capture::start(&rig.c, move |f| {
+        ArpFrame::parse(f).is_some_and(|a| a.is_gratuitous() && a.sender_ip == FLOAT4 && a.eth_src == mac_a)
+    });
+    let started = Instant::now();
+    in_ns(&rig.a, || {
+        // No announcement at start (count 0): the first one is the refresh.
+        addr.start().unwrap();
+        while !capture.thread.is_finished() {
+            assert_eq!(addr.monitor().unwrap(), Health::Healthy);
+            assert!(started.elapsed() < Duration::from_secs(10), "no refresh seen");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    let frames = capture.finish();
+    let seen = garps(&frames, mac_a, FLOAT4);
+    assert!(!seen.is_empty());
+    // Never before it was due (a lower bound: a late one is only slower).
+    assert!(seen[0].0 - started >= refresh, "refreshed after {:?}", seen[0].0 - started);
+    in_ns(&rig.a, || addr.stop().unwrap());
 }
 
 #[test]

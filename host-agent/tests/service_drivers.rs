@@ -396,6 +396,33 @@ fn supervised_command_exit_100_is_not_respawned() {
 }
 
 #[test]
+fn supervised_command_without_respawn_runs_once_and_keeps_its_pid_file_only_while_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("spawns");
+    let gate = dir.path().join("gate");
+    let pid_file = dir.path().join("state").join("cmd.pid");
+    let script =
+        format!("echo ran >> {}; while [ ! -e {} ]; do sleep 0.05; done; exit 1", log.display(), gate.display());
+    let mut command =
+        SupervisedCommand::new(sh(script), fast_respawn(), TIMEOUT).unwrap().without_respawn().with_pid_file(&pid_file);
+    command.start().unwrap();
+    let pid = command.pid().unwrap();
+    let recorded: u32 = fs::read_to_string(&pid_file).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+    assert_eq!(recorded, pid);
+    assert_eq!(command.adopted(), None, "its own process is supervised, not adopted");
+    fs::write(&gate, "").unwrap();
+    let state = command.wait_for(Duration::from_secs(10), |s| matches!(s, SupervisedState::GaveUp { .. }));
+    assert_eq!(state, SupervisedState::GaveUp { last_exit: "exit 1".into() });
+    assert!(wait_until(Duration::from_secs(5), || !command.is_supervising()));
+    assert_eq!(command.spawns(), 1);
+    assert_eq!(fs::read_to_string(&log).unwrap(), "ran\n");
+    assert!(!pid_file.exists(), "an ended command leaves no pid file");
+    assert!(unhealthy(command.monitor().unwrap()).contains("not respawned"));
+    assert_eq!(command.probe().unwrap(), Presence::Inactive);
+    command.stop().unwrap();
+}
+
+#[test]
 fn supervised_command_stop_ends_the_whole_group() {
     let dir = tempfile::tempdir().unwrap();
     let child = dir.path().join("child.pid");

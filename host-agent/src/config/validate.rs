@@ -497,7 +497,7 @@ fn resource(raw: &S<RawResource>, first_v4: Option<Ipv4Addr>) -> Checked<Resourc
                     )
                 }
             };
-            let garp_count = r.garp_count.as_ref().map_or(Ok(5), |c| int_in(c, 0, 1000))?;
+            let garp_count = r.garp_count.as_ref().map_or(Ok(5), |c| int_in(c, 0, 100))?;
             let garp_interval = r.garp_interval.as_ref().map_or(Ok(Duration::from_millis(200)), |d| {
                 let ms = d.get_ref().0;
                 if ms == 0 || ms > 10_000 {

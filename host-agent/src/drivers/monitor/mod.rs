@@ -20,13 +20,16 @@
 //! * a command: healthy when it exits 0.
 //!
 //! The interval and failure threshold travel with the monitor
-//! ([`Monitor::interval`], [`Monitor::failure_threshold`]) but are the
-//! protocol half's business: it calls [`Resource::monitor`] every interval
-//! and counts consecutive failures.
+//! ([`Monitor::interval`], [`Monitor::failure_threshold`]); a
+//! [`GroupMonitor`] applies them when the monitor sits in a group: it checks
+//! once per interval and turns unhealthy only after that many failures in a
+//! row.
 
 mod escape;
+mod member;
 
 pub use escape::{escape, unescape, EscapeError};
+pub use member::GroupMonitor;
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -3,6 +3,7 @@
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use netlink_packet_route::address::AddressFlags;
 use netlink_packet_route::route::RouteType;
@@ -11,7 +12,7 @@ use super::arp::{send_burst, Announce, Announcer};
 use super::netlink::{AddrEntry, Link, NewAddr, Rtnl};
 use super::packet::LinkSocket;
 use super::{check_interface, is_errno, no_interface, os_error};
-use crate::resource::{ErrorKind, Presence, Resource, ResourceError};
+use crate::resource::{ErrorKind, Health, Presence, Resource, ResourceError};
 
 /// An IPv4 or IPv6 address that moves between nodes.
 ///
@@ -26,6 +27,9 @@ use crate::resource::{ErrorKind, Presence, Resource, ResourceError};
 ///   controller's job (it fences the old holder first).
 /// * After adding, the address is announced as [`Announce`] says; `stop`
 ///   cancels announcements still pending before it removes the address.
+/// * With [`Address::with_refresh`], `monitor` announces it once more
+///   whenever the refresh interval has passed since the last announcement
+///   (`garp_refresh`, for switches and hosts that drop the first ones).
 #[derive(Debug)]
 pub struct Address {
     address: IpAddr,
@@ -38,6 +42,10 @@ pub struct Address {
     /// AF_PACKET socket waits for an RCU grace period (milliseconds), which
     /// would otherwise sit on every takeover's critical path.
     sender: Option<(u32, Arc<LinkSocket>)>,
+    /// Re-announce this often while held.
+    refresh: Option<Duration>,
+    /// When it was last announced (by `start` or a refresh).
+    announced: Option<Instant>,
 }
 
 impl Address {
@@ -80,6 +88,8 @@ impl Address {
             announce: Announce::default(),
             announcer: None,
             sender: None,
+            refresh: None,
+            announced: None,
         })
     }
 
@@ -100,6 +110,19 @@ impl Address {
     pub fn with_announce(mut self, announce: Announce) -> Result<Self, ResourceError> {
         announce.check(&self.label())?;
         self.announce = announce;
+        Ok(self)
+    }
+
+    /// Announces the address again every `interval` while it is held, from
+    /// `monitor` (at least 1 s).
+    pub fn with_refresh(mut self, interval: Duration) -> Result<Self, ResourceError> {
+        if interval < Duration::from_secs(1) {
+            return Err(ResourceError::new(
+                ErrorKind::Config,
+                format!("{}: refresh interval {interval:?} is below 1s", self.label()),
+            ));
+        }
+        self.refresh = Some(interval);
         Ok(self)
     }
 
@@ -134,7 +157,9 @@ impl Address {
         let link = rtnl.link_by_index(entry.index).map_err(|e| os_error(&label, "looking up its interface", &e))?;
         self.announce_once(&link)
             .map(drop)
-            .map_err(|e| os_error(&format!("{label} on {}", link.name), "announcing", &e))
+            .map_err(|e| os_error(&format!("{label} on {}", link.name), "announcing", &e))?;
+        self.announced = Some(Instant::now());
+        Ok(())
     }
 
     /// Sends one burst from `link`, through the kept socket when it is
@@ -310,6 +335,7 @@ impl Resource for Address {
             Err(e) => return Err(os_error(&on, "adding it", &e)),
         }
         if self.announce.count == 0 {
+            self.announced = Some(Instant::now());
             return Ok(());
         }
         // The first burst goes out before start returns; if it cannot, the
@@ -323,6 +349,7 @@ impl Resource for Address {
                 return Err(os_error(&on, "announcing it (address removed again)", &e));
             }
         };
+        self.announced = Some(Instant::now());
         if self.announce.count > 1 {
             if let Some(old) = self.announcer.take() {
                 let _ = old.cancel();
@@ -384,6 +411,29 @@ impl Resource for Address {
             Some(a) if a.flags.intersects(AddressFlags::Tentative | AddressFlags::Dadfailed) => Presence::Unknown,
             Some(_) => Presence::Active,
         })
+    }
+
+    /// Active is healthy; a refresh that is due is sent, and one that
+    /// cannot be sent makes it unhealthy (the interface is in trouble).
+    fn monitor(&mut self) -> Result<Health, ResourceError> {
+        match self.probe()? {
+            Presence::Active => {}
+            Presence::Inactive => return Ok(Health::Unhealthy(format!("{} is not on its interface", self.describe()))),
+            Presence::Unknown => {
+                return Ok(Health::Unhealthy(format!("{} is on another interface or tentative", self.describe())))
+            }
+        }
+        let due = match (self.refresh, self.announced) {
+            (Some(every), Some(last)) => last.elapsed() >= every,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if due {
+            if let Err(e) = self.refresh() {
+                return Ok(Health::Unhealthy(format!("re-announcing it failed: {e}")));
+            }
+        }
+        Ok(Health::Healthy)
     }
 }
 

@@ -1,5 +1,6 @@
 //! A plain command the agent runs and respawns itself.
 
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
@@ -10,6 +11,7 @@ use nix::sys::signal::{killpg, Signal};
 use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
+use super::pidfile::PidFile;
 use crate::drivers::process::{is_alive, spawn_error, Invocation};
 use crate::resource::{ErrorKind, Health, Presence, Resource, ResourceError};
 
@@ -131,13 +133,26 @@ impl Shared {
 ///   [`Presence::Unknown`] while it is backing off before a respawn (it will
 ///   be back), [`Presence::Inactive`] when stopped or given up.
 ///
-/// Dropping it stops the command.
+/// With a pid file ([`SupervisedCommand::with_pid_file`]) the running
+/// process is recorded, so another `SupervisedCommand` for the same command
+/// (the next agent after a restart, or `warden-agent debug-stop`) finds it:
+/// `probe` and `monitor` see it, `start` leaves it running, `stop` ends its
+/// process group (`SIGTERM`, the grace period, `SIGKILL`). Such an adopted
+/// process is not the caller's child, so it is not respawned: when it exits
+/// the monitor says so and the group restarts it under supervision.
+///
+/// Dropping it stops the command (a caller that must leave the command
+/// running, like an agent stopping fail-static, forgets the value instead).
 #[derive(Debug)]
 pub struct SupervisedCommand {
     argv: Vec<String>,
     invocation: Invocation,
     respawn: Respawn,
     stop_grace: Duration,
+    /// Respawn when the process exits (heartbeat's `respawn`); exit 100
+    /// stops respawning either way.
+    respawns: bool,
+    pid_file: Option<PidFile>,
     shared: Arc<Shared>,
     supervisor: Option<JoinHandle<()>>,
 }
@@ -180,12 +195,37 @@ impl SupervisedCommand {
             invocation,
             respawn,
             stop_grace,
+            respawns: true,
+            pid_file: None,
             shared: Arc::new(Shared {
                 inner: Mutex::new(Inner { want: false, state: SupervisedState::Stopped, spawns: 0 }),
                 changed: Condvar::new(),
             }),
             supervisor: None,
         })
+    }
+
+    /// Records the running process in `path` (see the type's doc).
+    #[must_use]
+    pub fn with_pid_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.pid_file = Some(PidFile::new(path));
+        self
+    }
+
+    /// Never respawns: an exit ends it as exit 100 would.
+    #[must_use]
+    pub fn without_respawn(mut self) -> Self {
+        self.respawns = false;
+        self
+    }
+
+    /// The process a pid file names, when this value does not supervise it
+    /// (it was started by an earlier agent or command) and it still runs.
+    pub fn adopted(&self) -> Option<u32> {
+        if self.is_supervising() {
+            return None;
+        }
+        self.pid_file.as_ref().and_then(PidFile::live)
     }
 
     /// Where it stands now.
@@ -233,6 +273,77 @@ impl SupervisedCommand {
             let _ = handle.join();
         }
     }
+
+    /// Ends an adopted process's group: `SIGTERM`, the grace period,
+    /// `SIGKILL`, [`KILL_WAIT`]. It is not our child, so its end is seen in
+    /// `/proc` (it turns into a zombie of its new parent, or vanishes).
+    fn stop_adopted(&self, pid: u32) -> Result<(), ResourceError> {
+        let Some(file) = self.pid_file.as_ref() else { return Ok(()) };
+        let group = Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX));
+        let gone = |limit: Duration| {
+            let deadline = Instant::now() + limit;
+            while file.live() == Some(pid) {
+                if Instant::now() >= deadline {
+                    return false;
+                }
+                thread::sleep(Duration::from_millis(10));
+            }
+            true
+        };
+        let _ = killpg(group, Signal::SIGTERM);
+        if !gone(self.stop_grace) {
+            let _ = killpg(group, Signal::SIGKILL);
+            if !gone(KILL_WAIT) {
+                return Err(ResourceError::new(
+                    ErrorKind::Busy,
+                    format!(
+                        "{}: process {pid} (from {}) would not die after SIGKILL",
+                        self.name(),
+                        file.path().display()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn forget_pid(&self) -> Result<(), ResourceError> {
+        match &self.pid_file {
+            Some(file) => file.remove().map_err(|e| {
+                ResourceError::new(
+                    ErrorKind::Failed,
+                    format!("{}: cannot remove {}: {e}", self.name(), file.path().display()),
+                )
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// What the supervisor thread needs besides the shared state.
+#[derive(Debug, Clone)]
+struct Supervision {
+    invocation: Invocation,
+    respawn: Respawn,
+    respawns: bool,
+    pid_file: Option<PidFile>,
+    what: String,
+}
+
+impl Supervision {
+    /// Records a new process in the pid file. A pid file that cannot be
+    /// written costs only the ability to find the process after a restart.
+    fn record(&self, pid: Pid) {
+        if let Some(file) = &self.pid_file {
+            let _ = file.write(pid.as_raw().unsigned_abs());
+        }
+    }
+
+    fn forget(&self) {
+        if let Some(file) = &self.pid_file {
+            let _ = file.remove();
+        }
+    }
 }
 
 fn spawn(invocation: &Invocation, what: &str) -> Result<Pid, ResourceError> {
@@ -255,7 +366,8 @@ fn describe_status(status: Result<WaitStatus, Errno>) -> (String, Option<i32>) {
 
 /// The supervisor thread: waits for the process, reaps it, respawns it
 /// after the backoff, until it is no longer wanted or exits with 100.
-fn supervise(shared: Arc<Shared>, invocation: Invocation, respawn: Respawn, first: Pid, what: String) {
+fn supervise(shared: Arc<Shared>, run: Supervision, first: Pid) {
+    let Supervision { ref invocation, respawn, ref what, .. } = run;
     let mut running = Some((first, Instant::now()));
     let mut quick_exits: u32 = 0;
     let mut spawn_failure = String::new();
@@ -268,7 +380,8 @@ fn supervise(shared: Arc<Shared>, invocation: Invocation, respawn: Respawn, firs
                 while let Err(Errno::EINTR) = waitid(Id::Pid(pid), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT) {}
                 inner = shared.lock();
                 let (last_exit, code) = describe_status(waitpid(pid, None));
-                if code == Some(NO_RESPAWN_EXIT) {
+                if code == Some(NO_RESPAWN_EXIT) || (!run.respawns && inner.want) {
+                    run.forget();
                     inner.state = SupervisedState::GaveUp { last_exit };
                     shared.changed.notify_all();
                     return;
@@ -284,6 +397,7 @@ fn supervise(shared: Arc<Shared>, invocation: Invocation, respawn: Respawn, firs
             }
         };
         if !inner.want {
+            run.forget();
             inner.state = SupervisedState::Stopped;
             shared.changed.notify_all();
             return;
@@ -294,12 +408,14 @@ fn supervise(shared: Arc<Shared>, invocation: Invocation, respawn: Respawn, firs
         shared.changed.notify_all();
         inner = shared.wait_while(inner, until.saturating_duration_since(Instant::now()), |i| i.want);
         if !inner.want {
+            run.forget();
             inner.state = SupervisedState::Stopped;
             shared.changed.notify_all();
             return;
         }
-        match spawn(&invocation, &what) {
+        match spawn(invocation, what) {
             Ok(pid) => {
+                run.record(pid);
                 inner.state = SupervisedState::Running { pid: pid.as_raw().unsigned_abs() };
                 inner.spawns += 1;
                 running = Some((pid, Instant::now()));
@@ -322,20 +438,39 @@ impl Resource for SupervisedCommand {
         if self.is_supervising() && self.shared.lock().want {
             return Ok(());
         }
+        if self.adopted().is_some() {
+            // Started by an earlier agent and still running: leave it be.
+            return Ok(());
+        }
         self.join_supervisor();
         let what = self.name();
         let mut inner = self.shared.lock();
         let pid = spawn(&self.invocation, &what)?;
+        if let Some(file) = &self.pid_file {
+            if let Err(e) = file.write(pid.as_raw().unsigned_abs()) {
+                let _ = killpg(pid, Signal::SIGKILL);
+                let _ = waitpid(pid, None);
+                return Err(ResourceError::new(
+                    ErrorKind::Failed,
+                    format!("{what}: cannot write {} (command stopped again): {e}", file.path().display()),
+                ));
+            }
+        }
         inner.want = true;
         inner.state = SupervisedState::Running { pid: pid.as_raw().unsigned_abs() };
         inner.spawns += 1;
         drop(inner);
         let shared = Arc::clone(&self.shared);
-        let invocation = self.invocation.clone();
-        let respawn = self.respawn;
+        let run = Supervision {
+            invocation: self.invocation.clone(),
+            respawn: self.respawn,
+            respawns: self.respawns,
+            pid_file: self.pid_file.clone(),
+            what,
+        };
         let handle = thread::Builder::new()
             .name(format!("supervise-{}", pid.as_raw()))
-            .spawn(move || supervise(shared, invocation, respawn, pid, what));
+            .spawn(move || supervise(shared, run, pid));
         match handle {
             Ok(handle) => {
                 self.supervisor = Some(handle);
@@ -347,12 +482,18 @@ impl Resource for SupervisedCommand {
                 let mut inner = self.shared.lock();
                 inner.want = false;
                 inner.state = SupervisedState::Stopped;
+                drop(inner);
+                let _ = self.forget_pid();
                 Err(ResourceError::new(ErrorKind::Failed, format!("{}: cannot start its supervisor: {e}", self.name())))
             }
         }
     }
 
     fn stop(&mut self) -> Result<(), ResourceError> {
+        if let Some(pid) = self.adopted() {
+            self.stop_adopted(pid)?;
+            return self.forget_pid();
+        }
         let running = |inner: &Inner| matches!(inner.state, SupervisedState::Running { .. });
         let mut inner = self.shared.lock();
         inner.want = false;
@@ -377,10 +518,13 @@ impl Resource for SupervisedCommand {
         // seen `want` cleared, so it is returning.
         self.join_supervisor();
         self.shared.lock().state = SupervisedState::Stopped;
-        Ok(())
+        self.forget_pid()
     }
 
     fn probe(&mut self) -> Result<Presence, ResourceError> {
+        if self.adopted().is_some() {
+            return Ok(Presence::Active);
+        }
         Ok(match self.state() {
             SupervisedState::Running { pid } if is_alive(pid) => Presence::Active,
             // Exited and about to be reaped, or waiting to be respawned.
@@ -390,6 +534,9 @@ impl Resource for SupervisedCommand {
     }
 
     fn monitor(&mut self) -> Result<Health, ResourceError> {
+        if self.adopted().is_some() {
+            return Ok(Health::Healthy);
+        }
         Ok(match self.state() {
             SupervisedState::Running { pid } if is_alive(pid) => Health::Healthy,
             SupervisedState::Running { pid } => Health::Unhealthy(format!("{}: process {pid} exited", self.name())),
@@ -398,8 +545,11 @@ impl Resource for SupervisedCommand {
                 self.name(),
                 until.saturating_duration_since(Instant::now()).as_millis()
             )),
-            SupervisedState::GaveUp { last_exit } => {
+            SupervisedState::GaveUp { last_exit } if self.respawns => {
                 Health::Unhealthy(format!("{} ended ({last_exit}) and asked not to be respawned", self.name()))
+            }
+            SupervisedState::GaveUp { last_exit } => {
+                Health::Unhealthy(format!("{} ended ({last_exit}); it is not respawned", self.name()))
             }
             SupervisedState::Stopped => Health::Unhealthy(format!("{} is not running", self.name())),
         })
@@ -416,6 +566,8 @@ impl Drop for SupervisedCommand {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::process::ExitStatusExt;
+
     use super::*;
 
     #[test]
@@ -428,6 +580,33 @@ mod tests {
         let delays: Vec<u128> = (1..=5).map(|n| respawn.delay(n).as_millis()).collect();
         assert_eq!(delays, [100, 200, 400, 500, 500]);
         assert_eq!(respawn.delay(u32::MAX), Duration::from_millis(500));
+    }
+
+    #[test]
+    fn a_process_named_by_the_pid_file_is_adopted_and_stopped() {
+        use std::os::unix::process::CommandExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cmd.pid");
+        // Started "by an earlier agent": not supervised by the value below.
+        let mut earlier = std::process::Command::new("sleep").arg("300").process_group(0).spawn().unwrap();
+        let pid = earlier.id();
+        PidFile::new(&path).write(pid).unwrap();
+
+        let argv = vec!["sleep".to_owned(), "300".to_owned()];
+        let mut command =
+            SupervisedCommand::new(argv, Respawn::default(), Duration::from_secs(2)).unwrap().with_pid_file(&path);
+        assert_eq!(command.adopted(), Some(pid));
+        assert_eq!(command.probe().unwrap(), Presence::Active);
+        assert_eq!(command.monitor().unwrap(), Health::Healthy);
+        command.start().unwrap();
+        assert_eq!(command.spawns(), 0, "a running adopted process is not started twice");
+        command.stop().unwrap();
+        // SIGTERM ended it; it is a zombie until its parent (here, the test) reaps it.
+        assert!(!is_alive(pid));
+        assert!(earlier.wait().unwrap().signal().is_some());
+        assert!(!path.exists());
+        assert_eq!(command.adopted(), None);
+        assert_eq!(command.probe().unwrap(), Presence::Inactive);
     }
 
     #[test]

@@ -18,6 +18,7 @@
 mod command;
 mod lsb;
 mod ocf;
+mod pidfile;
 mod systemd;
 
 pub use command::{Respawn, SupervisedCommand, SupervisedState, NO_RESPAWN_EXIT};

@@ -1,0 +1,371 @@
+//! The agent's local control socket: a Unix stream socket (mode 0600) that
+//! speaks JSON lines. Each line a client writes is one [`ControlRequest`];
+//! the agent answers each with one line holding a [`ControlReply`], in
+//! order. `wardenctl` and `warden-agent` use these types and [`Client`].
+//!
+//! ```text
+//! → {"cmd":"status"}
+//! ← {"reply":"status","status":{"node":"linuxha1","connected":true,...}}
+//! → {"cmd":"request","op":{"op":"migrate","group":"web","node":"linuxha2"}}
+//! ← {"reply":"accepted","id":3}
+//! ← {"reply":"refused","id":4,"reason":"node_unavailable","message":"..."}
+//! ← {"reply":"error","kind":"not_connected","message":"..."}
+//! ```
+//!
+//! Operator requests name nodes and groups by name; the agent maps them to
+//! ids with its configuration and relays them to the controller, which
+//! answers. A request line that is not valid is answered with an error that
+//! says what is wrong, and changes nothing.
+
+use std::io::{self, BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Longest request line the agent reads; a longer one is refused.
+pub const MAX_LINE: usize = 16 * 1024;
+
+/// How long the agent waits for the controller's answer to a relayed
+/// request before it answers the client with [`ErrorKind::Timeout`].
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One request line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ControlRequest {
+    /// The agent at a glance.
+    Status {},
+    /// An operator command for the controller.
+    Request {
+        /// The command.
+        op: OperatorOp,
+    },
+}
+
+/// An operator command, by names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum OperatorOp {
+    /// Move `group` to `node` gracefully (release, then acquire).
+    Migrate {
+        /// The group's name.
+        group: String,
+        /// The node's name.
+        node: String,
+    },
+    /// Drain `node` (maintenance).
+    Standby {
+        /// The node's name.
+        node: String,
+    },
+    /// End maintenance of `node`.
+    Online {
+        /// The node's name.
+        node: String,
+    },
+    /// Power `node` off and keep it off.
+    Fence {
+        /// The node's name.
+        node: String,
+    },
+    /// Admit a fenced `node` back.
+    Unfence {
+        /// The node's name.
+        node: String,
+    },
+}
+
+/// One answer line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "reply", rename_all = "snake_case")]
+pub enum ControlReply {
+    /// The answer to [`ControlRequest::Status`].
+    Status {
+        /// The agent at a glance.
+        status: Box<AgentStatus>,
+    },
+    /// The controller accepted the request; it takes effect through beats.
+    Accepted {
+        /// The request's id on the wire.
+        id: u32,
+    },
+    /// The controller refused the request.
+    Refused {
+        /// The request's id on the wire.
+        id: u32,
+        /// Why, as a word (`unknown_node`, `node_unavailable`, ...).
+        reason: String,
+        /// Why, in words.
+        message: String,
+    },
+    /// The request could not be carried out.
+    Error {
+        /// What kind of problem.
+        kind: ErrorKind,
+        /// What was wrong, naming the thing.
+        message: String,
+    },
+}
+
+/// Why a control request could not be carried out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The line is not a request (bad JSON, unknown command, too long).
+    BadRequest,
+    /// A node or group name is not in the configuration.
+    UnknownName,
+    /// No session with the controller.
+    NotConnected,
+    /// The controller did not answer in time.
+    Timeout,
+    /// The agent is shutting down.
+    ShuttingDown,
+}
+
+/// The agent at a glance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentStatus {
+    /// The cluster's name.
+    pub cluster: String,
+    /// This node's name.
+    pub node: String,
+    /// The agent's process id.
+    pub pid: u32,
+    /// Milliseconds since the agent started.
+    pub uptime_ms: u64,
+    /// A Beat answered the current handshake.
+    pub connected: bool,
+    /// No Beat for the dead time: holding, acquiring nothing.
+    pub silent: bool,
+    /// Milliseconds since the last accepted Beat.
+    pub last_beat_age_ms: Option<u64>,
+    /// The latest Beat's role (`member`, `standby`, `listening`).
+    pub role: Option<String>,
+    /// Every resource has been probed once since the agent started.
+    pub initialized: bool,
+    /// What the controller wants this node to hold.
+    pub want: Vec<String>,
+    /// What the last Status says this node holds.
+    pub holds: Vec<String>,
+    /// Groups being started or stopped.
+    pub busy: Vec<String>,
+    /// Groups whose monitors pass.
+    pub healthy: Vec<String>,
+    /// Groups that failed here.
+    pub failing: Vec<String>,
+    /// Groups whose release failed (the controller fences).
+    pub stuck: Vec<String>,
+    /// `seq` of the last Beat whose want is reconciled.
+    pub applied: u64,
+    /// Reachable ping nodes and ping groups.
+    pub net_score: u16,
+    /// Every group of the cluster, in configuration order.
+    pub groups: Vec<GroupStatus>,
+    /// Every link to the controller.
+    pub links: Vec<LinkStatus>,
+    /// Counters of refused input and dropped work.
+    pub counters: Counters,
+    /// Recent events, oldest first.
+    pub events: Vec<EventRecord>,
+}
+
+/// One group on this node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupStatus {
+    /// The group's name.
+    pub name: String,
+    /// This node is one of its eligible nodes.
+    pub eligible: bool,
+    /// Resources then monitors, in start order.
+    pub resources: Vec<ResourceStatus>,
+}
+
+/// One resource of a group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceStatus {
+    /// What it is (`address 10.0.0.5/24 on eth0`).
+    pub describe: String,
+    /// Its presence as last probed or changed: `active`, `inactive`,
+    /// `unknown`, or `unprobed`.
+    pub state: String,
+    /// The last step run on it (`start: done in 12 ms`).
+    pub last_step: Option<String>,
+    /// What the driver last said of a failure.
+    pub last_error: Option<String>,
+}
+
+/// One link to the controller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkStatus {
+    /// `serial /dev/ttyS0` or `udp 10.0.0.254:694`.
+    pub name: String,
+    /// The link is open.
+    pub open: bool,
+    /// Why it is not (or the last error).
+    pub error: Option<String>,
+    /// Frames sent.
+    pub sent: u64,
+    /// Frames that could not be sent.
+    pub send_errors: u64,
+    /// Frames decoded into a message.
+    pub received: u32,
+    /// Frames rejected by the decoder, all reasons.
+    pub rejected: u32,
+    /// Of those, frames whose tag did not match (corruption or wrong key).
+    pub bad_tag: u32,
+    /// Of those, frames longer than the protocol allows.
+    pub too_long: u32,
+    /// Milliseconds since the last frame decoded on this link.
+    pub last_frame_age_ms: Option<u64>,
+}
+
+/// Counters of refused input and dropped work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Counters {
+    /// Messages refused by the session rules (replays, old sessions).
+    pub session_rejects: u32,
+    /// Messages for another node, or of a kind an agent never receives.
+    pub unexpected: u32,
+    /// Step results that answered no outstanding step.
+    pub stale_steps: u32,
+    /// Control requests refused as malformed.
+    pub control_rejects: u64,
+    /// Alerts not run because the alert queue was full.
+    pub alerts_dropped: u64,
+    /// Alert commands that failed or timed out.
+    pub alerts_failed: u64,
+}
+
+/// An event of the agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRecord {
+    /// When, as UTC (`2026-11-30T06:22:03.120Z`).
+    pub time: String,
+    /// Milliseconds since the agent started.
+    pub at_ms: u64,
+    /// The event's name (`acquired`, `controller-silent`, ...).
+    pub event: String,
+    /// The group's name, when the event is about one.
+    pub group: Option<String>,
+    /// What happened, in words.
+    pub message: String,
+}
+
+/// Why a control client call failed. Names the socket.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// No agent answers on the socket.
+    #[error("cannot connect to the agent's control socket {}: {source} (is warden-agent running?)", path.display())]
+    Connect {
+        /// The socket.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The conversation broke off.
+    #[error("control socket {}: {source}", path.display())]
+    Io {
+        /// The socket.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The agent closed the connection without answering.
+    #[error("control socket {}: the agent closed the connection without answering", path.display())]
+    Closed {
+        /// The socket.
+        path: PathBuf,
+    },
+    /// The answer is not a reply.
+    #[error("control socket {}: the agent's answer is not a reply: {message}", path.display())]
+    BadReply {
+        /// The socket.
+        path: PathBuf,
+        /// What the parser said.
+        message: String,
+    },
+}
+
+/// A connection to an agent's control socket.
+#[derive(Debug)]
+pub struct Client {
+    path: PathBuf,
+    reader: BufReader<UnixStream>,
+    writer: UnixStream,
+}
+
+impl Client {
+    /// Connects to the socket at `path`. Replies are awaited at most
+    /// `timeout` (give more than [`REQUEST_TIMEOUT`] for relayed requests).
+    pub fn connect(path: &Path, timeout: Duration) -> Result<Self, ClientError> {
+        let stream =
+            UnixStream::connect(path).map_err(|source| ClientError::Connect { path: path.to_owned(), source })?;
+        let io_err = |source| ClientError::Io { path: path.to_owned(), source };
+        stream.set_read_timeout(Some(timeout)).map_err(io_err)?;
+        stream.set_write_timeout(Some(timeout)).map_err(io_err)?;
+        let writer = stream.try_clone().map_err(io_err)?;
+        Ok(Self { path: path.to_owned(), reader: BufReader::new(stream), writer })
+    }
+
+    /// Sends one request and waits for its reply.
+    pub fn call(&mut self, request: &ControlRequest) -> Result<ControlReply, ClientError> {
+        let mut line = serde_json::to_string(request)
+            .map_err(|e| ClientError::BadReply { path: self.path.clone(), message: e.to_string() })?;
+        line.push('\n');
+        self.call_raw(&line)
+    }
+
+    /// Sends one raw line (for tests of bad input) and waits for a reply.
+    pub fn call_raw(&mut self, line: &str) -> Result<ControlReply, ClientError> {
+        let io_err = |source| ClientError::Io { path: self.path.clone(), source };
+        self.writer.write_all(line.as_bytes()).map_err(io_err)?;
+        let mut answer = String::new();
+        let n =
+            self.reader.read_line(&mut answer).map_err(|source| ClientError::Io { path: self.path.clone(), source })?;
+        if n == 0 {
+            return Err(ClientError::Closed { path: self.path.clone() });
+        }
+        serde_json::from_str(&answer)
+            .map_err(|e| ClientError::BadReply { path: self.path.clone(), message: e.to_string() })
+    }
+
+    /// The agent's status.
+    pub fn status(&mut self) -> Result<ControlReply, ClientError> {
+        self.call(&ControlRequest::Status {})
+    }
+
+    /// Relays an operator command to the controller through the agent.
+    pub fn request(&mut self, op: OperatorOp) -> Result<ControlReply, ClientError> {
+        self.call(&ControlRequest::Request { op })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_and_replies_read_as_documented() {
+        let r: ControlRequest = serde_json::from_str(r#"{"cmd":"status"}"#).unwrap();
+        assert_eq!(r, ControlRequest::Status {});
+        assert_eq!(serde_json::to_string(&r).unwrap(), r#"{"cmd":"status"}"#);
+        let r: ControlRequest =
+            serde_json::from_str(r#"{"cmd":"request","op":{"op":"migrate","group":"web","node":"b"}}"#).unwrap();
+        assert_eq!(r, ControlRequest::Request { op: OperatorOp::Migrate { group: "web".into(), node: "b".into() } });
+        for bad in
+            [r#"{"cmd":"reboot"}"#, r#"{"cmd":"status","x":1}"#, r#"{"cmd":"request","op":{"op":"fence"}}"#, "[]"]
+        {
+            assert!(serde_json::from_str::<ControlRequest>(bad).is_err(), "{bad}");
+        }
+        let reply = ControlReply::Error { kind: ErrorKind::NotConnected, message: "no session".into() };
+        assert_eq!(
+            serde_json::to_string(&reply).unwrap(),
+            r#"{"reply":"error","kind":"not_connected","message":"no session"}"#
+        );
+        assert_eq!(serde_json::to_string(&ControlReply::Accepted { id: 3 }).unwrap(), r#"{"reply":"accepted","id":3}"#);
+    }
+}
