@@ -41,6 +41,8 @@ pub struct BoardStats {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Board<const N: usize> {
     relays: [bool; N],
+    /// Channels that exist (at most `N`).
+    channels: usize,
     sense_override: [Option<bool>; N],
     decoder: Decoder,
     refused: u32,
@@ -52,26 +54,38 @@ impl<const N: usize> Board<N> {
     /// through a host's restart; the rig starts with servers powered).
     #[must_use]
     pub const fn new(relays: [bool; N]) -> Self {
-        Self { relays, sense_override: [None; N], decoder: Decoder::new(), refused: 0, commands: 0 }
+        Self::with_channels(relays, N)
+    }
+
+    /// A board with only the first `channels` of `relays` (at most `N`):
+    /// the others refuse every command, as channels a board lacks.
+    #[must_use]
+    pub const fn with_channels(relays: [bool; N], channels: usize) -> Self {
+        let channels = if channels < N { channels } else { N };
+        Self { relays, channels, sense_override: [None; N], decoder: Decoder::new(), refused: 0, commands: 0 }
+    }
+
+    fn index(&self, channel: Channel) -> Option<usize> {
+        Some(usize::from(channel.0)).filter(|i| *i < self.channels)
     }
 
     /// The relay of `channel` (`None` beyond the board).
     #[must_use]
     pub fn relay(&self, channel: Channel) -> Option<bool> {
-        self.relays.get(usize::from(channel.0)).copied()
+        self.relays.get(self.index(channel)?).copied()
     }
 
     /// What a query of `channel` answers (`None` beyond the board).
     #[must_use]
     pub fn sense(&self, channel: Channel) -> Option<bool> {
-        let i = usize::from(channel.0);
+        let i = self.index(channel)?;
         self.sense_override.get(i).copied().flatten().or_else(|| self.relays.get(i).copied())
     }
 
     /// Makes `channel`'s sense read `reading` whatever the relay does
     /// (`None`: follow the relay again). Returns `false` beyond the board.
     pub fn override_sense(&mut self, channel: Channel, reading: Option<bool>) -> bool {
-        match self.sense_override.get_mut(usize::from(channel.0)) {
+        match self.index(channel).and_then(|i| self.sense_override.get_mut(i)) {
             Some(slot) => {
                 *slot = reading;
                 true
@@ -107,7 +121,8 @@ impl<const N: usize> Board<N> {
     fn apply(&mut self, command: Command) -> Result<Option<BoardEvent>, FrameError> {
         match command {
             Command::Set { channel, on } => {
-                let relay = self.relays.get_mut(usize::from(channel.0)).ok_or(FrameError::Channel)?;
+                let i = self.index(channel).ok_or(FrameError::Channel)?;
+                let relay = self.relays.get_mut(i).ok_or(FrameError::Channel)?;
                 self.commands = self.commands.saturating_add(1);
                 if *relay == on {
                     return Ok(None);
@@ -160,6 +175,9 @@ mod tests {
         let bad_state = [0xA0, 0x01, 0x09, 0xAA];
         let bad_sum = [0xA0, 0x01, 0x01, 0x00];
         let events = run(&mut board, &[beyond, query_beyond, zero, bad_state, bad_sum].concat());
+        let mut smaller = Board::with_channels([false; 4], 2);
+        assert_eq!(run(&mut smaller, &beyond).as_slice(), &[BoardEvent::Refused(FrameError::Channel)]);
+        assert_eq!(smaller.relay(Channel(2)), None);
         assert_eq!(
             events.as_slice(),
             &[

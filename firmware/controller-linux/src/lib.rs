@@ -1,0 +1,25 @@
+//! # warden-controller-linux
+//!
+//! The controller of DESIGN §3 on a Linux single-board computer: the core's
+//! sans-IO [`Controller`](warden_core::controller::Controller) driven by
+//! real devices from `warden-bsp` (serial and UDP links, a serial relay
+//! module or gpio-cdev relays with sense lines, `/dev/watchdog`, the fence
+//! file).
+//!
+//! ## Layers
+//!
+//! * [`config`]: the controller's own hardware file, checked against the
+//!   cluster file.
+//! * [`relays`]: every node's relay behind one [`PowerSwitch`](warden_bsp::PowerSwitch).
+//! * [`links`]: every node's links, with a frame decoder and counters each.
+//! * [`control`]: operator requests on the control socket, parsed and checked.
+//! * [`report`]: the console lines, the status table and the status JSON.
+//! * [`run`]: boot (rule 4) and the main loop that carries out the
+//!   controller's outputs in order.
+
+pub mod config;
+pub mod control;
+pub mod links;
+pub mod relays;
+pub mod report;
+pub mod run;

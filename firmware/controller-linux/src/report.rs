@@ -1,0 +1,244 @@
+//! What the controller tells people: a line per transition on the console,
+//! the status table, and the status as JSON for the control socket.
+
+use std::fmt::Write as _;
+
+use serde_json::{json, Value};
+use warden_agent::config::Config as Cluster;
+use warden_core::controller::{Controller, Event, Life, MoveReason};
+use warden_core::{GroupId, GroupSet, Instant, NodeId};
+
+use crate::links::Links;
+
+/// A node's name (its id if the cluster file has none for it).
+#[must_use]
+pub fn node_name(cluster: &Cluster, node: NodeId) -> String {
+    cluster.node(node).map_or_else(|| node.to_string(), |n| n.name.clone())
+}
+
+/// A group's name.
+#[must_use]
+pub fn group_name(cluster: &Cluster, group: GroupId) -> String {
+    cluster.group(group).map_or_else(|| group.to_string(), |g| g.name.clone())
+}
+
+fn nodes_in_mask(cluster: &Cluster, mask: u8) -> Vec<String> {
+    (0..8u8).filter(|i| mask & (1 << i) != 0).map(|i| node_name(cluster, NodeId(i))).collect()
+}
+
+fn group_names(cluster: &Cluster, set: GroupSet) -> Vec<String> {
+    set.iter().map(|g| group_name(cluster, g)).collect()
+}
+
+fn reason(r: MoveReason) -> &'static str {
+    match r {
+        MoveReason::HolderLost => "holder lost",
+        MoveReason::Failing => "failing on its holder",
+        MoveReason::NetScore => "better connected node",
+        MoveReason::Failback => "failback home",
+        MoveReason::Operator => "operator",
+        MoveReason::Placement => "first placement",
+    }
+}
+
+/// A short machine name of the event kind (for the alert command).
+#[must_use]
+pub fn event_kind(event: &Event) -> &'static str {
+    match event {
+        Event::NodeUp { .. } => "node_up",
+        Event::NodeLate { .. } => "node_late",
+        Event::NodeDead { .. } => "node_dead",
+        Event::FenceStarted { .. } => "fence_started",
+        Event::FenceConfirmed { .. } => "fence_confirmed",
+        Event::FenceUnconfirmed { .. } => "fence_unconfirmed",
+        Event::Unfenced { .. } => "unfenced",
+        Event::Releasing { .. } => "releasing",
+        Event::Placed { .. } => "placed",
+        Event::Unplaced { .. } => "unplaced",
+        Event::Conflict { .. } => "conflict",
+        Event::FencedNodePowered { .. } => "fenced_node_powered",
+    }
+}
+
+/// The node and group an event is about, by name.
+#[must_use]
+pub fn event_subject(cluster: &Cluster, event: &Event) -> (Option<String>, Option<String>) {
+    match *event {
+        Event::NodeUp { node }
+        | Event::NodeLate { node }
+        | Event::NodeDead { node }
+        | Event::FenceStarted { node }
+        | Event::FenceConfirmed { node }
+        | Event::FenceUnconfirmed { node }
+        | Event::Unfenced { node }
+        | Event::FencedNodePowered { node } => (Some(node_name(cluster, node)), None),
+        Event::Releasing { group, from: node, .. } | Event::Placed { group, to: node, .. } => {
+            (Some(node_name(cluster, node)), Some(group_name(cluster, group)))
+        }
+        Event::Unplaced { group } | Event::Conflict { group, .. } => (None, Some(group_name(cluster, group))),
+    }
+}
+
+/// One readable line for a transition.
+#[must_use]
+pub fn event_line(cluster: &Cluster, event: &Event) -> String {
+    let n = |node| node_name(cluster, node);
+    let g = |group| group_name(cluster, group);
+    match *event {
+        Event::NodeUp { node } => format!("node {} is up", n(node)),
+        Event::NodeLate { node } => format!("node {} is late (past warntime)", n(node)),
+        Event::NodeDead { node } => format!("node {} is dead", n(node)),
+        Event::FenceStarted { node } => format!("fencing node {}: fence record written, relay commanded off", n(node)),
+        Event::FenceConfirmed { node } => format!("node {} is fenced: power sensed off", n(node)),
+        Event::FenceUnconfirmed { node } => {
+            format!("ALARM node {}: power not confirmed off; nothing it may hold will move", n(node))
+        }
+        Event::Unfenced { node } => format!("node {} unfenced: powered on as a standby", n(node)),
+        Event::Releasing { group, from, reason: r } => {
+            format!("group {}: asking {} to release it ({})", g(group), n(from), reason(r))
+        }
+        Event::Placed { group, to, reason: r } => format!("group {} placed on {} ({})", g(group), n(to), reason(r)),
+        Event::Unplaced { group } => format!("group {} cannot be placed: no eligible node available", g(group)),
+        Event::Conflict { group, nodes } => {
+            format!("ALARM group {} is held by several nodes: {}", g(group), nodes_in_mask(cluster, nodes).join(", "))
+        }
+        Event::FencedNodePowered { node } => {
+            format!("ALARM fenced node {} was sensed powered: relay commanded off again", n(node))
+        }
+    }
+}
+
+fn life(l: Life) -> &'static str {
+    match l {
+        Life::Booting => "booting",
+        Life::Up => "up",
+        Life::Late => "late",
+        Life::Dead => "dead",
+        Life::Fencing => "fencing",
+        Life::Fenced => "fenced",
+    }
+}
+
+fn power(p: Option<bool>) -> &'static str {
+    match p {
+        Some(true) => "on",
+        Some(false) => "off",
+        None => "unknown",
+    }
+}
+
+fn ago(now: Instant, at: Option<Instant>) -> Option<u64> {
+    at.map(|t| now.saturating_since(t).as_millis())
+}
+
+/// The status as JSON.
+#[must_use]
+pub fn status_json(controller: &Controller, cluster: &Cluster, links: &Links, now: Instant) -> Value {
+    let nodes: Vec<Value> = (0..cluster.nodes.len())
+        .filter_map(|i| controller.node(NodeId(u8::try_from(i).ok()?)))
+        .map(|v| {
+            let node_links: Vec<Value> = links
+                .iter()
+                .filter(|l| l.node == v.node)
+                .map(|l| {
+                    let d = l.decode_stats();
+                    let s = l.stats();
+                    json!({
+                        "link": l.name(),
+                        "open": l.is_open(),
+                        "stalled": l.is_stalled(),
+                        "frames_ok": d.ok,
+                        "frames_rejected": d.rejected(),
+                        "bytes_in": s.bytes_in,
+                        "sent": s.sent,
+                        "send_full": s.send_full,
+                        "send_failed": s.send_failed,
+                        "disconnects": s.disconnects,
+                        "last_error": l.last_error(),
+                    })
+                })
+                .collect();
+            json!({
+                "name": node_name(cluster, v.node),
+                "id": v.node.0,
+                "life": life(v.life),
+                "standby": v.standby,
+                "power": power(v.powered),
+                "last_heard_ms_ago": ago(now, v.last_heard),
+                "want": group_names(cluster, v.want),
+                "holds": group_names(cluster, v.holds),
+                "net_score": v.net_score,
+                "links": node_links,
+            })
+        })
+        .collect();
+    let groups: Vec<Value> = (0..cluster.groups.len())
+        .filter_map(|i| controller.group(GroupId(u8::try_from(i).ok()?)))
+        .map(|v| {
+            json!({
+                "name": group_name(cluster, v.group),
+                "placed_on": v.placed_on.map(|n| node_name(cluster, n)),
+                "held_by": nodes_in_mask(cluster, v.held_by),
+                "moving": v.moving,
+            })
+        })
+        .collect();
+    let s = controller.stats();
+    json!({
+        "cluster": cluster.cluster.name,
+        "now_ms": now.as_millis(),
+        "nodes": nodes,
+        "groups": groups,
+        "controller": {
+            "session_rejects": s.session_rejects,
+            "wrong_node": s.wrong_node,
+            "unexpected": s.unexpected,
+            "alarms_dropped": s.alarms_dropped,
+        },
+    })
+}
+
+/// The status table for the console.
+#[must_use]
+pub fn status_table(controller: &Controller, cluster: &Cluster, links: &Links, now: Instant) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{:<16} {:<8} {:<8} {:>12}  {:<20} LINKS", "NODE", "LIFE", "POWER", "LAST HEARD", "HOLDS");
+    for i in 0..cluster.nodes.len() {
+        let Some(v) = u8::try_from(i).ok().and_then(|i| controller.node(NodeId(i))) else { continue };
+        let heard = ago(now, v.last_heard).map_or_else(|| "never".to_owned(), |ms| format!("{ms}ms ago"));
+        let mut state = if v.standby { format!("{}*", life(v.life)) } else { life(v.life).to_owned() };
+        state.truncate(8);
+        let node_links: Vec<String> = links
+            .iter()
+            .filter(|l| l.node == v.node)
+            .map(|l| {
+                let d = l.decode_stats();
+                let open = if l.is_open() { "" } else { " CLOSED" };
+                format!("{} ok={} bad={} sent={}{open}", l.name(), d.ok, d.rejected(), l.stats().sent)
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "{:<16} {:<8} {:<8} {:>12}  {:<20} {}",
+            node_name(cluster, v.node),
+            state,
+            power(v.powered),
+            heard,
+            group_names(cluster, v.holds).join(","),
+            node_links.join("; ")
+        );
+    }
+    let _ = writeln!(out, "{:<16} {:<16} {:<20} MOVING", "GROUP", "PLACED ON", "HELD BY");
+    for i in 0..cluster.groups.len() {
+        let Some(v) = u8::try_from(i).ok().and_then(|i| controller.group(GroupId(i))) else { continue };
+        let _ = writeln!(
+            out,
+            "{:<16} {:<16} {:<20} {}",
+            group_name(cluster, v.group),
+            v.placed_on.map_or_else(|| "-".to_owned(), |n| node_name(cluster, n)),
+            nodes_in_mask(cluster, v.held_by).join(","),
+            if v.moving { "yes" } else { "no" }
+        );
+    }
+    out
+}

@@ -1,0 +1,547 @@
+//! Boot and the main loop: the core's controller driven by real devices.
+//!
+//! Boot follows rule 4: the fence file is read and every relay's sense is
+//! read *before* the controller starts; nothing is switched by starting.
+//! Then the loop waits (poll(2)) on every link, the control socket and the
+//! signals, until the controller's next timeout, the next sense poll, a
+//! link's retry, or the next status table; and after every step it carries
+//! out the controller's outputs strictly in order:
+//!
+//! * `Persist`: written to the fence file (fsync, rename, directory fsync)
+//!   before the next output. If it cannot be written, the relay switch it
+//!   guards is not carried out and an alarm line is printed.
+//! * `Power`: through the relay backend; the sense is read again at once to
+//!   confirm. A switch the hardware refused is tried again at every sense
+//!   poll until it is taken or superseded.
+//! * `Send`: encoded once and written on every link to the node.
+//! * `Alarm`: a console line, and the cluster's alert command run with the
+//!   event in its environment.
+//! * `FeedWatchdog`: the hardware watchdog is fed only if no link driver is
+//!   stalled (see [`crate::links`] for what progress means).
+//!
+//! SIGTERM and SIGINT end the loop without touching any relay: a restarted
+//! controller finds them as they were. The watchdog is not disarmed: a
+//! controller that is not started again within its timeout resets the
+//! board. SIGUSR1 prints the status table.
+
+use std::io::Read as _;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use serde_json::json;
+use warden_agent::config::{read_key, Auth as ClusterAuth, Config as Cluster};
+use warden_bsp::linux::{DevWatchdog, FenceFile, MonotonicClock};
+use warden_bsp::{Clock, FenceStore, PowerSwitch, Watchdog};
+use warden_core::controller::{Boot, Controller, Event, Output};
+use warden_core::wire::{encode, Auth, Key, MAX_FRAME};
+use warden_core::{Duration, Instant, NodeId, MAX_NODES};
+
+use crate::config::ControllerConfig;
+use crate::control::{self, ControlSocket, Request};
+use crate::links::Links;
+use crate::relays::Relays;
+use crate::report;
+
+/// Longest wait in one poll(2), so a stuck clock source cannot park the loop.
+const MAX_WAIT_MS: u64 = 1000;
+
+/// Why the controller could not start (or had to stop).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// The cluster key could not be read.
+    #[error("cluster key: {0}")]
+    Key(String),
+    /// The fence file cannot be trusted or read: refusing to start rather
+    /// than power a fenced node.
+    #[error("fence store {}: {message}; refusing to start (a fenced node must stay off: repair or restore the file, and remove it only when every node's power is known)", path.display())]
+    FenceStore {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A relay could not be opened.
+    #[error(transparent)]
+    Relays(#[from] crate::relays::RelayOpenError),
+    /// A link or the watchdog could not be opened.
+    #[error(transparent)]
+    Open(#[from] warden_bsp::linux::OpenError),
+    /// The watchdog refused its timeout.
+    #[error("watchdog {}: {source}", path.display())]
+    Watchdog {
+        /// The device.
+        path: PathBuf,
+        /// Why.
+        source: warden_bsp::WatchdogError,
+    },
+    /// The control socket could not be set up.
+    #[error(transparent)]
+    Control(#[from] control::ControlError),
+    /// The core refused the cluster configuration.
+    #[error("cluster configuration: {0}")]
+    Cluster(warden_core::controller::ConfigError),
+    /// The OS refused something the loop needs (signals, poll, randomness).
+    #[error("{what}: {source}")]
+    Os {
+        /// What was being done.
+        what: &'static str,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+fn os(what: &'static str) -> impl FnOnce(nix::Error) -> RunError {
+    move |e| RunError::Os { what, source: e.into() }
+}
+
+/// The running controller and its devices.
+#[derive(Debug)]
+pub struct Driver {
+    controller: Controller,
+    cluster: Cluster,
+    hw: ControllerConfig,
+    auth: Auth,
+    clock: MonotonicClock,
+    links: Links,
+    relays: Relays,
+    store: FenceFile,
+    watchdog: Option<DevWatchdog>,
+    control: Option<ControlSocket>,
+    signals: SignalFd,
+    /// Last sense reading per node, for the console's "changed" lines.
+    sensed: [Option<bool>; MAX_NODES],
+    /// Whether the last sense of a node failed (reported once per change).
+    sense_failing: [bool; MAX_NODES],
+    /// Relay switches the hardware refused, to try again.
+    pending_power: [Option<bool>; MAX_NODES],
+    /// A node whose fence record could not be written: its next switch is
+    /// not carried out.
+    unpersisted: Option<NodeId>,
+    /// Whether the last feed was withheld (reported once per change).
+    feed_withheld: bool,
+    next_sense: Instant,
+    next_status: Option<Instant>,
+    alerts: Vec<Child>,
+}
+
+fn print_line(now: Instant, line: &str) {
+    println!("[{:>10}] {line}", now.to_string());
+}
+
+fn random_seed() -> Result<u64, RunError> {
+    let mut bytes = [0u8; 8];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|source| RunError::Os { what: "reading /dev/urandom for the session seed", source })?;
+    Ok(u64::from_le_bytes(bytes))
+}
+
+impl Driver {
+    /// Boots: signals, fence file, relays and their sense, then the
+    /// controller, links, control socket and watchdog. Nothing is switched
+    /// unless the controller asks (a fenced node found powered).
+    ///
+    /// # Errors
+    ///
+    /// [`RunError`] naming what could not be had.
+    pub fn boot(cluster: Cluster, hw: ControllerConfig) -> Result<Self, RunError> {
+        // Signals first, before any child process exists, so none is lost.
+        let mut mask = SigSet::empty();
+        for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGUSR1] {
+            mask.add(s);
+        }
+        mask.thread_block().map_err(os("blocking signals"))?;
+        let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+            .map_err(os("creating the signal descriptor"))?;
+
+        let clock = MonotonicClock::new();
+        let auth = match cluster.cluster.auth {
+            ClusterAuth::Crc => Auth::Crc,
+            ClusterAuth::Hmac => {
+                let path = cluster.cluster.key_file.clone().ok_or_else(|| RunError::Key("no key_file".to_owned()))?;
+                let bytes = read_key(&path).map_err(|e| RunError::Key(e.to_string()))?;
+                Auth::Hmac(Key::new(&bytes).map_err(|e| RunError::Key(format!("{}: {e}", path.display())))?)
+            }
+        };
+
+        let mut store = FenceFile::new(&hw.fence_store);
+        let fenced = store.load().map_err(|e| RunError::FenceStore {
+            path: hw.fence_store.clone(),
+            message: store.last_error().map_or_else(|| e.to_string(), |detail| format!("{e} ({detail})")),
+        })?;
+        let now = clock.now();
+        let names = |pick: &dyn Fn(usize) -> bool| -> String {
+            let v: Vec<&str> =
+                cluster.nodes.iter().enumerate().filter(|(i, _)| pick(*i)).map(|(_, n)| n.name.as_str()).collect();
+            if v.is_empty() {
+                "none".to_owned()
+            } else {
+                v.join(", ")
+            }
+        };
+        print_line(
+            now,
+            &format!(
+                "fence store {}: {}; fenced: {}",
+                hw.fence_store.display(),
+                if store.existed() { "read" } else { "no file yet (first boot)" },
+                names(&|i| fenced.get(i).copied().unwrap_or(false))
+            ),
+        );
+
+        let (relays, boot_sense) = Relays::open(&hw, &fenced)?;
+        for (node, e) in &boot_sense.problems {
+            print_line(now, &format!("node {node}: power unknown at boot: {e}"));
+        }
+        for n in &hw.nodes {
+            let p = boot_sense.powered.get(n.id.index()).copied().flatten();
+            let p = p.map_or("unknown", |on| if on { "on" } else { "off" });
+            print_line(now, &format!("node {}: {} sensed {p}", n.name, n.channel));
+        }
+
+        let now = clock.now();
+        let boot = Boot { now, seed: random_seed()?, fenced, powered: boot_sense.powered };
+        let controller = Controller::new(cluster.cluster_config(), boot).map_err(RunError::Cluster)?;
+        let links = Links::open(hw.nodes.iter().flat_map(|n| n.links.iter().map(move |l| (n.id, l))))?;
+        let control = ControlSocket::bind(&hw.socket)?;
+        let watchdog = match &hw.watchdog {
+            None => {
+                print_line(now, "no hardware watchdog configured: a hung controller will not reset the board");
+                None
+            }
+            Some(w) => {
+                let mut dog = DevWatchdog::open(&w.device)?;
+                let ms = u64::try_from(w.timeout.as_millis()).unwrap_or(u64::MAX);
+                let applied = dog
+                    .start(Duration::from_millis(ms))
+                    .map_err(|source| RunError::Watchdog { path: w.device.clone(), source })?;
+                print_line(now, &format!("watchdog {} armed, timeout {applied}", w.device.display()));
+                Some(dog)
+            }
+        };
+        let next_status = hw.status_interval.map(|_| now);
+        let mut driver = Self {
+            controller,
+            cluster,
+            auth,
+            clock,
+            links,
+            relays,
+            store,
+            watchdog,
+            control: Some(control),
+            signals,
+            sensed: boot_sense.powered,
+            sense_failing: [false; MAX_NODES],
+            pending_power: [None; MAX_NODES],
+            unpersisted: None,
+            feed_withheld: false,
+            next_sense: now.saturating_add(std_ms(hw.sense_interval)),
+            next_status,
+            alerts: Vec::new(),
+            hw,
+        };
+        print_line(
+            now,
+            &format!(
+                "controller of cluster {} started: {} nodes, {} groups, control socket {}",
+                driver.cluster.cluster.name,
+                driver.cluster.nodes.len(),
+                driver.cluster.groups.len(),
+                driver.hw.socket.display()
+            ),
+        );
+        driver.drain(now);
+        Ok(driver)
+    }
+
+    /// Runs until SIGTERM or SIGINT.
+    ///
+    /// # Errors
+    ///
+    /// [`RunError::Os`] when waiting itself fails.
+    pub fn run(mut self) -> Result<(), RunError> {
+        loop {
+            let now = self.clock.now();
+            self.links.reopen_due(now, |l| print_line(now, &format!("link {} open again", l.name())));
+            if self.controller.poll_timeout().is_some_and(|t| t <= now) {
+                self.controller.handle_timeout(now);
+                self.drain(now);
+            }
+            if now >= self.next_sense {
+                self.sense_all(now);
+                self.next_sense = self.clock.now().saturating_add(std_ms(self.hw.sense_interval));
+            }
+            if let (Some(at), Some(every)) = (self.next_status, self.hw.status_interval) {
+                if now >= at {
+                    print!("{}", report::status_table(&self.controller, &self.cluster, &self.links, now));
+                    self.next_status = Some(now.saturating_add(std_ms(every)));
+                }
+            }
+            self.alerts.retain_mut(|c| matches!(c.try_wait(), Ok(None)));
+
+            let deadline =
+                [self.controller.poll_timeout(), Some(self.next_sense), self.next_status, self.links.next_retry()]
+                    .into_iter()
+                    .flatten()
+                    .min();
+            let now = self.clock.now();
+            let wait = deadline.map_or(MAX_WAIT_MS, |d| d.saturating_since(now).as_millis().min(MAX_WAIT_MS));
+            let (signal, readable_links, control_ready) = self.wait(wait)?;
+            let now = self.clock.now();
+            match signal {
+                Some(Signal::SIGUSR1) => {
+                    print!("{}", report::status_table(&self.controller, &self.cluster, &self.links, now));
+                }
+                Some(s) => {
+                    print_line(now, &format!("{s}: stopping; relays left as they are"));
+                    return Ok(());
+                }
+                None => {}
+            }
+            for index in readable_links {
+                let mut messages = Vec::new();
+                self.links.read(index, now, &self.auth, |node, m| messages.push((node, m)));
+                for (node, message) in messages {
+                    self.controller.handle_message(now, node, message);
+                    self.drain(now);
+                }
+            }
+            if control_ready {
+                self.serve_control(now);
+            }
+        }
+    }
+
+    /// Waits up to `wait_ms`; returns a signal received, the links that
+    /// are readable, and whether the control socket needs service.
+    fn wait(&mut self, wait_ms: u64) -> Result<(Option<Signal>, Vec<usize>, bool), RunError> {
+        let link_fds = self.links.poll_fds();
+        let control_fds: Vec<BorrowedFd<'_>> = self.control.as_ref().map(ControlSocket::poll_fds).unwrap_or_default();
+        let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(1 + link_fds.len() + control_fds.len());
+        fds.push(PollFd::new(self.signals.as_fd(), PollFlags::POLLIN));
+        fds.extend(link_fds.iter().map(|(_, fd)| PollFd::new(*fd, PollFlags::POLLIN)));
+        fds.extend(control_fds.iter().map(|fd| PollFd::new(*fd, PollFlags::POLLIN)));
+        let timeout = PollTimeout::try_from(wait_ms).unwrap_or(PollTimeout::MAX);
+        match poll(&mut fds, timeout) {
+            Ok(_) | Err(nix::Error::EINTR) => {}
+            Err(e) => return Err(os("waiting on links (poll)")(e)),
+        }
+        let ready = |fd: &PollFd<'_>| fd.revents().is_some_and(|r| !r.is_empty());
+        let signal_ready = fds.first().is_some_and(ready);
+        let readable: Vec<usize> =
+            link_fds.iter().zip(fds.iter().skip(1)).filter(|(_, fd)| ready(fd)).map(|((i, _), _)| *i).collect();
+        let control_ready = fds.iter().skip(1 + link_fds.len()).any(ready);
+        drop(fds);
+        drop(control_fds);
+        drop(link_fds);
+        let signal = if signal_ready {
+            self.signals
+                .read_signal()
+                .ok()
+                .flatten()
+                .and_then(|info| Signal::try_from(i32::try_from(info.ssi_signo).unwrap_or(0)).ok())
+        } else {
+            None
+        };
+        Ok((signal, readable, control_ready))
+    }
+
+    /// Reads every relay's sense, feeds readings to the controller, and
+    /// retries relay switches the hardware refused.
+    fn sense_all(&mut self, now: Instant) {
+        for i in 0..self.hw.nodes.len() {
+            let Some(node) = self.hw.nodes.get(i) else { continue };
+            let (id, channel, name) = (node.id, node.channel, node.name.clone());
+            if let Some(on) = self.pending_power.get(id.index()).copied().flatten() {
+                match self.relays.set(channel, on) {
+                    Ok(()) => {
+                        print_line(now, &format!("node {name}: relay commanded {} (retry)", on_off(on)));
+                        self.set_pending(id, None);
+                    }
+                    Err(e) => print_line(now, &format!("node {name}: relay still refuses: {e}")),
+                }
+            }
+            let reading = self.relays.sense(channel);
+            let failing = reading.is_err();
+            if let Some(slot) = self.sense_failing.get_mut(id.index()) {
+                if *slot != failing {
+                    *slot = failing;
+                    match &reading {
+                        Err(e) => print_line(now, &format!("node {name}: cannot read power: {e}")),
+                        Ok(_) => print_line(now, &format!("node {name}: power readable again")),
+                    }
+                }
+            }
+            if let Ok(Some(powered)) = reading {
+                if let Some(slot) = self.sensed.get_mut(id.index()) {
+                    if *slot != Some(powered) {
+                        print_line(now, &format!("node {name}: power sensed {}", on_off(powered)));
+                        *slot = Some(powered);
+                    }
+                }
+                self.controller.handle_sense(now, id, powered);
+                self.drain(now);
+            }
+        }
+    }
+
+    fn set_pending(&mut self, node: NodeId, value: Option<bool>) {
+        if let Some(slot) = self.pending_power.get_mut(node.index()) {
+            *slot = value;
+        }
+    }
+
+    /// Carries out the controller's outputs, in order.
+    fn drain(&mut self, now: Instant) {
+        while let Some(output) = self.controller.poll_output() {
+            match output {
+                Output::Persist(record) => {
+                    let name = report::node_name(&self.cluster, record.node);
+                    match self.store.store(record) {
+                        Ok(()) => print_line(
+                            now,
+                            &format!(
+                                "node {name}: fence record written ({})",
+                                if record.fenced { "fenced" } else { "not fenced" }
+                            ),
+                        ),
+                        Err(e) => {
+                            let detail = self.store.last_error().unwrap_or_default().to_owned();
+                            print_line(
+                                now,
+                                &format!("ALARM node {name}: fence record NOT written ({e}; {detail}): its relay is left as it is"),
+                            );
+                            self.unpersisted = Some(record.node);
+                        }
+                    }
+                }
+                Output::Power { node, on } => {
+                    let name = report::node_name(&self.cluster, node);
+                    if self.unpersisted == Some(node) {
+                        self.unpersisted = None;
+                        print_line(
+                            now,
+                            &format!("node {name}: relay NOT switched {}: its fence record is not durable", on_off(on)),
+                        );
+                        continue;
+                    }
+                    let Some(channel) = self.hw.nodes.get(node.index()).map(|n| n.channel) else { continue };
+                    match self.relays.set(channel, on) {
+                        Ok(()) => {
+                            self.set_pending(node, None);
+                            print_line(now, &format!("node {name}: relay commanded {}", on_off(on)));
+                        }
+                        Err(e) => {
+                            self.set_pending(node, Some(on));
+                            print_line(
+                                now,
+                                &format!("ALARM node {name}: relay refused {}: {e} (will retry)", on_off(on)),
+                            );
+                        }
+                    }
+                    // Confirm through the sense without waiting for the next poll.
+                    self.next_sense = now;
+                }
+                Output::Send { node, message } => {
+                    let mut frame = [0u8; MAX_FRAME];
+                    match encode(&message, &self.auth, &mut frame) {
+                        Ok(len) => self.links.send(node, frame.get(..len).unwrap_or_default(), now),
+                        Err(e) => print_line(
+                            now,
+                            &format!("frame to {} not encoded: {e}", report::node_name(&self.cluster, node)),
+                        ),
+                    }
+                }
+                Output::Alarm(event) => {
+                    print_line(now, &report::event_line(&self.cluster, &event));
+                    self.alert(now, &event);
+                }
+                Output::FeedWatchdog => self.feed(now),
+            }
+        }
+        self.unpersisted = None;
+    }
+
+    fn feed(&mut self, now: Instant) {
+        let Some(dog) = self.watchdog.as_mut() else { return };
+        let stalled: Vec<String> = self.links.stalled().map(|l| l.name()).collect();
+        if stalled.is_empty() {
+            if let Err(e) = dog.feed() {
+                print_line(now, &format!("ALARM watchdog feed failed: {e}"));
+            }
+            if self.feed_withheld {
+                print_line(now, "watchdog fed again: every link driver is making progress");
+            }
+            self.feed_withheld = false;
+        } else if !self.feed_withheld {
+            print_line(now, &format!("ALARM watchdog NOT fed: link driver stalled on {}", stalled.join(", ")));
+            self.feed_withheld = true;
+        }
+    }
+
+    fn alert(&mut self, now: Instant, event: &Event) {
+        let Some(argv) = self.cluster.cluster.alert.as_ref() else { return };
+        let Some((program, args)) = argv.split_first() else { return };
+        let (node, group) = report::event_subject(&self.cluster, event);
+        let mut command = Command::new(program);
+        command
+            .args(args)
+            .env("WARDEN_CLUSTER", &self.cluster.cluster.name)
+            .env("WARDEN_EVENT", report::event_kind(event))
+            .env("WARDEN_MESSAGE", report::event_line(&self.cluster, event))
+            .env("WARDEN_NODE", node.unwrap_or_default())
+            .env("WARDEN_GROUP", group.unwrap_or_default())
+            .stdin(Stdio::null());
+        match command.spawn() {
+            Ok(child) => self.alerts.push(child),
+            Err(e) => print_line(now, &format!("alert command {program}: {e}")),
+        }
+    }
+
+    fn serve_control(&mut self, now: Instant) {
+        let Some(mut control) = self.control.take() else { return };
+        control.serve(|line| match control::parse(line, &self.cluster) {
+            Err(error) => json!({"ok": false, "error": error}),
+            Ok(Request::Status) => {
+                json!({"ok": true, "status": report::status_json(&self.controller, &self.cluster, &self.links, now)})
+            }
+            Ok(Request::Table) => {
+                json!({"ok": true, "table": report::status_table(&self.controller, &self.cluster, &self.links, now)})
+            }
+            Ok(Request::Op(op)) => {
+                let outcome = self.controller.handle_request(now, op);
+                print_line(
+                    now,
+                    &format!(
+                        "operator: {line}: {}",
+                        outcome.map_or_else(|r| format!("refused: {r}"), |()| "accepted".to_owned())
+                    ),
+                );
+                self.drain(now);
+                match outcome {
+                    Ok(()) => json!({"ok": true}),
+                    Err(refusal) => json!({"ok": false, "error": refusal.to_string()}),
+                }
+            }
+        });
+        self.control = Some(control);
+    }
+}
+
+const fn on_off(on: bool) -> &'static str {
+    if on {
+        "on"
+    } else {
+        "off"
+    }
+}
+
+fn std_ms(d: std::time::Duration) -> Duration {
+    Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
