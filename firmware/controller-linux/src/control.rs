@@ -159,7 +159,7 @@ impl ControlSocket {
                 Ok((stream, _)) => {
                     if self.clients.len() >= MAX_CLIENTS || stream.set_nonblocking(true).is_err() {
                         let mut s = stream;
-                        let _ = writeln!(s, "{}", serde_json::json!({"ok": false, "error": "too many clients"}));
+                        let _ = write_answer(&mut s, &serde_json::json!({"ok": false, "error": "too many clients"}));
                         continue;
                     }
                     self.clients.push(Client { stream, pending: Vec::new() });
@@ -190,23 +190,36 @@ impl ControlSocket {
                         serde_json::json!({"ok": false, "error": "request is not UTF-8 text or is too long"})
                     }
                 };
-                if writeln!(client.stream, "{reply}").is_err() {
+                if write_answer(&mut client.stream, &reply).is_err() {
                     return false;
                 }
             }
             if client.pending.len() > MAX_REQUEST {
                 refused += 1;
-                let _ = writeln!(
-                    client.stream,
-                    "{}",
-                    serde_json::json!({"ok": false, "error": format!("request longer than {MAX_REQUEST} bytes")})
-                );
+                let error = format!("request longer than {MAX_REQUEST} bytes");
+                let _ = write_answer(&mut client.stream, &serde_json::json!({"ok": false, "error": error}));
                 return false;
             }
             open
         });
         self.refused = self.refused.saturating_add(refused);
     }
+}
+
+/// How long a client may take to accept an answer before it is dropped.
+const ANSWER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Writes one answer line in one piece (a line written in many small
+/// pieces can fill a unix socket's buffer with overhead), waiting at most
+/// [`ANSWER_TIMEOUT`] for a slow client.
+fn write_answer(stream: &mut UnixStream, answer: &serde_json::Value) -> io::Result<()> {
+    let mut text = answer.to_string();
+    text.push('\n');
+    stream.set_nonblocking(false)?;
+    stream.set_write_timeout(Some(ANSWER_TIMEOUT))?;
+    let written = stream.write_all(text.as_bytes());
+    stream.set_nonblocking(true)?;
+    written
 }
 
 impl Drop for ControlSocket {

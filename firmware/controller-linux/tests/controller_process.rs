@@ -1,0 +1,489 @@
+//! `warden-controller` as a real process: two agents played by this test on
+//! pseudo-terminal links, a relay board emulator on a third, and a fence
+//! file in a temporary directory.
+//!
+//! The controller places the group on its home node; when that node's
+//! agent goes silent it writes the fence record, switches the node's relay
+//! off (the board sees it, and the record is on disk by then), confirms
+//! through the sense and places the group on the other node. Killed and
+//! started again, it moves nothing and toggles no relay; SIGTERM stops it
+//! cleanly, relays untouched.
+//!
+//! Every wait is on an event (a frame, a board event, a console line, a
+//! status answer); the bound on each wait is only there so a broken build
+//! fails instead of hanging.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::AsFd;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use warden_bsp::fence::image::Image;
+use warden_bsp::linux::{relay_board, Pty};
+use warden_bsp::relay::{Board, BoardEvent};
+use warden_bsp::Channel;
+use warden_core::wire::{encode, Auth, Beat, Body, Decoder, Initiator, Key, Message, Role, Status, MAX_FRAME};
+use warden_core::{GroupId, GroupSet, NodeId};
+
+const KEY: &[u8] = b"an end-to-end test key, 32 bytes";
+const WEB: GroupId = GroupId(0);
+/// Upper bound of any single wait: a failure, never a timing assertion.
+const BOUND: Duration = Duration::from_secs(30);
+const KEEPALIVE: Duration = Duration::from_millis(100);
+
+fn auth() -> Auth {
+    Auth::Hmac(Key::new(KEY).unwrap())
+}
+
+/// An agent played by the test: it says Hello, holds what the Beats want,
+/// and reports it, over the master side of its pty.
+struct FakeAgent {
+    node: NodeId,
+    pty: Pty,
+    session: Initiator,
+    decoder: Decoder,
+    holds: GroupSet,
+    silent: bool,
+    last_hello: Option<Instant>,
+    /// Member beats accepted, with their want.
+    beats: Vec<(Role, GroupSet)>,
+}
+
+impl FakeAgent {
+    fn new(node: u8) -> Self {
+        let pty = Pty::open().unwrap();
+        nix::fcntl::fcntl(
+            std::os::fd::AsRawFd::as_raw_fd(&pty.master),
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        )
+        .unwrap();
+        Self {
+            node: NodeId(node),
+            pty,
+            session: Initiator::new(1000 + u64::from(node)),
+            decoder: Decoder::new(),
+            holds: GroupSet::EMPTY,
+            silent: false,
+            last_hello: None,
+            beats: Vec::new(),
+        }
+    }
+
+    fn send(&mut self, message: &Message) {
+        let mut frame = [0u8; MAX_FRAME];
+        let n = encode(message, &auth(), &mut frame).unwrap();
+        // The pty takes a frame whole unless the controller stopped reading.
+        let _ = self.pty.master.write_all(&frame[..n]);
+    }
+
+    fn hello_if_due(&mut self) {
+        if self.silent || self.session.is_established() {
+            return;
+        }
+        if self.last_hello.is_none_or(|t| t.elapsed() >= KEEPALIVE) {
+            let hello = self.session.hello(self.node);
+            self.send(&hello);
+            self.last_hello = Some(Instant::now());
+        }
+    }
+
+    /// Reads what the controller sent and answers each Beat.
+    fn pump(&mut self) {
+        if self.silent {
+            return;
+        }
+        let mut buf = [0u8; 1024];
+        loop {
+            let n = match self.pty.master.read(&mut buf) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => panic!("agent {} pty: {e}", self.node),
+            };
+            let mut messages = Vec::new();
+            self.decoder
+                .feed(&buf[..n], &auth(), |r| messages.push(r.expect("a frame from the controller was refused")));
+            for m in messages {
+                self.receive(m);
+            }
+        }
+    }
+
+    fn receive(&mut self, message: Message) {
+        let Body::Beat(Beat { want, role, .. }) = message.body else { return };
+        if self.session.accept(&message.header).is_err() {
+            // The controller restarted: start a new handshake (once per keepalive).
+            if self.last_hello.is_none_or(|t| t.elapsed() >= KEEPALIVE) {
+                self.session.start_handshake();
+                self.hello_if_due();
+            }
+            return;
+        }
+        if role != Role::Listening {
+            self.holds = want;
+        }
+        self.beats.push((role, want));
+        let status = Message {
+            header: self.session.header(self.node),
+            body: Body::Status(Status {
+                applied: message.header.seq,
+                holds: self.holds,
+                busy: GroupSet::EMPTY,
+                healthy: self.holds,
+                failing: GroupSet::EMPTY,
+                stuck: GroupSet::EMPTY,
+                net_score: 0,
+            }),
+        };
+        self.send(&status);
+    }
+}
+
+/// The controller process, killed if the test fails.
+struct ControllerProcess {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    log: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl ControllerProcess {
+    fn start(cluster: &Path, controller: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_warden-controller"))
+            .args(["--cluster".as_ref(), cluster.as_os_str(), "--controller".as_ref(), controller.as_os_str()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = mpsc::channel();
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        for stream in
+            [Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>, Box::new(child.stderr.take().unwrap())]
+        {
+            let tx = tx.clone();
+            let log = log.clone();
+            thread::spawn(move || {
+                for line in BufReader::new(stream).lines() {
+                    let Ok(line) = line else { break };
+                    log.lock().unwrap().push(line.clone());
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        Self { child, lines, log }
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+}
+
+impl Drop for ControllerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A relay board played on a pty by a thread.
+struct PlayedBoard {
+    pty_path: PathBuf,
+    events: mpsc::Receiver<BoardEvent>,
+    stop: Arc<AtomicBool>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl PlayedBoard {
+    fn start() -> Self {
+        let pty = Pty::open().unwrap();
+        let pty_path = pty.path().to_owned();
+        let (tx, events) = mpsc::channel();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = thread::spawn(move || {
+            let mut master = pty.master.try_clone().unwrap();
+            let mut board = Board::new([true, true]);
+            relay_board::serve(&mut board, &mut master, &flag, |_, e| {
+                let _ = tx.send(e);
+            })
+            .unwrap();
+            drop(pty);
+        });
+        Self { pty_path, events, stop, thread: Some(thread) }
+    }
+}
+
+impl Drop for PlayedBoard {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Everything of one run.
+struct Rig {
+    dir: tempfile::TempDir,
+    agents: [FakeAgent; 2],
+    board: PlayedBoard,
+    /// Relay switches seen, in order.
+    switched: Vec<(Channel, bool)>,
+    controller: Option<ControllerProcess>,
+    /// Console lines of the current controller not yet looked at.
+    lines: Vec<String>,
+}
+
+impl Rig {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let agents = [FakeAgent::new(0), FakeAgent::new(1)];
+        let board = PlayedBoard::start();
+        let key = dir.path().join("cluster.key");
+        std::fs::write(&key, KEY).unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::write(
+            dir.path().join("cluster.toml"),
+            r#"
+[cluster]
+name = "e2e"
+key_file = "cluster.key"
+
+[timing]
+keepalive = "100ms"
+warntime = "300ms"
+deadtime = "600ms"
+initdead = "1s"
+release_timeout = "2s"
+fence_timeout = "3s"
+failback_delay = "1s"
+
+[[node]]
+name = "alpha"
+relay = 0
+[node.serial]
+device = "/dev/ttyS0"
+
+[[node]]
+name = "beta"
+relay = 1
+[node.serial]
+device = "/dev/ttyS0"
+
+[[group]]
+name = "web"
+nodes = ["alpha", "beta"]
+[[group.resource]]
+kind = "service"
+command = ["/bin/true"]
+"#,
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("controller.toml"),
+            format!(
+                r#"
+[controller]
+socket = "controller.sock"
+fence_store = "fences"
+sense_interval = "100ms"
+
+[relay_module]
+device = "{}"
+channels = 2
+answer_timeout = "500ms"
+
+[[node]]
+name = "alpha"
+serial = {{ device = "{}" }}
+relay = {{ kind = "module" }}
+
+[[node]]
+name = "beta"
+serial = {{ device = "{}" }}
+relay = {{ kind = "module" }}
+"#,
+                board.pty_path.display(),
+                agents[0].pty.path().display(),
+                agents[1].pty.path().display()
+            ),
+        )
+        .unwrap();
+        Self { dir, agents, board, switched: Vec::new(), controller: None, lines: Vec::new() }
+    }
+
+    fn start_controller(&mut self) {
+        let d = self.dir.path();
+        self.lines.clear();
+        self.controller = Some(ControllerProcess::start(&d.join("cluster.toml"), &d.join("controller.toml")));
+    }
+
+    fn log(&self) -> String {
+        self.controller.as_ref().map(ControllerProcess::log).unwrap_or_default()
+    }
+
+    /// One round: wait (poll) for the agents' ptys, answer, collect board
+    /// events and console lines.
+    fn step(&mut self) {
+        for a in &mut self.agents {
+            a.hello_if_due();
+        }
+        {
+            let fds: Vec<_> = self.agents.iter().filter(|a| !a.silent).map(|a| a.pty.master.as_fd()).collect();
+            let mut pfds: Vec<_> = fds.iter().map(|fd| PollFd::new(*fd, PollFlags::POLLIN)).collect();
+            let _ = poll(&mut pfds, PollTimeout::from(20u16));
+        }
+        for a in &mut self.agents {
+            a.pump();
+        }
+        while let Ok(e) = self.board.events.try_recv() {
+            if let BoardEvent::Switched { channel, on } = e {
+                self.switched.push((channel, on));
+            }
+        }
+        if let Some(c) = &self.controller {
+            while let Ok(line) = c.lines.try_recv() {
+                self.lines.push(line);
+            }
+        }
+    }
+
+    /// Steps until `done` holds, or fails with the controller's log.
+    fn until(&mut self, what: &str, mut done: impl FnMut(&mut Self) -> bool) {
+        let start = Instant::now();
+        while !done(self) {
+            if let Some(status) = self.controller.as_mut().and_then(|c| c.child.try_wait().unwrap()) {
+                panic!("the controller exited ({status}) while waiting for {what}:\n{}", self.log());
+            }
+            assert!(start.elapsed() < BOUND, "never saw {what}; controller log:\n{}", self.log());
+            self.step();
+        }
+    }
+
+    fn saw_line(&self, needle: &str) -> bool {
+        self.lines.iter().any(|l| l.contains(needle))
+    }
+
+    /// Asks the control socket.
+    fn ask(&self, request: &str) -> serde_json::Value {
+        let mut s = UnixStream::connect(self.dir.path().join("controller.sock")).unwrap();
+        writeln!(s, "{request}").unwrap();
+        let mut line = String::new();
+        BufReader::new(s).read_line(&mut line).unwrap();
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("answer to `{request}` is not JSON ({e}): {line:?}"))
+    }
+
+    fn fences(&self) -> [bool; 8] {
+        Image::decode(&std::fs::read(self.dir.path().join("fences")).unwrap()).unwrap().fences
+    }
+}
+
+#[test]
+fn fences_the_silent_holder_moves_the_group_and_a_restart_changes_nothing() {
+    let mut rig = Rig::new();
+    rig.start_controller();
+
+    // Placement: web goes home, to alpha.
+    rig.until("web placed on alpha", |r| r.agents[0].holds.contains(WEB));
+    assert!(!rig.agents[1].holds.contains(WEB));
+    rig.until("the placement line", |r| r.saw_line("group web placed on alpha"));
+    let status = rig.ask("status");
+    assert_eq!(status["ok"], true, "{status}");
+    assert_eq!(status["status"]["groups"][0]["placed_on"], "alpha", "{status}");
+    assert_eq!(status["status"]["nodes"][0]["life"], "up", "{status}");
+    assert_eq!(status["status"]["nodes"][0]["power"], "on", "{status}");
+    assert!(rig.switched.is_empty(), "relays switched before any failure: {:?}", rig.switched);
+    assert!(!rig.dir.path().join("fences").exists(), "a fence record before any fence");
+
+    // Alpha's agent goes silent.
+    rig.agents[0].silent = true;
+    rig.until("alpha's relay switched off", |r| !r.switched.is_empty());
+    assert_eq!(rig.switched, vec![(Channel(0), false)]);
+    // The record was durable before the relay was switched.
+    assert!(rig.fences()[0], "relay switched before the fence record was on disk");
+    assert!(!rig.fences()[1]);
+    rig.until("the fence confirmed by the sense", |r| r.saw_line("node alpha is fenced: power sensed off"));
+    rig.until("web on beta", |r| r.agents[1].holds.contains(WEB));
+    rig.until("the takeover line", |r| r.saw_line("group web placed on beta"));
+    let status = rig.ask("status");
+    assert_eq!(status["status"]["nodes"][0]["life"], "fenced", "{status}");
+    assert_eq!(status["status"]["nodes"][0]["power"], "off", "{status}");
+    assert_eq!(status["status"]["groups"][0]["placed_on"], "beta", "{status}");
+    let log = rig.log();
+    let record = log.find("node alpha: fence record written (fenced)").expect("no fence record line");
+    let relay = log.find("node alpha: relay commanded off").expect("no relay line");
+    assert!(record < relay, "relay before record:\n{log}");
+
+    // Killed (no chance to clean up) and started again.
+    let mut old = rig.controller.take().unwrap();
+    old.child.kill().unwrap();
+    old.child.wait().unwrap();
+    if std::env::var_os("WARDEN_SHOW_LOG").is_some() {
+        eprintln!("{}\n--- restart ---", old.log());
+    }
+    drop(old);
+    let switched_before = rig.switched.len();
+    rig.agents[1].beats.clear();
+    rig.start_controller();
+    rig.until("the restarted controller", |r| r.saw_line("controller of cluster e2e started"));
+    assert!(rig.saw_line("fenced: alpha"), "the fence record was not read back:\n{}", rig.log());
+    // Beta is adopted with what it holds, and keeps it for a while of beats.
+    rig.until("ten member beats to beta", |r| {
+        r.agents[1].beats.iter().filter(|(role, _)| *role == Role::Member).count() >= 10
+    });
+    for (role, want) in &rig.agents[1].beats {
+        if *role == Role::Member {
+            assert!(want.contains(WEB), "the restart asked beta to release web: {:?}", rig.agents[1].beats);
+        }
+    }
+    assert_eq!(&rig.switched[switched_before..], &[], "the restart toggled a relay");
+    let status = rig.ask("status");
+    assert_eq!(status["status"]["nodes"][0]["life"], "fenced", "{status}");
+    assert_eq!(status["status"]["groups"][0]["placed_on"], "beta", "{status}");
+    assert_eq!(status["status"]["groups"][0]["held_by"], serde_json::json!(["beta"]), "{status}");
+
+    // Operator commands by name, refused with the controller's reason.
+    let answer = rig.ask("migrate web alpha");
+    assert_eq!(answer["ok"], false, "{answer}");
+    assert_eq!(answer["error"], "the node is not up, or is fenced, in standby, or failing that group");
+    let answer = rig.ask("fence gamma");
+    assert_eq!(answer["error"], "unknown node `gamma` (nodes: alpha, beta)");
+
+    // SIGTERM: a clean stop, relays untouched, the socket removed.
+    let mut current = rig.controller.take().unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(current.child.id() as i32), nix::sys::signal::Signal::SIGTERM)
+        .unwrap();
+    let status = current.child.wait().unwrap();
+    assert!(status.success(), "exit {status}:\n{}", current.log());
+    if std::env::var_os("WARDEN_SHOW_LOG").is_some() {
+        eprintln!("{}", current.log());
+    }
+    rig.step();
+    assert_eq!(&rig.switched[switched_before..], &[], "stopping toggled a relay");
+    assert!(!rig.dir.path().join("controller.sock").exists());
+}
+
+#[test]
+fn a_corrupt_fence_file_stops_the_boot_with_its_name() {
+    let rig = Rig::new();
+    let fences = rig.dir.path().join("fences");
+    std::fs::write(&fences, b"WFEN but not a fence image").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_warden-controller"))
+        .arg("--cluster")
+        .arg(rig.dir.path().join("cluster.toml"))
+        .arg("--controller")
+        .arg(rig.dir.path().join("controller.toml"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("fence store {}: fence records are corrupt", fences.display())), "stderr: {err}");
+    assert!(err.contains("refusing to start"), "stderr: {err}");
+    drop(File::open(&fences).unwrap());
+}
