@@ -227,3 +227,80 @@ impl Drop for ControlSocket {
         let _ = std::fs::remove_file(&self.path);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use warden_core::{GroupId, NodeId};
+
+    use super::*;
+
+    const CLUSTER: &str = r#"
+[cluster]
+name = "t"
+auth = "crc"
+[[node]]
+name = "alpha"
+[node.serial]
+device = "/dev/ttyS0"
+[[node]]
+name = "beta"
+[node.serial]
+device = "/dev/ttyS0"
+[[group]]
+name = "web"
+nodes = ["alpha", "beta"]
+[[group.resource]]
+kind = "service"
+command = ["/bin/true"]
+"#;
+
+    #[test]
+    fn requests_by_name() {
+        let cluster = warden_agent::config::parse(CLUSTER, "cluster.toml").unwrap();
+        let good: &[(&str, Request)] = &[
+            ("status", Request::Status),
+            ("  table ", Request::Table),
+            ("migrate web beta", Request::Op(Op::Migrate { group: GroupId(0), node: NodeId(1) })),
+            ("standby alpha", Request::Op(Op::Standby { node: NodeId(0) })),
+            ("online alpha", Request::Op(Op::Online { node: NodeId(0) })),
+            ("fence beta", Request::Op(Op::Fence { node: NodeId(1) })),
+            ("unfence beta", Request::Op(Op::Unfence { node: NodeId(1) })),
+        ];
+        for (line, want) in good {
+            assert_eq!(parse(line, &cluster), Ok(*want), "{line}");
+        }
+        let bad: &[(&str, &str)] = &[
+            ("", "empty request; known requests: status, table, migrate GROUP NODE, standby NODE, online NODE, fence NODE, unfence NODE"),
+            ("reboot alpha", "unknown request `reboot`; known requests: status, table, migrate GROUP NODE, standby NODE, online NODE, fence NODE, unfence NODE"),
+            ("migrate web", "`migrate` takes a group and a node: migrate GROUP NODE"),
+            ("migrate db alpha", "unknown group `db` (groups: web)"),
+            ("migrate web gamma", "unknown node `gamma` (nodes: alpha, beta)"),
+            ("fence", "`fence` takes one node: fence NODE"),
+            ("unfence alpha beta", "`unfence` takes one node: unfence NODE"),
+            ("status now", "`status` takes no argument"),
+            ("fence 0", "unknown node `0` (nodes: alpha, beta)"),
+        ];
+        for (line, want) in bad {
+            assert_eq!(parse(line, &cluster).unwrap_err(), *want, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn the_socket_is_private_and_a_live_one_is_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.sock");
+        let first = ControlSocket::bind(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert!(matches!(ControlSocket::bind(&path), Err(ControlError::InUse(_))));
+        // A socket left by a controller that died is replaced.
+        std::mem::forget(first);
+        let listener_gone = UnixListener::bind(dir.path().join("other.sock")).unwrap();
+        drop(listener_gone);
+        let stale = dir.path().join("other.sock");
+        assert!(ControlSocket::bind(&stale).is_ok());
+        let file = dir.path().join("plain");
+        std::fs::write(&file, b"x").unwrap();
+        assert!(matches!(ControlSocket::bind(&file), Err(ControlError::NotASocket(_))));
+    }
+}
