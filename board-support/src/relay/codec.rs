@@ -48,9 +48,13 @@ pub const fn checksum(wire_channel: u8, state: u8) -> u8 {
     START.wrapping_add(wire_channel).wrapping_add(state)
 }
 
-/// The wire byte of `channel`, `None` for channel 255 (not addressable).
-const fn wire(channel: Channel) -> Option<u8> {
-    channel.0.checked_add(1)
+/// The bytes of a frame for `channel`, `None` for channel 255 (the wire
+/// numbers channels from 1 in one byte).
+const fn frame_for(channel: Channel, state: u8) -> Option<[u8; FRAME_LEN]> {
+    match channel.0.checked_add(1) {
+        Some(wire_channel) => Some(Frame { wire_channel, state }.encode()),
+        None => None,
+    }
 }
 
 /// Host to board.
@@ -79,10 +83,7 @@ impl Command {
             Self::Set { channel, on: false } => (channel, OFF),
             Self::Query { channel } => (channel, REPORT),
         };
-        match wire(channel) {
-            Some(wire_channel) => Some(Frame { wire_channel, state }.encode()),
-            None => None,
-        }
+        frame_for(channel, state)
     }
 
     /// Interprets a frame received by a board.
@@ -117,11 +118,7 @@ impl Report {
     /// The report's bytes; `None` for channel 255.
     #[must_use]
     pub const fn encode(self) -> Option<[u8; FRAME_LEN]> {
-        let state = if self.powered { ON } else { OFF };
-        match wire(self.channel) {
-            Some(wire_channel) => Some(Frame { wire_channel, state }.encode()),
-            None => None,
-        }
+        frame_for(self.channel, if self.powered { ON } else { OFF })
     }
 
     /// Interprets a frame received by a host.

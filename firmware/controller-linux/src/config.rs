@@ -36,7 +36,6 @@
 //! A configuration is checked whole and refused whole; the first problem is
 //! reported as `FILE:LINE: key `path`: what is wrong`.
 
-mod error;
 mod read;
 
 use std::net::SocketAddr;
@@ -48,8 +47,10 @@ use warden_agent::config::{Auth, Config as Cluster};
 use warden_bsp::Channel;
 use warden_core::NodeId;
 
-pub use error::ConfigError;
 use read::Doc;
+/// The same error, with the same `FILE:LINE: key `path`: what is wrong`
+/// form, as the cluster file's.
+pub use warden_agent::config::ConfigError;
 
 /// Sense polling when the file does not say.
 const DEFAULT_SENSE_INTERVAL: Duration = Duration::from_millis(500);
@@ -163,7 +164,11 @@ pub struct NodeHardware {
 /// [`ConfigError`] naming the file, line and key.
 pub fn load(path: &Path, cluster: &Cluster) -> Result<ControllerConfig, ConfigError> {
     let origin = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { origin: origin.clone(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        origin: origin.clone(),
+        path: path.to_owned(),
+        source,
+    })?;
     let mut config = parse(&text, &origin, cluster)?;
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     for p in [&mut config.socket, &mut config.fence_store] {
@@ -332,3 +337,7 @@ pub fn parse(text: &str, origin: &str, cluster: &Cluster) -> Result<ControllerCo
 
 #[cfg(test)]
 mod tests;
+
+/// A small cluster file the unit tests share.
+#[cfg(test)]
+pub(crate) mod fixture;

@@ -234,29 +234,9 @@ mod tests {
 
     use super::*;
 
-    const CLUSTER: &str = r#"
-[cluster]
-name = "t"
-auth = "crc"
-[[node]]
-name = "alpha"
-[node.serial]
-device = "/dev/ttyS0"
-[[node]]
-name = "beta"
-[node.serial]
-device = "/dev/ttyS0"
-[[group]]
-name = "web"
-nodes = ["alpha", "beta"]
-[[group.resource]]
-kind = "service"
-command = ["/bin/true"]
-"#;
-
     #[test]
     fn requests_by_name() {
-        let cluster = warden_agent::config::parse(CLUSTER, "cluster.toml").unwrap();
+        let cluster = crate::config::fixture::cluster();
         let good: &[(&str, Request)] = &[
             ("status", Request::Status),
             ("  table ", Request::Table),

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use toml_edit::{ImDocument, Item, TableLike, Value};
 
-use super::error::ConfigError;
+use super::ConfigError;
 use super::BAUDS;
 
 /// A parsed document and where it came from.

@@ -4,32 +4,8 @@ use std::time::Duration;
 use warden_bsp::Channel;
 use warden_core::NodeId;
 
+use super::fixture::{cluster, CLUSTER};
 use super::*;
-
-const CLUSTER: &str = r#"
-[cluster]
-name = "test"
-key_file = "cluster.key"
-
-[[node]]
-name = "alpha"
-relay = 0
-[node.serial]
-device = "/dev/ttyS0"
-
-[[node]]
-name = "beta"
-relay = 2
-[node.serial]
-device = "/dev/ttyS0"
-
-[[group]]
-name = "web"
-nodes = ["alpha", "beta"]
-[[group.resource]]
-kind = "service"
-command = ["/bin/true"]
-"#;
 
 const GOOD: &str = r#"[controller]
 socket = "controller.sock"
@@ -55,10 +31,6 @@ serial = { device = "/dev/ttyS2", baud = 9600 }
 udp = { listen = "127.0.0.1:694", peer = "127.0.0.2:694" }
 relay = { kind = "gpio", chip = "/dev/gpiochip0", line = 17, sense_line = 18, active_low = true }
 "#;
-
-fn cluster() -> warden_agent::config::Config {
-    warden_agent::config::parse(CLUSTER, "cluster.toml").unwrap()
-}
 
 #[test]
 fn a_good_file_is_read_whole() {
@@ -172,7 +144,8 @@ fn load_names_a_missing_file_and_resolves_relative_paths() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nope.toml");
     let err = load(&missing, &cluster()).unwrap_err();
-    assert!(err.to_string().starts_with(&format!("{}: cannot read: ", missing.display())), "{err}");
+    let m = missing.display();
+    assert_eq!(err.to_string(), format!("{m}: cannot read {m}: No such file or directory (os error 2)"));
     let path = dir.path().join("controller.toml");
     std::fs::write(&path, GOOD).unwrap();
     let c = load(&path, &cluster()).unwrap();
