@@ -83,6 +83,10 @@ fn unfence() -> Message {
     up(305, Body::Request(Request { id: 9, op: Op::Unfence { node: NodeId(4) } }))
 }
 
+fn probing() -> Message {
+    up(306, Body::Probing)
+}
+
 fn reply_ok() -> Message {
     down(43, Body::Reply(Reply { id: 5, outcome: Ok(()) }))
 }
@@ -98,13 +102,19 @@ struct Vector {
     crc: &'static str,
 }
 
-fn vectors() -> [Vector; 10] {
+fn vectors() -> [Vector; 11] {
     [
         Vector {
             name: "hello",
             message: hello(),
             hmac: "0c0102ef9bafcdf8acd19101020111f049418cbedbaa5297dc60fcdc67c89300",
             crc: "0c0102ef9bafcdf8acd19101020105bf982b3e00",
+        },
+        Vector {
+            name: "probing",
+            message: probing(),
+            hmac: concat!("280102ef9bafcdf8acd19101a18695bb98f5f2f60fb20205cbd788ab20dcf691", "87606e8cc3f664ec00"),
+            crc: "1c0102ef9bafcdf8acd19101a18695bb98f5f2f60fb2020505e01da000",
         },
         Vector {
             name: "beat",
@@ -221,12 +231,12 @@ fn every_body_and_op_has_a_vector() {
                 ok |= outcome.is_ok();
                 refused |= outcome.is_err();
             }
-            Body::Hello | Body::Beat(_) | Body::Status(_) => {}
+            Body::Hello | Body::Beat(_) | Body::Status(_) | Body::Probing => {}
         }
     }
     assert_eq!(ops, [true; 5]);
     assert!(ok && refused);
-    for kind in ["hello", "beat", "status"] {
+    for kind in ["hello", "probing", "beat", "status"] {
         assert!(vectors.iter().any(|v| v.name == kind));
     }
 }
@@ -258,7 +268,7 @@ fn golden_stream_decodes_in_order() {
         decoder.feed(&stream, &auth, |r| got.push(r.unwrap()));
         let want: Vec<Message> = vectors().iter().map(|v| v.message).collect();
         assert_eq!(got, want);
-        assert_eq!(decoder.stats().ok, 10);
+        assert_eq!(decoder.stats().ok, vectors().len() as u32);
         assert_eq!(decoder.stats().rejected(), 0);
     }
 }

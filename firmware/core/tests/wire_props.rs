@@ -51,6 +51,7 @@ fn any_body() -> impl Strategy<Value = Body> {
     let role = prop_oneof![Just(Role::Listening), Just(Role::Member), Just(Role::Standby)];
     prop_oneof![
         Just(Body::Hello),
+        Just(Body::Probing),
         (any::<u32>(), any_set(), role).prop_map(|(epoch, want, role)| Body::Beat(Beat { epoch, want, role })),
         (any::<u64>(), any_set(), any_set(), any_set(), any_set(), any_set(), any::<u16>()).prop_map(
             |(applied, holds, busy, healthy, failing, stuck, net_score)| Body::Status(Status {

@@ -13,7 +13,7 @@ use crate::wire::{Beat, Body, Message, Status};
 
 impl Controller {
     /// Rule 4: fence records and sensed power decide the first state; the
-    /// only relay output is "off" for a fenced node that is not sensed off.
+    /// only relay output is "off" for every fenced node.
     pub(super) fn boot(&mut self, boot: &Boot) {
         let now = boot.now;
         for id in (0..self.config.nodes).map(NodeId) {
@@ -22,16 +22,19 @@ impl Controller {
             if fenced {
                 n.fence_record = true;
                 n.boot_fence = true;
+                // Commanded off whatever the sense says: a relay that fell
+                // closed during the reset, or a sense input that lies, must
+                // not let a fenced node run. Off stays off: nothing toggles.
+                let sensed_on = n.powered == Some(true);
                 if n.is_off() {
                     n.life = Life::Fenced;
                 } else {
                     n.life = Life::Fencing;
                     n.off_commanded = now;
-                    let sensed_on = n.powered == Some(true);
-                    self.push_effect(Output::Power { node: id, on: false });
-                    if sensed_on {
-                        self.alarm(Event::FencedNodePowered { node: id });
-                    }
+                }
+                self.push_effect(Output::Power { node: id, on: false });
+                if sensed_on {
+                    self.alarm(Event::FencedNodePowered { node: id });
                 }
             } else if n.is_off() {
                 n.life = Life::Dead;
@@ -61,12 +64,21 @@ impl Controller {
 
     /// An accepted message from `id`: it is alive.
     pub(super) fn heard(&mut self, now: Instant, id: NodeId) {
+        let fence_timeout = self.config.timing.fence_timeout;
         let Some(n) = self.nodes.get_mut(id.index()) else { return };
         n.last_heard = Some(now);
         if matches!(n.life, Life::Booting | Life::Late | Life::Dead) {
             n.life = Life::Up;
             n.up_since = Some(now);
             self.alarm(Event::NodeUp { node: id });
+        } else if n.life == Life::Fenced && now >= n.off_commanded.saturating_add(fence_timeout) {
+            // Rule 3: a fenced node that talks has power, whatever the sense
+            // input says (a relay that ignored "off" while the supply was
+            // down, and a sense input that lags or sticks). Switch it off
+            // again, at most once per fence_timeout.
+            n.off_commanded = now;
+            self.push_effect(Output::Power { node: id, on: false });
+            self.alarm(Event::FencedNodePowered { node: id });
         }
     }
 
@@ -183,6 +195,7 @@ impl Controller {
         self.place_groups(now);
         self.track_releases(now);
         self.send_beats(now);
+        self.deadline = self.next_deadline();
     }
 
     fn run_timers(&mut self, now: Instant) {
@@ -306,12 +319,20 @@ impl Controller {
         for g in (0u8..).take(self.config.groups.len()).map(GroupId) {
             self.drop_stale_pin(now, g);
             if let Some(holder) = self.holder_of(g) {
-                if self.nodes.get(holder.index()).is_none_or(Node::is_lost) {
+                let h = self.nodes.get(holder.index());
+                let failing = h.is_some_and(|n| n.is_failing(g, now));
+                if h.is_none_or(Node::is_lost) {
                     self.start_move(now, g, holder, MoveReason::HolderLost, None);
-                } else if let Some((to, reason)) = self.better_place(now, g, holder) {
-                    if reason == MoveReason::Operator || self.damping_allows(now, g) {
-                        self.start_move(now, g, holder, reason, Some(to));
-                    }
+                } else if let Some((to, reason)) = self
+                    .better_place(now, g, holder)
+                    .filter(|(_, reason)| *reason == MoveReason::Operator || self.damping_allows(now, g))
+                {
+                    self.start_move(now, g, holder, reason, Some(to));
+                } else if failing {
+                    // Nowhere better to go (or damping holds moves back):
+                    // release it anyway, so that it is placed again, here
+                    // too, once failure_timeout has passed.
+                    self.start_move(now, g, holder, MoveReason::Failing, None);
                 }
             }
             if self.holder_of(g).is_none() {
@@ -334,7 +355,7 @@ impl Controller {
 
     /// `node` is eligible for `g` and available now.
     fn can_take(&self, now: Instant, g: GroupId, node: NodeId) -> bool {
-        self.config.groups.get(g.index()).is_some_and(|c| c.eligible.contains(&node))
+        self.eligible.get(g.index()).is_some_and(|mask| node.0 < 8 && mask & (1 << node.0) != 0)
             && self.live_node(node).is_some_and(|n| n.is_available_for(g, now))
     }
 
@@ -536,7 +557,7 @@ impl Controller {
                     consider(*by);
                 }
             }
-            for until in &n.failing_until {
+            for until in n.failing_until.iter().take(self.config.groups.len()) {
                 consider(*until);
             }
             if let Some(up) = n.up_since {

@@ -58,6 +58,10 @@ pub struct Controller {
     stats: ControllerStats,
     /// When the next FeedWatchdog is due.
     next_feed: Instant,
+    /// What `poll_timeout` answers, worked out at the end of every step.
+    deadline: Option<Instant>,
+    /// Per group, the eligible nodes as a bitmask (bit `n` = node `n`).
+    eligible: [u8; MAX_GROUPS],
     flaws: Flaws,
 }
 
@@ -81,6 +85,13 @@ impl Controller {
         let nodes = core::array::from_fn(|i| {
             Node::new(now, Responder::new(node_nonce(boot.seed, i)), boot.powered.get(i).copied().flatten())
         });
+        // Node ids are below MAX_NODES = 8 (validated), so they fit a u8 mask.
+        let eligible = core::array::from_fn(|g| {
+            config
+                .groups
+                .get(g)
+                .map_or(0, |c| c.eligible.iter().fold(0u8, |mask, n| mask | 1u8.wrapping_shl(n.0.into())))
+        });
         let mut controller = Self {
             config,
             booted: now,
@@ -90,9 +101,12 @@ impl Controller {
             outputs: Vec::new(),
             stats: ControllerStats::default(),
             next_feed: now,
+            deadline: Some(now),
+            eligible,
             flaws: Flaws::NONE,
         };
         controller.boot(&boot);
+        controller.deadline = controller.next_deadline();
         Ok(controller)
     }
 
@@ -142,7 +156,7 @@ impl Controller {
     /// When `handle_timeout` must be called next.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.next_deadline()
+        self.deadline
     }
 
     /// A node at a glance (`None` for a node not in the cluster).
@@ -188,6 +202,7 @@ impl Controller {
         self.flaws.plant(flaw);
         if flaw == Flaw::ForgetFencesOnBoot {
             self.forget_boot_fences();
+            self.deadline = self.next_deadline();
         }
     }
 
@@ -208,9 +223,19 @@ impl Controller {
         };
         match message.body {
             Body::Hello => {
+                // A Hello is authenticated but not fresh (it carries no
+                // controller nonce), so it starts a session and nothing
+                // else: it does not count as a sign of life, or a replayed
+                // one could keep a dead node from being fenced.
                 node.session.accept_hello(&header);
                 // Answer at once so the agent learns this boot's nonce.
                 node.beat_due = true;
+            }
+            Body::Probing => {
+                if node.session.accept(&header).is_err() {
+                    self.stats.session_rejects = self.stats.session_rejects.saturating_add(1);
+                    return;
+                }
                 self.heard(now, link);
             }
             Body::Status(status) => {
@@ -275,7 +300,10 @@ impl Controller {
             }
             Op::Unfence { node } => {
                 let n = self.live_node(node).ok_or(Refusal::UnknownNode)?;
-                if n.life != Life::Fenced {
+                // Fenced, or dead with its power sensed off (an earlier
+                // unfence the power switch ignored, a supply that failed):
+                // either way an operator admits it back by powering it on.
+                if !(n.life == Life::Fenced || (n.life == Life::Dead && n.is_off())) {
                     return Err(Refusal::NotFenced);
                 }
                 self.unfence(now, node);

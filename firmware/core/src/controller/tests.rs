@@ -3,6 +3,7 @@
 
 extern crate std;
 
+use std::vec;
 use std::vec::Vec;
 
 use super::*;
@@ -578,7 +579,11 @@ fn controller_reboot_keeps_a_fenced_node_off() {
     let mut fenced = [false; MAX_NODES];
     fenced[1] = true;
     reboot(&mut w, fenced);
-    assert_eq!(w.power_outputs(), 0, "a fenced node sensed off needs no relay output");
+    assert_eq!(
+        w.log.iter().map(|(_, o)| *o).filter(|o| matches!(o, Output::Power { .. })).collect::<Vec<_>>(),
+        vec![Output::Power { node: n(1), on: false }],
+        "a fenced node is commanded off at boot, even sensed off (the sense may lie): off stays off"
+    );
     assert_eq!(w.life(1), Life::Fenced);
     w.run_for(3000);
     assert_eq!(w.want(0), set(&[0, 1]));
@@ -775,6 +780,28 @@ fn a_holder_that_loses_power_is_fenced_and_stays_off() {
     assert_eq!(w.life(0), Life::Fenced);
     assert!(!w.power[0], "a fenced node stays off");
     assert!(w.events().iter().any(|(_, e)| *e == Event::FencedNodePowered { node: n(0) }));
+}
+
+#[test]
+fn a_fenced_node_that_talks_is_switched_off_again() {
+    let mut w = two_nodes(false);
+    assert_eq!(w.request(Op::Fence { node: n(1) }), Ok(()));
+    w.run_for(1000);
+    assert_eq!(w.life(1), Life::Fenced);
+    // The relay did not really open and the sense input lies: the node
+    // still talks. Talking (in session) proves it has power.
+    w.run_for(FENCE_TIMEOUT);
+    let before = w.power_outputs();
+    let status = w.agents[1].status();
+    w.message(n(1), status);
+    assert_eq!(w.power_outputs(), before + 1);
+    assert_eq!(w.events().last().map(|(_, e)| *e), Some(Event::FencedNodePowered { node: n(1) }));
+    assert!(w.log.iter().rev().take(4).any(|(_, o)| *o == Output::Power { node: n(1), on: false }));
+    // At most once per fence_timeout, however much it talks.
+    let status = w.agents[1].status();
+    w.message(n(1), status);
+    assert_eq!(w.power_outputs(), before + 1);
+    assert_eq!(w.life(1), Life::Fenced);
 }
 
 #[test]

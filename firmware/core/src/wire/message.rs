@@ -100,7 +100,8 @@ pub enum Op {
         /// The node to fence.
         node: NodeId,
     },
-    /// Admit a fenced `node` back: power it on as a standby holding nothing.
+    /// Admit a fenced `node` (or a dead one whose power is sensed off)
+    /// back: power it on as a standby holding nothing.
     Unfence {
         /// The node to admit back.
         node: NodeId,
@@ -127,7 +128,7 @@ pub enum Refusal {
     NotEligible,
     /// The node is not up, or is fenced, in standby, or failing the group.
     NodeUnavailable,
-    /// The node is not fenced (for `unfence`).
+    /// The node is neither fenced nor dead with its power off (for `unfence`).
     NotFenced,
     /// The node is already being fenced or is fenced (for `fence`).
     AlreadyFenced,
@@ -143,7 +144,7 @@ impl core::fmt::Display for Refusal {
             Self::UnknownGroup => "no such group in the cluster",
             Self::NotEligible => "the node is not eligible for that group",
             Self::NodeUnavailable => "the node is not up, or is fenced, in standby, or failing that group",
-            Self::NotFenced => "the node is not fenced",
+            Self::NotFenced => "the node is neither fenced nor dead with its power off",
             Self::AlreadyFenced => "the node is already fenced or being fenced",
             Self::Unsafe => "refused as unsafe",
         })
@@ -172,6 +173,9 @@ pub enum Body {
     Request(Request),
     /// Controller → agent: the answer to a request.
     Reply(Reply),
+    /// Agent → controller: alive and in session, but still probing the
+    /// system after a start: no report yet (a Status would be adopted).
+    Probing,
 }
 
 /// A whole message: header and body.
