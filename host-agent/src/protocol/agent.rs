@@ -38,6 +38,10 @@ pub struct AgentConfig {
     pub probe_interval: Duration,
     /// Window in which local restarts are counted.
     pub restart_window: Duration,
+    /// A step not ended after this long is overdue: its group is reported
+    /// stuck or failing (see the module documentation). Set it above the
+    /// longest timeout a driver enforces itself.
+    pub step_timeout: Duration,
 }
 
 /// A configuration the protocol half refuses.
@@ -152,6 +156,7 @@ impl Agent {
             ("controller_silence", config.controller_silence),
             ("monitor_interval", config.monitor_interval),
             ("probe_interval", config.probe_interval),
+            ("step_timeout", config.step_timeout),
         ] {
             if value == Duration::ZERO {
                 return Err(AgentConfigError::ZeroTiming(key));
@@ -200,7 +205,7 @@ impl Agent {
                     self.stats.session_rejects = self.stats.session_rejects.saturating_add(1);
                 }
             }
-            Body::Hello | Body::Status(_) | Body::Request(_) => {
+            Body::Hello | Body::Status(_) | Body::Request(_) | Body::Probing => {
                 self.stats.unexpected = self.stats.unexpected.saturating_add(1);
             }
         }
@@ -273,6 +278,9 @@ impl Agent {
         }
         for (g, state) in self.groups.iter().enumerate() {
             if let Some(at) = state.monitor_deadline(self.target(g)) {
+                next = next.min(at);
+            }
+            if let Some(at) = state.step_deadline(self.config.step_timeout) {
                 next = next.min(at);
             }
         }
@@ -416,6 +424,11 @@ impl Agent {
             self.next_probe = now.saturating_add(self.config.probe_interval);
             self.groups.iter_mut().for_each(GroupState::sweep);
         }
+        let mut events = Vec::new();
+        for state in &mut self.groups {
+            state.check_overdue(now, self.config.step_timeout, &mut events);
+        }
+        self.outputs.extend(events.into_iter().map(AgentOutput::Event));
         for g in 0..self.groups.len() {
             let target = self.target(g);
             if let Some(step) = self.groups.get_mut(g).and_then(|s| s.next_step(target, now)) {
@@ -444,7 +457,10 @@ impl Agent {
             return;
         }
         if !self.initialized() {
+            // Alive, but nothing to report yet: a Status would be adopted.
             if now >= self.next_send {
+                let header = self.session.header(node);
+                self.outputs.push_back(AgentOutput::Send(Message { header, body: Body::Probing }));
                 self.next_send = now.saturating_add(self.config.keepalive);
             }
             return;

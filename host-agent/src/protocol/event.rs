@@ -68,6 +68,15 @@ pub enum AgentEvent {
         /// The group.
         group: GroupId,
     },
+    /// A step has not ended within the step timeout.
+    StepOverdue {
+        /// The group.
+        group: GroupId,
+        /// The resource's index.
+        resource: u8,
+        /// What the step was.
+        action: super::step::Action,
+    },
 }
 
 impl AgentEvent {
@@ -86,6 +95,7 @@ impl AgentEvent {
             Self::MonitorFailed { .. } => "monitor-failed",
             Self::Restarting { .. } => "restarting",
             Self::Failing { .. } => "failing",
+            Self::StepOverdue { .. } => "step-overdue",
         }
     }
 
@@ -99,7 +109,8 @@ impl AgentEvent {
             | Self::StopFailed { group, .. }
             | Self::MonitorFailed { group, .. }
             | Self::Restarting { group, .. }
-            | Self::Failing { group } => Some(*group),
+            | Self::Failing { group }
+            | Self::StepOverdue { group, .. } => Some(*group),
             Self::Connected | Self::Rehandshake | Self::ControllerSilent | Self::ControllerBack => None,
         }
     }
@@ -127,6 +138,9 @@ impl core::fmt::Display for AgentEvent {
                 write!(f, "{group} restarting from resource {from} (restart {attempt})")
             }
             Self::Failing { group } => write!(f, "{group} failing here: releasing it"),
+            Self::StepOverdue { group, resource, action } => {
+                write!(f, "{group} resource {resource}: {action} has not ended in time; reported stuck/failing")
+            }
         }
     }
 }

@@ -57,6 +57,10 @@ pub(super) struct GroupState {
     monitor_at: Option<u8>,
     /// The step outstanding, if any.
     pub(super) step: Option<Step>,
+    /// When the outstanding step was asked for.
+    step_since: Instant,
+    /// The outstanding step has outlived the step timeout (reported once).
+    overdue: bool,
     /// A start failed, or local restarts ran out: release it and say so
     /// until the controller takes it out of `want`.
     pub(super) failing: bool,
@@ -84,6 +88,8 @@ impl GroupState {
             probe_at: Some(0),
             monitor_at: None,
             step: None,
+            step_since: now,
+            overdue: false,
             failing: false,
             stuck: false,
             healthy: false,
@@ -140,6 +146,35 @@ impl GroupState {
         self.restart_from = None;
     }
 
+    /// When the outstanding step becomes overdue, if one is outstanding and
+    /// not yet overdue.
+    pub(super) fn step_deadline(&self, timeout: Duration) -> Option<Instant> {
+        (self.step.is_some() && !self.overdue).then(|| self.step_since.saturating_add(timeout))
+    }
+
+    /// A step that has not ended within `timeout` (its driver broke its own
+    /// timeout contract): a start or stop that hangs means the group can be
+    /// neither relied on nor released, so it is reported stuck (and a start
+    /// failing too), and the controller fences; a hung probe or monitor
+    /// makes the group failing. The step's result is still taken if it
+    /// ever comes.
+    pub(super) fn check_overdue(&mut self, now: Instant, timeout: Duration, events: &mut Vec<AgentEvent>) {
+        let Some(step) = self.step else { return };
+        if self.overdue || now < self.step_since.saturating_add(timeout) {
+            return;
+        }
+        self.overdue = true;
+        match step.action {
+            Action::Start => {
+                self.stuck = true;
+                self.failing = true;
+            }
+            Action::Stop => self.stuck = true,
+            Action::Probe | Action::Monitor => self.failing = true,
+        }
+        events.push(AgentEvent::StepOverdue { group: self.id, resource: step.resource, action: step.action });
+    }
+
     /// When this group's next monitor sweep is due, if it is waiting for one.
     pub(super) fn monitor_deadline(&self, target: Target) -> Option<Instant> {
         let idle = self.step.is_none() && self.probe_at.is_none() && self.monitor_at.is_none();
@@ -164,6 +199,8 @@ impl GroupState {
         }
         let step = Step { group: self.id, resource, action };
         self.step = Some(step);
+        self.step_since = now;
+        self.overdue = false;
         Some(step)
     }
 
@@ -278,6 +315,7 @@ impl GroupState {
             }
             (Action::Stop, StepResult::Done) => {
                 *slot = Known::Inactive;
+                self.stuck = false;
                 if self.res.iter().all(|r| *r == Known::Inactive) {
                     events.push(AgentEvent::Released { group: g });
                 }

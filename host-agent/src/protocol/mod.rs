@@ -25,6 +25,9 @@
 //!   a failed stop makes it stuck (reported, and the controller fences).
 //!   Monitor failures restart the group from the failed resource, up to
 //!   `max_restarts` in `restart_window`, then make it failing.
+//! * A step that outlives `step_timeout` (a driver that broke its own
+//!   timeout) is never hidden: a hung start or stop makes the group stuck
+//!   (the controller fences), a hung probe or monitor makes it failing.
 
 mod agent;
 mod event;

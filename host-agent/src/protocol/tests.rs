@@ -19,6 +19,7 @@ fn config(resources: u8, max_restarts: u32) -> AgentConfig {
         monitor_interval: Duration(1000),
         probe_interval: Duration(60_000),
         restart_window: Duration(60_000),
+        step_timeout: Duration(10_000),
     }
 }
 
@@ -420,4 +421,27 @@ fn timers_never_stay_due() {
         let next = rig.agent.poll_timeout().unwrap();
         assert!(next > rig.now, "at {} the agent says {next} is due but did nothing", rig.now);
     }
+}
+
+#[test]
+fn a_step_that_never_ends_is_reported_not_hidden() {
+    let mut rig = Rig::booted(1, 1);
+    rig.beat(set(&[G0]), Role::Member);
+    rig.run_clean();
+    let release = rig.beat(GroupSet::EMPTY, Role::Member);
+    let stop = rig.steps.remove(0);
+    assert_eq!(stop.action, Action::Stop);
+    // The driver never answers: after the step timeout the group is stuck.
+    rig.at(9_999);
+    assert_eq!(rig.agent.view().status.stuck, GroupSet::EMPTY);
+    rig.at(10_000);
+    let status = rig.last_status().unwrap();
+    assert_eq!((status.stuck, status.holds), (set(&[G0]), set(&[G0])));
+    assert!(status.applied < release, "the release is not answered while the stop is outstanding");
+    assert!(rig.events.contains(&AgentEvent::StepOverdue { group: G0, resource: 0, action: Action::Stop }));
+    // A late answer is still taken.
+    rig.agent.handle_step(rig.now, stop, StepResult::Done);
+    rig.drain();
+    let status = rig.agent.view().status;
+    assert_eq!((status.stuck, status.holds, status.applied), (GroupSet::EMPTY, GroupSet::EMPTY, release));
 }
