@@ -23,6 +23,7 @@ use warden_agent::resource::Presence;
 use warden_core::controller::{Boot, ClusterConfig, Controller, GroupConfig, Output, Timing};
 use warden_core::wire::{encode, Auth, Body, Decoder, Header, Key, Message, Status, MAX_FRAME};
 use warden_core::{Duration, GroupId, GroupSet, Instant, NodeId, MAX_NODES};
+use warden_hil::sim::{Faults, GroupSpec, RunOptions, Scenario, Scripted, Sim};
 
 /// How long each measurement runs.
 #[derive(Debug, Clone, Copy)]
@@ -124,7 +125,7 @@ enum ControllerInput {
 enum AgentInput {
     Message(Message),
     Timeout,
-    Step(Step, Presence, bool),
+    Step(Step, Presence),
 }
 
 /// A recorded stretch of steady state: the starting states and every input
@@ -177,6 +178,7 @@ fn agent_config(node: u8, groups: u8) -> AgentConfig {
         monitor_interval: Duration::from_secs(2),
         probe_interval: Duration::from_secs(30),
         restart_window: Duration::from_secs(300),
+        step_timeout: Duration::from_secs(120),
     }
 }
 
@@ -254,7 +256,7 @@ impl Rig {
                 self.agent_input(n, AgentInput::Message(m));
             } else if let Some((n, step)) = self.steps.pop_front() {
                 let present = self.world_step(n, step);
-                self.agent_input(n, AgentInput::Step(step, present, true));
+                self.agent_input(n, AgentInput::Step(step, present));
             } else {
                 return;
             }
@@ -312,7 +314,7 @@ fn apply_agent(agent: &mut Agent, now: Instant, input: AgentInput) {
     match input {
         AgentInput::Message(m) => agent.handle_message(now, m),
         AgentInput::Timeout => agent.handle_timeout(now),
-        AgentInput::Step(step, present, _) => {
+        AgentInput::Step(step, present) => {
             let result = match step.action {
                 Action::Start | Action::Stop => StepResult::Done,
                 Action::Probe => StepResult::Present(present),
@@ -514,8 +516,48 @@ fn frame_row(name: &str, auth: &Auth, effort: Effort) -> Result<Row, String> {
 // Simulator speed.
 
 fn sim_row(effort: Effort) -> Row {
-    let _ = effort;
-    Row { name: "simulator, 2 nodes".into(), unit: "sim-s/wall-s", median: f64::NAN, p99: None, samples: 0 }
+    // A quiet two-node cluster (keepalive 1 s, one group of two resources,
+    // monitors every 10 s) for an hour of virtual time per run.
+    let hour = 3_600_000;
+    let mut rates = Vec::new();
+    let mut steps = 0;
+    for seed in 0..effort.sim_seeds {
+        let mut sc = Scenario::from_seed(seed, Faults::NONE);
+        sc.nodes = 2;
+        sc.links = 1;
+        sc.bytes = false;
+        sc.groups = vec![GroupSpec { eligible: vec![NodeId(0), NodeId(1)], auto_failback: false, resources: 2 }];
+        sc.timing = Timing::DEFAULT;
+        sc.timing.initdead = Duration::from_secs(10);
+        sc.fault_until = hour + 1;
+        sc.controller_silence = Timing::DEFAULT.deadtime.as_millis();
+        sc.monitor_interval = 10_000;
+        sc.probe_interval = 60_000;
+        let mut sim = Sim::new(sc, RunOptions { keep: 1, ..RunOptions::default() });
+        sim.script(&[(hour, Scripted::End)]);
+        let t = WallClock::now();
+        let outcome = sim.run();
+        let wall = t.elapsed().as_secs_f64();
+        steps += outcome.steps as usize;
+        if outcome.violation.is_some() || outcome.sim_ms < hour {
+            eprintln!("warden-bench: the quiet simulated cluster did not run an hour cleanly: {:?}", outcome.violation);
+            return Row {
+                name: "simulator, 2 nodes".into(),
+                unit: "sim-s/wall-s",
+                median: f64::NAN,
+                p99: None,
+                samples: 0,
+            };
+        }
+        rates.push(outcome.sim_ms as f64 / 1000.0 / wall);
+    }
+    Row {
+        name: "simulator, 2 nodes / 1 group, quiet, one thread".into(),
+        unit: "sim-s/wall-s",
+        median: percentile(&mut rates, 50.0),
+        p99: None,
+        samples: steps,
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -163,6 +163,7 @@ impl ClusterModel {
             monitor_interval: Duration(1000 * TICK),
             probe_interval: Duration(1000 * TICK),
             restart_window: Duration(1000 * TICK),
+            step_timeout: Duration(1000 * TICK),
         };
         Self { bounds, config, agent, flaw: None }
     }
