@@ -56,9 +56,8 @@ impl Controller {
             n.fence_record = false;
             n.life = if n.is_off() { Life::Dead } else { Life::Booting };
             n.since = booted;
-            self.outputs.retain(|o| {
-                !matches!(o, Output::Power { node, .. } | Output::Alarm(Event::FencedNodePowered { node }) if *node == id)
-            });
+            self.effects.retain(|o| !matches!(o, Output::Power { node, .. } if *node == id));
+            self.alarms.retain(|e| *e != Event::FencedNodePowered { node: id });
         }
     }
 
@@ -94,11 +93,7 @@ impl Controller {
             status.applied = 0;
         }
         n.status = Some(status);
-        for g in status.failing.iter() {
-            if let Some(until) = n.failing_until.get_mut(g.index()) {
-                *until = now.saturating_add(failure_timeout);
-            }
-        }
+        n.note_failing(status.failing, now, failure_timeout);
         if n.in_fence() {
             // A node being fenced gets nothing back; its report is kept for
             // the operator only.
@@ -255,8 +250,7 @@ impl Controller {
             let dead = n.life == Life::Dead
                 && !flaws.has(Flaw::AcquireBeforeFence)
                 && (fence_idle || n.died_holding || (!n.is_off() && !n.is_clear_of_all(groups, flaws)));
-            let overdue = matches!(n.life, Life::Up | Life::Late)
-                && n.owed.iter().any(|g| n.release_by.get(g.index()).is_some_and(|by| now >= *by));
+            let overdue = matches!(n.life, Life::Up | Life::Late) && n.release_overdue(now);
             if stuck || dead || overdue {
                 self.start_fence(now, id);
             }
@@ -419,10 +413,7 @@ impl Controller {
         let release_timeout = self.config.timing.release_timeout;
         if let Some(n) = self.nodes.get_mut(from.index()) {
             n.release(g);
-            n.owed.insert(g);
-            if let Some(by) = n.release_by.get_mut(g.index()) {
-                *by = now.saturating_add(release_timeout);
-            }
+            n.owe(g, now, release_timeout);
         }
         if let Some(state) = self.groups.get_mut(g.index()) {
             state.moving = Some(Move { from, reason, to });
@@ -492,13 +483,10 @@ impl Controller {
             }
             for g in (0u8..).take(groups).map(GroupId) {
                 let owes = !n.want.contains(g) && !n.is_clear_of(g, flaws);
-                if !owes {
+                if owes {
+                    n.owe(g, now, release_timeout);
+                } else {
                     n.owed.remove(g);
-                } else if !n.owed.contains(g) {
-                    n.owed.insert(g);
-                    if let Some(by) = n.release_by.get_mut(g.index()) {
-                        *by = now.saturating_add(release_timeout);
-                    }
                 }
             }
         }
@@ -552,13 +540,8 @@ impl Controller {
                 }
                 Life::Dead => {}
             }
-            for g in n.owed.iter() {
-                if let Some(by) = n.release_by.get(g.index()) {
-                    consider(*by);
-                }
-            }
-            for until in n.failing_until.iter().take(self.config.groups.len()) {
-                consider(*until);
+            for at in n.deadlines().into_iter().flatten() {
+                consider(at);
             }
             if let Some(up) = n.up_since {
                 consider(up.saturating_add(t.failback_delay));

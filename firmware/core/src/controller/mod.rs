@@ -10,8 +10,9 @@
 //! Every `handle_*` call is one step: it applies the input, then runs the
 //! timers, the fencing rules, placement, and sends the beats that are due.
 //! The driver drains `poll_output` after every step; one step never yields
-//! more effects (Send, Persist, Power, FeedWatchdog) than the queue holds,
-//! and alarms beyond its room are dropped and counted.
+//! more effects (Send, Persist, Power, FeedWatchdog) than their queue holds.
+//! Alarms have a queue of their own and come out after the step's effects;
+//! alarms beyond its room are dropped and counted.
 
 mod config;
 mod decide;
@@ -40,9 +41,11 @@ use crate::wire::{Body, Message, Op, Refusal, Reply};
 /// Most effects one step can produce: per node a Beat and a Persist+Power
 /// pair, plus one Reply and one FeedWatchdog.
 const EFFECTS_PER_STEP: usize = 3 * MAX_NODES + 2;
+/// Alarms kept until the driver takes them: a whole cluster failing over
+/// (every group released and placed, every node's life changing) fits.
 /// Capacity of the output queue; alarms may use what one step's effects
 /// cannot need.
-const OUTPUT_CAPACITY: usize = EFFECTS_PER_STEP + 38;
+const ALARM_CAPACITY: usize = 2 * MAX_GROUPS + 4 * MAX_NODES;
 
 /// The controller's state machine. See the module documentation.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -54,7 +57,8 @@ pub struct Controller {
     now: Instant,
     nodes: [Node; MAX_NODES],
     groups: [Group; MAX_GROUPS],
-    outputs: Vec<Output, OUTPUT_CAPACITY>,
+    effects: Vec<Output, EFFECTS_PER_STEP>,
+    alarms: Vec<Event, ALARM_CAPACITY>,
     stats: ControllerStats,
     /// When the next FeedWatchdog is due.
     next_feed: Instant,
@@ -98,7 +102,8 @@ impl Controller {
             now,
             nodes,
             groups: core::array::from_fn(|_| Group::default()),
-            outputs: Vec::new(),
+            effects: Vec::new(),
+            alarms: Vec::new(),
             stats: ControllerStats::default(),
             next_feed: now,
             deadline: Some(now),
@@ -146,10 +151,10 @@ impl Controller {
     /// The next effect or alarm to carry out, in order.
     #[must_use]
     pub fn poll_output(&mut self) -> Option<Output> {
-        if self.outputs.is_empty() {
-            None
+        if self.effects.is_empty() {
+            (!self.alarms.is_empty()).then(|| Output::Alarm(self.alarms.remove(0)))
         } else {
-            Some(self.outputs.remove(0))
+            Some(self.effects.remove(0))
         }
     }
 
@@ -334,30 +339,25 @@ impl Controller {
 
     /// Queues an effect. The capacity covers a whole step of effects after a
     /// drained queue; should a driver not drain, room is made by dropping
-    /// alarms first, then the oldest Beat (beats repeat every keepalive).
+    /// the oldest Beat (beats repeat every keepalive).
     fn push_effect(&mut self, output: Output) {
-        if self.outputs.is_full() {
-            let victim = self.outputs.iter().position(|o| matches!(o, Output::Alarm(_))).or_else(|| {
-                self.outputs
-                    .iter()
-                    .position(|o| matches!(o, Output::Send { message: Message { body: Body::Beat(_), .. }, .. }))
-            });
-            if let Some(victim) = victim {
-                if matches!(self.outputs.remove(victim), Output::Alarm(_)) {
-                    self.stats.alarms_dropped = self.stats.alarms_dropped.saturating_add(1);
-                }
+        if self.effects.is_full() {
+            let beat = self
+                .effects
+                .iter()
+                .position(|o| matches!(o, Output::Send { message: Message { body: Body::Beat(_), .. }, .. }));
+            if let Some(victim) = beat {
+                self.effects.remove(victim);
             }
         }
         // Only fails if the queue holds nothing but undrained Persist/Power
         // outputs from earlier steps, which a draining driver never leaves.
-        let _ = self.outputs.push(output);
+        let _ = self.effects.push(output);
     }
 
-    /// Queues an alarm if it leaves room for a whole step of effects.
+    /// Queues an alarm, or counts it dropped when the alarm queue is full.
     fn alarm(&mut self, event: Event) {
-        if self.outputs.len() < OUTPUT_CAPACITY - EFFECTS_PER_STEP {
-            let _ = self.outputs.push(Output::Alarm(event));
-        } else {
+        if self.alarms.push(event).is_err() {
             self.stats.alarms_dropped = self.stats.alarms_dropped.saturating_add(1);
         }
     }

@@ -3,8 +3,8 @@
 
 use super::flaws::{Flaw, Flaws};
 use super::io::Life;
-use crate::ids::{GroupId, GroupSet, MAX_GROUPS};
-use crate::time::Instant;
+use crate::ids::{GroupId, GroupSet};
+use crate::time::{Duration, Instant};
 use crate::wire::session::Responder;
 use crate::wire::{Role, Status};
 
@@ -45,15 +45,20 @@ pub(super) struct Node {
     pub(super) next_beat: Instant,
     /// Groups taken out of `want` whose release no Status has answered yet.
     pub(super) released: GroupSet,
-    /// For each group in `released`, seq of the Beat that carried the
-    /// release: a Status with `applied` at or above it answers it.
-    pub(super) released_seq: [u64; MAX_GROUPS],
-    /// Groups outside `want` it is not clear of, with a release deadline.
+    /// Seq of the Beat that carried the latest release: a Status with
+    /// `applied` at or above it answers every release in `released` (an
+    /// earlier release may so wait for a later one: never too early).
+    pub(super) release_seq: u64,
+    /// Groups outside `want` it is not clear of.
     pub(super) owed: GroupSet,
-    /// Release deadline of each group in `owed`.
-    pub(super) release_by: [Instant; MAX_GROUPS],
-    /// Until when it is kept off each group after reporting it failing.
-    pub(super) failing_until: [Instant; MAX_GROUPS],
+    /// When the groups in `owed` must be released by: release_timeout after
+    /// the latest of them became owed (generous, never early).
+    release_by: Instant,
+    /// Groups it reported failing, kept off until `failing_until`.
+    failed: GroupSet,
+    /// Until when it is kept off the groups in `failed` (failure_timeout
+    /// after the latest failure report: one failure extends them all).
+    failing_until: Instant,
     /// When it last became Up (auto-failback waits for stability).
     pub(super) up_since: Option<Instant>,
     /// A fence record saying "fenced" is persisted (or about to be).
@@ -87,10 +92,11 @@ impl Node {
             beat_due: false,
             next_beat: now,
             released: GroupSet::EMPTY,
-            released_seq: [0; MAX_GROUPS],
+            release_seq: 0,
             owed: GroupSet::EMPTY,
-            release_by: [Instant::ZERO; MAX_GROUPS],
-            failing_until: [Instant::ZERO; MAX_GROUPS],
+            release_by: Instant::ZERO,
+            failed: GroupSet::EMPTY,
+            failing_until: Instant::ZERO,
             up_since: None,
             fence_record: false,
             off_commanded: now,
@@ -131,8 +137,7 @@ impl Node {
         // A group it was asked to release is clear only once a Status that
         // answers the release says so; a group it was never asked to hold
         // is clear on any Status (the agent never acquires without want).
-        let answered =
-            !self.released.contains(g) || self.released_seq.get(g.index()).is_some_and(|seq| status.applied >= *seq);
+        let answered = !self.released.contains(g) || status.applied >= self.release_seq;
         answered && !status.holds.union(status.busy).union(status.stuck).contains(g)
     }
 
@@ -143,8 +148,7 @@ impl Node {
 
     /// It reported `g` failing, recently enough to keep it off `g`.
     pub(super) fn is_failing(&self, g: GroupId, now: Instant) -> bool {
-        self.status.is_some_and(|s| s.failing.contains(g))
-            || self.failing_until.get(g.index()).is_some_and(|until| now < *until)
+        self.status.is_some_and(|s| s.failing.contains(g)) || (self.failed.contains(g) && now < self.failing_until)
     }
 
     /// It may be given `g` now (eligibility is the group's to check).
@@ -195,19 +199,14 @@ impl Node {
         want.remove(g);
         self.set_want(want);
         self.released.insert(g);
-        if let Some(seq) = self.released_seq.get_mut(g.index()) {
-            *seq = UNSENT;
-        }
+        self.release_seq = UNSENT;
     }
 
     /// Forgets the releases `applied` answers.
     pub(super) fn answered(&mut self, applied: u64) {
-        let done: GroupSet = self
-            .released
-            .iter()
-            .filter(|g| self.released_seq.get(g.index()).is_some_and(|seq| applied >= *seq))
-            .collect();
-        self.released = self.released.difference(done);
+        if applied >= self.release_seq {
+            self.released = GroupSet::EMPTY;
+        }
     }
 
     /// The Beat with `seq` carries the current want: stamp what it answers.
@@ -215,14 +214,39 @@ impl Node {
         if self.want_seq == UNSENT {
             self.want_seq = seq;
         }
-        for g in self.released.iter() {
-            if let Some(s) = self.released_seq.get_mut(g.index()) {
-                if *s == UNSENT {
-                    *s = seq;
-                }
-            }
+        if self.release_seq == UNSENT {
+            self.release_seq = seq;
         }
         self.beat_due = false;
+    }
+
+    /// It owes the release of `g`: the deadline is release_timeout from now
+    /// unless a later one already runs.
+    pub(super) fn owe(&mut self, g: GroupId, now: Instant, timeout: Duration) {
+        if self.owed.contains(g) {
+            return;
+        }
+        let by = now.saturating_add(timeout);
+        self.release_by = if self.owed.is_empty() { by } else { self.release_by.max(by) };
+        self.owed.insert(g);
+    }
+
+    /// It owes a release past its deadline.
+    pub(super) fn release_overdue(&self, now: Instant) -> bool {
+        !self.owed.is_empty() && now >= self.release_by
+    }
+
+    /// It reported `failing`: keep it off those groups for `timeout`.
+    pub(super) fn note_failing(&mut self, failing: GroupSet, now: Instant, timeout: Duration) {
+        if !failing.is_empty() {
+            self.failed = self.failed.union(failing);
+            self.failing_until = now.saturating_add(timeout);
+        }
+    }
+
+    /// The deadlines this node's state waits for: a release, a failure expiry.
+    pub(super) fn deadlines(&self) -> [Option<Instant>; 2] {
+        [(!self.owed.is_empty()).then_some(self.release_by), (!self.failed.is_empty()).then_some(self.failing_until)]
     }
 
     /// Forgets what it reported: it was powered off, or is about to be
