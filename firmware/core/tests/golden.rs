@@ -20,11 +20,12 @@
 //! checked against an independent implementation (Python `hmac`, a bitwise
 //! CRC-32C and a reference COBS encoder) when they were frozen.
 
+use warden_core::controller::Life;
 use warden_core::wire::{
-    decode, encode, Auth, Beat, Body, Decoder, Header, Key, Message, Op, Refusal, Reply, Request, Role, Status,
-    MAX_FRAME,
+    decode, encode, Auth, Beat, Body, Decoder, Header, Key, Message, NodeSummary, Op, Refusal, Reply, Request, Role,
+    Status, Summary, MAX_FRAME,
 };
-use warden_core::{GroupId, GroupSet, NodeId};
+use warden_core::{Duration, GroupId, GroupSet, NodeId};
 
 const TEST_KEY: &[u8] = b"warden golden vector key";
 const AGENT_NONCE: u64 = 0x0123_4567_89AB_CDEF;
@@ -87,6 +88,35 @@ fn probing() -> Message {
     up(306, Body::Probing)
 }
 
+fn describe() -> Message {
+    up(307, Body::Request(Request { id: 10, op: Op::Describe }))
+}
+
+/// Two nodes, three groups: node0 up and on, heard 300 ms ago; node1 fenced,
+/// off, never heard; group0 and group2 on node0, group1 moving.
+fn summary() -> Message {
+    let mut s = Summary::new(10, 3600, 2, 3);
+    s.set_node(
+        NodeId(0),
+        NodeSummary {
+            life: Life::Up,
+            standby: false,
+            powered: Some(true),
+            fence_record: false,
+            heard_ago: Some(Duration(300)),
+        },
+    );
+    s.set_node(
+        NodeId(1),
+        NodeSummary { life: Life::Fenced, standby: false, powered: Some(false), fence_record: true, heard_ago: None },
+    );
+    s.set_placed(GroupId(0), Some(NodeId(0)));
+    s.set_placed(GroupId(1), None);
+    s.set_placed(GroupId(2), Some(NodeId(0)));
+    s.moving.insert(GroupId(1));
+    down(45, Body::Summary(s))
+}
+
 fn reply_ok() -> Message {
     down(43, Body::Reply(Reply { id: 5, outcome: Ok(()) }))
 }
@@ -102,7 +132,7 @@ struct Vector {
     crc: &'static str,
 }
 
-fn vectors() -> [Vector; 11] {
+fn vectors() -> [Vector; 13] {
     [
         Vector {
             name: "hello",
@@ -139,6 +169,26 @@ fn vectors() -> [Vector; 11] {
                 "71b4a5e6c4efadfeff66762400"
             ),
             crc: concat!("190102ef9bafcdf8acd19101a18695bb98f5f2f60fad02030507030173c4ab21", "00"),
+        },
+        Vector {
+            name: "describe",
+            message: describe(),
+            hmac: concat!("2a0102ef9bafcdf8acd19101a18695bb98f5f2f60fb302030a05dc67f339c3cc", "4ac2eedd97c29a134df800"),
+            crc: "1e0102ef9bafcdf8acd19101a18695bb98f5f2f60fb302030a058ff8792900",
+        },
+        Vector {
+            name: "summary",
+            message: summary(),
+            hmac: concat!(
+                "1e0102a18695bb98f5f2f60fef9bafcdf8acd191012d060a901c020321550101",
+                "0101012a03fffffffffffffff0f0ffffffffffffffffffffffffffff02d35b58",
+                "5716d77a7bfbd6b0fa1381761200"
+            ),
+            crc: concat!(
+                "1e0102a18695bb98f5f2f60fef9bafcdf8acd191012d060a901c020321550101",
+                "0101011e03fffffffffffffff0f0ffffffffffffffffffffffffffff02e85a30",
+                "c700"
+            ),
         },
         Vector {
             name: "standby",
@@ -213,7 +263,7 @@ fn encoded(message: &Message, auth: &Auth) -> Vec<u8> {
 #[test]
 fn every_body_and_op_has_a_vector() {
     let vectors = vectors();
-    let mut ops = [false; 5];
+    let mut ops = [false; 6];
     let (mut ok, mut refused) = (false, false);
     for v in &vectors {
         match v.message.body {
@@ -224,6 +274,7 @@ fn every_body_and_op_has_a_vector() {
                     Op::Online { .. } => 2,
                     Op::Fence { .. } => 3,
                     Op::Unfence { .. } => 4,
+                    Op::Describe => 5,
                 };
                 ops[i] = true;
             }
@@ -231,12 +282,12 @@ fn every_body_and_op_has_a_vector() {
                 ok |= outcome.is_ok();
                 refused |= outcome.is_err();
             }
-            Body::Hello | Body::Beat(_) | Body::Status(_) | Body::Probing => {}
+            Body::Hello | Body::Beat(_) | Body::Status(_) | Body::Probing | Body::Summary(_) => {}
         }
     }
-    assert_eq!(ops, [true; 5]);
+    assert_eq!(ops, [true; 6]);
     assert!(ok && refused);
-    for kind in ["hello", "probing", "beat", "status"] {
+    for kind in ["hello", "probing", "beat", "status", "summary"] {
         assert!(vectors.iter().any(|v| v.name == kind));
     }
 }
@@ -302,4 +353,20 @@ fn widest_status_fits_in_a_frame() {
     assert_eq!(encoded(&widest, &hmac()).len(), 89);
     assert_eq!(encoded(&widest, &Auth::Crc).len(), 77);
     assert_eq!(encoded(&status(), &hmac()).len(), 49);
+}
+
+/// The widest Summary (8 nodes, 32 groups, every varint at its widest) fits.
+#[test]
+fn widest_summary_fits_in_a_frame() {
+    let mut s = Summary::new(u32::MAX, u32::MAX, 8, 32);
+    s.node_state = [u8::MAX; 8];
+    s.moving = GroupSet(u32::MAX);
+    let widest = Message {
+        header: Header { node: NodeId(u8::MAX), nonce: u64::MAX, echo: u64::MAX, seq: u64::MAX },
+        body: Body::Summary(s),
+    };
+    // 31 header + 1 variant + 5 id + 5 uptime + 2 counts + 8 + 8 + 16 + 5
+    // = 81 payload bytes; + version + 16 tag + 1 COBS + 1 delimiter = 100.
+    assert_eq!(encoded(&widest, &hmac()).len(), 100);
+    assert!(encoded(&widest, &hmac()).len() <= MAX_FRAME);
 }

@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 use warden_core::wire::{
     decode, encode, Auth, Beat, Body, Decoder, FrameError, Header, Initiator, Key, Message, Op, Refusal, Reply,
-    Request, Responder, Role, SessionError, Status, MAX_FRAME,
+    Request, Responder, Role, SessionError, Status, Summary, MAX_FRAME,
 };
 use warden_core::{GroupId, GroupSet, NodeId};
 
@@ -28,6 +28,7 @@ fn any_op() -> impl Strategy<Value = Op> {
         node.clone().prop_map(|node| Op::Online { node }),
         node.clone().prop_map(|node| Op::Fence { node }),
         node.prop_map(|node| Op::Unfence { node }),
+        Just(Op::Describe),
     ]
 }
 
@@ -52,6 +53,18 @@ fn any_body() -> impl Strategy<Value = Body> {
     prop_oneof![
         Just(Body::Hello),
         Just(Body::Probing),
+        (any::<u32>(), any::<u32>(), any::<[u8; 8]>(), any::<[u8; 8]>(), any::<[u8; 16]>(), any_set()).prop_map(
+            |(id, uptime_s, node_state, heard, placed, moving)| Body::Summary(Summary {
+                id,
+                uptime_s,
+                nodes: 8,
+                groups: 32,
+                node_state,
+                heard,
+                placed,
+                moving
+            })
+        ),
         (any::<u32>(), any_set(), role).prop_map(|(epoch, want, role)| Body::Beat(Beat { epoch, want, role })),
         (any::<u64>(), any_set(), any_set(), any_set(), any_set(), any_set(), any::<u16>()).prop_map(
             |(applied, holds, busy, healthy, failing, stuck, net_score)| Body::Status(Status {

@@ -223,7 +223,7 @@ impl Rig {
             match out {
                 AgentOutput::Send(m) => self.to_controller.push_back((n, m)),
                 AgentOutput::Step(step) => self.steps.push_back((n, step)),
-                AgentOutput::Event(_) | AgentOutput::Reply { .. } => {}
+                AgentOutput::Event(_) | AgentOutput::Reply { .. } | AgentOutput::Summary(_) => {}
             }
         }
     }

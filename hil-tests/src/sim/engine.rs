@@ -650,6 +650,9 @@ impl Sim {
                 AgentOutput::Send(m) => self.transmit(n, true, m),
                 AgentOutput::Step(step) => self.begin_step(n, step),
                 AgentOutput::Event(e) => self.trace.push(self.now, Entry::Agent(node, e)),
+                AgentOutput::Summary(summary) => {
+                    self.requests.remove(&(n as u8, summary.id));
+                }
                 AgentOutput::Reply { id, outcome } => {
                     if let Some(op) = self.requests.remove(&(n as u8, id)) {
                         self.answered(op, outcome);
@@ -928,7 +931,8 @@ impl Sim {
     fn random_request(&mut self) {
         let nodes = self.servers.len();
         let n = NodeId(self.rng.index(nodes) as u8);
-        let op = match self.rng.range(0, 5) {
+        let op = match self.rng.range(0, 6) {
+            6 => Op::Describe,
             0 | 1 => {
                 let g = self.rng.index(self.sc.groups.len());
                 let eligible = &self.sc.groups[g].eligible;

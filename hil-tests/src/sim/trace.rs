@@ -113,6 +113,7 @@ fn describe_body(body: &Body) -> String {
         }
         Body::Request(r) => format!("Request {:?}", r.op),
         Body::Reply(r) => format!("Reply {:?}", r.outcome),
+        Body::Summary(s) => format!("Summary for request {}", s.id),
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 
-use warden_core::wire::{Beat, Body, Initiator, Message, Op, Role, SessionError, Status};
+use warden_core::wire::{Beat, Body, Initiator, Message, Op, Role, SessionError, Status, Summary};
 use warden_core::{Duration, GroupId, GroupSet, Instant, NodeId, MAX_GROUPS};
 
 use super::event::{AgentEvent, RequestOutcome};
@@ -72,6 +72,9 @@ pub enum AgentOutput {
         /// Accepted, or why not.
         outcome: RequestOutcome,
     },
+    /// The controller described the cluster, answering the `Op::Describe`
+    /// request whose id the summary carries.
+    Summary(Summary),
 }
 
 /// Why an operator request could not be sent.
@@ -198,11 +201,13 @@ impl Agent {
         }
         match message.body {
             Body::Beat(beat) => self.receive_beat(now, &message, beat),
-            Body::Reply(reply) => {
-                if self.session.accept(&message.header).is_ok() {
-                    self.outputs.push_back(AgentOutput::Reply { id: reply.id, outcome: reply.outcome });
-                } else {
+            Body::Reply(_) | Body::Summary(_) => {
+                if self.session.accept(&message.header).is_err() {
                     self.stats.session_rejects = self.stats.session_rejects.saturating_add(1);
+                } else if let Body::Reply(reply) = message.body {
+                    self.outputs.push_back(AgentOutput::Reply { id: reply.id, outcome: reply.outcome });
+                } else if let Body::Summary(summary) = message.body {
+                    self.outputs.push_back(AgentOutput::Summary(summary));
                 }
             }
             Body::Hello | Body::Status(_) | Body::Request(_) | Body::Probing => {

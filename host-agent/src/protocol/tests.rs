@@ -1,6 +1,6 @@
 //! Unit tests of the protocol half, against a hand-driven controller session.
 
-use warden_core::wire::{Beat, Body, Header, Message, Op, Refusal, Reply, Responder, Role, Status};
+use warden_core::wire::{Beat, Body, Header, Message, Op, Refusal, Reply, Responder, Role, Status, Summary};
 use warden_core::{Duration, GroupId, GroupSet, Instant, NodeId};
 
 use super::*;
@@ -32,6 +32,7 @@ struct Rig {
     steps: Vec<Step>,
     events: Vec<AgentEvent>,
     replies: Vec<(u32, RequestOutcome)>,
+    summaries: Vec<Summary>,
 }
 
 impl Rig {
@@ -45,6 +46,7 @@ impl Rig {
             steps: Vec::new(),
             events: Vec::new(),
             replies: Vec::new(),
+            summaries: Vec::new(),
         };
         rig.drain();
         rig
@@ -57,6 +59,7 @@ impl Rig {
                 AgentOutput::Step(s) => self.steps.push(s),
                 AgentOutput::Event(e) => self.events.push(e),
                 AgentOutput::Reply { id, outcome } => self.replies.push((id, outcome)),
+                AgentOutput::Summary(s) => self.summaries.push(s),
             }
         }
     }
@@ -444,4 +447,23 @@ fn a_step_that_never_ends_is_reported_not_hidden() {
     rig.drain();
     let status = rig.agent.view().status;
     assert_eq!((status.stuck, status.holds, status.applied), (GroupSet::EMPTY, GroupSet::EMPTY, release));
+}
+
+#[test]
+fn a_describe_request_gets_the_controller_summary() {
+    let mut rig = Rig::booted(1, 1);
+    rig.beat(GroupSet::EMPTY, Role::Member);
+    let id = rig.agent.request(rig.now, Op::Describe).unwrap();
+    rig.drain();
+    let request = rig.sent.last().unwrap();
+    rig.controller.accept(&request.header).unwrap();
+    let header = rig.controller.header(NODE);
+    let summary = Summary::new(id, 5, 2, 2);
+    rig.agent.handle_message(rig.now, Message { header, body: Body::Summary(summary) });
+    rig.drain();
+    assert_eq!(rig.summaries, vec![summary]);
+    // A stale one (replayed) is refused by the session.
+    rig.agent.handle_message(rig.now, Message { header, body: Body::Summary(summary) });
+    rig.drain();
+    assert_eq!(rig.summaries.len(), 1);
 }

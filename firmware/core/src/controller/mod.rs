@@ -36,7 +36,7 @@ use self::node::Node;
 use crate::ids::{GroupId, NodeId, MAX_GROUPS, MAX_NODES};
 use crate::time::Instant;
 use crate::wire::session::Responder;
-use crate::wire::{Body, Message, Op, Refusal, Reply};
+use crate::wire::{Body, Message, NodeSummary, Op, Refusal, Reply, Summary};
 
 /// Most effects one step can produce: per node a Beat and a Persist+Power
 /// pair, plus one Reply and one FeedWatchdog.
@@ -191,6 +191,34 @@ impl Controller {
         Some(GroupView { group, placed_on: self.holder_of(group), held_by, moving: state.moving.is_some() })
     }
 
+    /// The cluster at a glance, packed as the wire carries it (`id` is the
+    /// request it answers; 0 on the console).
+    #[must_use]
+    pub fn summary(&self, id: u32) -> Summary {
+        let uptime = u32::try_from(self.now.saturating_since(self.booted).0 / 1000).unwrap_or(u32::MAX);
+        let groups = u8::try_from(self.config.groups.len()).unwrap_or(u8::MAX);
+        let mut s = Summary::new(id, uptime, self.config.nodes, groups);
+        for (i, n) in self.cluster_nodes() {
+            s.set_node(
+                NodeId(i),
+                NodeSummary {
+                    life: n.life,
+                    standby: n.standby,
+                    powered: n.powered,
+                    fence_record: n.fence_record,
+                    heard_ago: n.last_heard.map(|t| self.now.saturating_since(t)),
+                },
+            );
+        }
+        for g in (0..groups).map(GroupId) {
+            s.set_placed(g, self.holder_of(g));
+            if self.groups.get(g.index()).is_some_and(|state| state.moving.is_some()) {
+                s.moving.insert(g);
+            }
+        }
+        s
+    }
+
     /// Counters of rejected input and dropped output.
     pub fn stats(&self) -> ControllerStats {
         self.stats
@@ -257,14 +285,17 @@ impl Controller {
                     return;
                 }
                 self.heard(now, link);
-                let outcome = self.apply_op(now, request.op);
+                let body = if request.op == Op::Describe {
+                    Body::Summary(self.summary(request.id))
+                } else {
+                    Body::Reply(Reply { id: request.id, outcome: self.apply_op(now, request.op) })
+                };
                 if let Some(node) = self.nodes.get_mut(link.index()) {
                     let header = node.session.header(link);
-                    let reply = Message { header, body: Body::Reply(Reply { id: request.id, outcome }) };
-                    self.push_effect(Output::Send { node: link, message: reply });
+                    self.push_effect(Output::Send { node: link, message: Message { header, body } });
                 }
             }
-            Body::Beat(_) | Body::Reply(_) => {
+            Body::Beat(_) | Body::Reply(_) | Body::Summary(_) => {
                 self.stats.unexpected = self.stats.unexpected.saturating_add(1);
             }
         }
@@ -303,6 +334,7 @@ impl Controller {
                 self.start_fence(now, node);
                 Ok(())
             }
+            Op::Describe => Ok(()),
             Op::Unfence { node } => {
                 let n = self.live_node(node).ok_or(Refusal::UnknownNode)?;
                 // Fenced, or dead with its power sensed off (an earlier

@@ -985,3 +985,33 @@ mod flawed {
         assert!(moves > 2, "{moves}");
     }
 }
+
+#[test]
+fn describe_answers_with_the_cluster_summary() {
+    let mut w = two_nodes(false);
+    assert_eq!(w.request(Op::Fence { node: n(1) }), Ok(()));
+    w.run_for(1000);
+    let agent = &mut w.agents[0];
+    let header = agent.header(agent.controller_nonce);
+    let before = w.log.len();
+    w.message(n(0), Message { header, body: Body::Request(Request { id: 77, op: Op::Describe }) });
+    let summary = w.log[before..]
+        .iter()
+        .find_map(|(_, o)| match o {
+            Output::Send { node, message: Message { body: Body::Summary(s), .. } } if *node == n(0) => Some(*s),
+            _ => None,
+        })
+        .expect("a Summary answers Describe");
+    assert_eq!((summary.id, summary.nodes, summary.groups), (77, 2, 2));
+    let n0 = summary.node(n(0)).unwrap();
+    let n1 = summary.node(n(1)).unwrap();
+    assert_eq!((n0.life, n0.powered, n0.fence_record), (Life::Up, Some(true), false));
+    assert_eq!((n1.life, n1.powered, n1.fence_record), (Life::Fenced, Some(false), true));
+    assert!(n0.heard_ago.is_some_and(|d| d.0 < 1000));
+    assert_eq!(summary.placed_on(g(0)), Some(n(0)));
+    assert_eq!(summary.placed_on(g(1)), Some(n(0)), "node1's group moved to node0");
+    // Describing changes nothing: no Reply, no want change.
+    assert!(!w.log[before..]
+        .iter()
+        .any(|(_, o)| matches!(o, Output::Send { message: Message { body: Body::Reply(_), .. }, .. })));
+}

@@ -106,6 +106,9 @@ pub enum Op {
         /// The node to admit back.
         node: NodeId,
     },
+    /// Tell the cluster as the controller sees it: answered with a
+    /// [`Body::Summary`] instead of a [`Reply`]. Changes nothing.
+    Describe,
 }
 
 /// A request from an agent: an operator command with the agent's id for it.
@@ -176,6 +179,8 @@ pub enum Body {
     /// Agent → controller: alive and in session, but still probing the
     /// system after a start: no report yet (a Status would be adopted).
     Probing,
+    /// Controller → agent: the answer to an `Op::Describe` request.
+    Summary(super::summary::Summary),
 }
 
 /// A whole message: header and body.

@@ -11,12 +11,14 @@
 pub mod frame;
 pub mod message;
 pub mod session;
+pub mod summary;
 
 pub use frame::{
     decode, encode, Auth, DecodeStats, Decoder, EncodeError, FrameError, Key, CRC_TAG_LEN, HMAC_TAG_LEN, MAX_KEY_LEN,
 };
 pub use message::{Beat, Body, Header, Message, Op, Refusal, Reply, Request, Role, Status};
 pub use session::{Initiator, Responder, SessionError};
+pub use summary::{NodeSummary, Summary};
 
 /// Protocol version carried in the first byte of every frame.
 pub const VERSION: u8 = 1;
