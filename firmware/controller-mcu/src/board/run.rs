@@ -1,0 +1,599 @@
+//! Boot (DESIGN rule 4) and the main loop: the core's controller driven by
+//! the board's devices. See the crate documentation for the order of boot
+//! and what each output becomes.
+
+use core::mem::MaybeUninit;
+use core::ptr::addr_of_mut;
+
+use defmt::{debug, error, info, warn};
+use warden_bsp::relay::RelayModule;
+use warden_bsp::{Channel, Clock, FenceStore, IoLink, Link, PowerError, PowerSwitch, Watchdog};
+use warden_core::controller::{Boot, Controller, Event, Life, MoveReason, Output};
+use warden_core::wire::{encode, Auth, Decoder, FrameError, Op, Refusal, MAX_FRAME};
+use warden_core::{Duration, GroupId, Instant, NodeId, MAX_NODES};
+
+use super::clock::{self, Delay, SysTickClock};
+use super::memory;
+use super::uart::{self, Uart};
+use super::watchdog::{self, CmsdkWatchdog};
+use crate::blob::{self, BlobError};
+use crate::console::{Command, LineBuffer};
+use crate::progress::{Decision, Outcome, Progress};
+use crate::retained::{self, Retained};
+use crate::{CONFIG_ADDRESS, LINK_UARTS};
+
+/// The watchdog's timeout until the configuration is read.
+const BOOT_WATCHDOG: Duration = Duration::from_millis(5000);
+/// How often every relay's sense is read.
+const SENSE_INTERVAL: Duration = Duration::from_millis(250);
+/// How long the relay module may take to answer a report query.
+const ANSWER_TIMEOUT: Duration = Duration::from_millis(500);
+/// Reads per link per pass of the loop, so one chatty link cannot starve the others.
+const READS_PER_PASS: usize = 8;
+/// The longest watchdog timeout used (the hardware can do 343 s).
+const MAX_WATCHDOG: Duration = Duration::from_secs(300);
+
+type Relays = RelayModule<Uart, SysTickClock, Delay>;
+
+/// The controller: in a static, so the size report shows it (it is the
+/// largest object of the firmware).
+static mut CONTROLLER: MaybeUninit<Controller> = MaybeUninit::uninit();
+
+/// The watchdog's timeout for `keepalive`: the controller asks for a feed
+/// once per keepalive; leave room for four, plus a sense query per node.
+fn watchdog_timeout(keepalive: Duration, nodes: u8) -> Duration {
+    let ms = keepalive
+        .as_millis()
+        .saturating_mul(4)
+        .max(1000)
+        .saturating_add(ANSWER_TIMEOUT.as_millis().saturating_mul(u64::from(nodes)));
+    Duration::from_millis(ms.min(MAX_WATCHDOG.as_millis()))
+}
+
+/// Logs `say` once a second, feeding nothing, until the watchdog resets the board.
+fn halt(say: impl Fn()) -> ! {
+    let mut next = 0;
+    loop {
+        let now = clock::now_ms();
+        if now >= next {
+            say();
+            next = now.saturating_add(1000);
+        }
+    }
+}
+
+const fn on_off(on: bool) -> &'static str {
+    if on {
+        "on"
+    } else {
+        "off"
+    }
+}
+
+const fn frame_error(e: FrameError) -> &'static str {
+    match e {
+        FrameError::TooLong => "too-long",
+        FrameError::Cobs => "cobs",
+        FrameError::Empty => "empty",
+        FrameError::Truncated => "truncated",
+        FrameError::BadTag => "bad-tag",
+        FrameError::BadVersion(_) => "bad-version",
+        FrameError::Decode => "decode",
+        FrameError::TrailingBytes => "trailing-bytes",
+        _ => "other",
+    }
+}
+
+const fn power_error(e: PowerError) -> &'static str {
+    match e {
+        PowerError::NoSuchChannel(_) => "no such channel",
+        PowerError::NoAnswer(_) => "no answer from the relay module",
+        PowerError::BadAnswer(_) => "bad answer from the relay module",
+        _ => "relay module UART failed",
+    }
+}
+
+const fn life(l: Life) -> &'static str {
+    match l {
+        Life::Booting => "booting",
+        Life::Up => "up",
+        Life::Late => "late",
+        Life::Dead => "dead",
+        Life::Fencing => "fencing",
+        Life::Fenced => "fenced",
+    }
+}
+
+const fn reason(r: MoveReason) -> &'static str {
+    match r {
+        MoveReason::HolderLost => "holder lost",
+        MoveReason::Failing => "failing",
+        MoveReason::NetScore => "better connected",
+        MoveReason::Failback => "failback",
+        MoveReason::Operator => "operator",
+        MoveReason::Placement => "placement",
+    }
+}
+
+const fn refusal(r: Refusal) -> &'static str {
+    match r {
+        Refusal::UnknownNode => "no such node",
+        Refusal::UnknownGroup => "no such group",
+        Refusal::NotEligible => "node not eligible for the group",
+        Refusal::NodeUnavailable => "node not up, or fenced, in standby, or failing the group",
+        Refusal::NotFenced => "node is not fenced",
+        Refusal::AlreadyFenced => "node already fenced",
+        Refusal::Unsafe => "unsafe",
+    }
+}
+
+const fn op_name(op: Op) -> &'static str {
+    match op {
+        Op::Migrate { .. } => "migrate",
+        Op::Standby { .. } => "standby",
+        Op::Online { .. } => "online",
+        Op::Fence { .. } => "fence",
+        Op::Unfence { .. } => "unfence",
+        // Commands the core may add later.
+        #[allow(unreachable_patterns)]
+        _ => "operator command",
+    }
+}
+
+fn log_event(event: Event) {
+    match event {
+        Event::NodeUp { node } => info!("node {=u8} is up", node.0),
+        Event::NodeLate { node } => warn!("node {=u8} is late", node.0),
+        Event::NodeDead { node } => warn!("node {=u8} is dead", node.0),
+        Event::FenceStarted { node } => warn!("node {=u8}: fence started", node.0),
+        Event::FenceConfirmed { node } => warn!("node {=u8} is fenced: power sensed off", node.0),
+        Event::FenceUnconfirmed { node } => {
+            error!("node {=u8}: fence NOT confirmed by the sense: nothing it may hold moves", node.0)
+        }
+        Event::Unfenced { node } => info!("node {=u8} unfenced", node.0),
+        Event::Releasing { group, from, reason: why } => {
+            info!("group {=u8}: release asked of node {=u8} ({=str})", group.0, from.0, reason(why))
+        }
+        Event::Placed { group, to, reason: why } => {
+            info!("group {=u8} placed on node {=u8} ({=str})", group.0, to.0, reason(why))
+        }
+        Event::Unplaced { group } => warn!("group {=u8} cannot be placed", group.0),
+        Event::Conflict { group, nodes } => {
+            error!("group {=u8} reported held by several nodes (mask {=u8:#b})", group.0, nodes)
+        }
+        Event::FencedNodePowered { node } => {
+            error!("node {=u8} is fenced but sensed powered: relay commanded off again", node.0)
+        }
+        // Events the core may add later.
+        #[allow(unreachable_patterns)]
+        _ => info!("controller event"),
+    }
+}
+
+/// Counters shown by the console's `status`. They saturate.
+#[derive(Debug, Clone, Copy, Default)]
+struct Counters {
+    /// Frames not sent, per link.
+    send_failed: [u32; LINK_UARTS],
+    /// Console lines refused.
+    console_refused: u32,
+    /// Fence records that could not be stored.
+    persist_failed: u32,
+}
+
+/// Everything the outputs act on.
+struct Devices {
+    nodes: u8,
+    links: [IoLink<Uart>; LINK_UARTS],
+    relays: Relays,
+    channels: [Option<Channel>; MAX_NODES],
+    retained: Retained,
+    watchdog: CmsdkWatchdog,
+    progress: Progress,
+    /// Last sense reading per node, for the "changed" lines.
+    sensed: [Option<bool>; MAX_NODES],
+    /// Whether the last sense of a node failed (reported once per change).
+    sense_failing: [bool; MAX_NODES],
+    /// Relay switches the module refused, to try again at the next sense.
+    pending_power: [Option<bool>; MAX_NODES],
+    /// A node whose fence record could not be stored: its next switch is not carried out.
+    unpersisted: Option<NodeId>,
+    next_sense: Instant,
+    counters: Counters,
+}
+
+impl Devices {
+    fn node_index(&self, node: NodeId) -> Option<usize> {
+        Some(node.index()).filter(|i| *i < usize::from(self.nodes))
+    }
+
+    /// Carries out the controller's outputs, in order.
+    fn drain(&mut self, now: Instant, controller: &mut Controller, auth: &Auth) {
+        while let Some(output) = controller.poll_output() {
+            match output {
+                Output::Persist(record) => self.persist(record),
+                Output::Power { node, on } => self.power(now, node, on),
+                Output::Send { node, message } => {
+                    let Some(i) = self.node_index(node) else { continue };
+                    let mut frame = [0u8; MAX_FRAME];
+                    let Ok(len) = encode(&message, auth, &mut frame) else {
+                        error!("frame to node {=u8} could not be encoded", node.0);
+                        continue;
+                    };
+                    let Some(link) = self.links.get_mut(i) else { continue };
+                    let result = link.write_frame(frame.get(..len).unwrap_or_default());
+                    self.progress.record(i, Outcome::of(&result));
+                    if result.is_err() {
+                        if let Some(c) = self.counters.send_failed.get_mut(i) {
+                            *c = c.saturating_add(1);
+                        }
+                    }
+                }
+                Output::Alarm(event) => log_event(event),
+                Output::FeedWatchdog => self.feed(),
+            }
+        }
+        self.unpersisted = None;
+    }
+
+    fn persist(&mut self, record: warden_core::controller::FenceRecord) {
+        let mut store = self.retained.fences();
+        match store.store(record) {
+            Ok(()) => {
+                let generation = store.generation().unwrap_or(0);
+                memory::write_retained(&self.retained);
+                info!(
+                    "node {=u8}: fence record written ({=str}), generation {=u64}",
+                    record.node.0,
+                    if record.fenced { "fenced" } else { "not fenced" },
+                    generation
+                );
+            }
+            Err(_) => {
+                self.counters.persist_failed = self.counters.persist_failed.saturating_add(1);
+                error!("node {=u8}: fence record NOT written: its relay is left as it is", record.node.0);
+                self.unpersisted = Some(record.node);
+            }
+        }
+    }
+
+    fn power(&mut self, now: Instant, node: NodeId, on: bool) {
+        if self.unpersisted == Some(node) {
+            self.unpersisted = None;
+            error!("node {=u8}: relay NOT switched {=str}: its fence record is not stored", node.0, on_off(on));
+            return;
+        }
+        let Some(i) = self.node_index(node) else { return };
+        let Some(channel) = self.channels.get(i).copied().flatten() else { return };
+        let pending = match self.relays.set(channel, on) {
+            Ok(()) => {
+                info!("node {=u8}: relay commanded {=str}", node.0, on_off(on));
+                None
+            }
+            Err(e) => {
+                error!("node {=u8}: relay refused {=str}: {=str} (will retry)", node.0, on_off(on), power_error(e));
+                Some(on)
+            }
+        };
+        if let Some(slot) = self.pending_power.get_mut(i) {
+            *slot = pending;
+        }
+        // Confirm through the sense without waiting for the next round.
+        self.next_sense = now;
+    }
+
+    fn feed(&mut self) {
+        if watchdog::take_first_expiry() {
+            warn!("watchdog: first stage expired before this feed");
+        }
+        match self.progress.decide() {
+            Decision::Feed { resumed } => {
+                if self.watchdog.feed().is_err() {
+                    error!("watchdog feed refused");
+                }
+                if resumed {
+                    info!("watchdog fed again: every link driver is making progress");
+                }
+            }
+            Decision::Withhold { stalled, first } => {
+                if first {
+                    error!(
+                        "watchdog NOT fed: link driver stalled (links {=u8:#b}); the board resets unless it recovers",
+                        stalled
+                    );
+                }
+            }
+        }
+    }
+
+    /// Reads every relay's sense and feeds readings to the controller;
+    /// retries relay switches the module refused.
+    fn sense_all(&mut self, controller: &mut Controller, auth: &Auth) {
+        for i in 0..usize::from(self.nodes) {
+            let Some(channel) = self.channels.get(i).copied().flatten() else { continue };
+            let node = NodeId(u8::try_from(i).unwrap_or(u8::MAX));
+            if let Some(on) = self.pending_power.get(i).copied().flatten() {
+                if self.relays.set(channel, on).is_ok() {
+                    info!("node {=u8}: relay commanded {=str} (retry)", node.0, on_off(on));
+                    if let Some(slot) = self.pending_power.get_mut(i) {
+                        *slot = None;
+                    }
+                }
+            }
+            let reading = self.relays.sense(channel);
+            if let Some(failing) = self.sense_failing.get_mut(i) {
+                if *failing != reading.is_err() {
+                    *failing = reading.is_err();
+                    match reading {
+                        Err(e) => warn!("node {=u8}: cannot read power: {=str}", node.0, power_error(e)),
+                        Ok(_) => info!("node {=u8}: power readable again", node.0),
+                    }
+                }
+            }
+            if let Ok(Some(powered)) = reading {
+                if let Some(slot) = self.sensed.get_mut(i) {
+                    if *slot != Some(powered) {
+                        info!("node {=u8}: power sensed {=str}", node.0, on_off(powered));
+                        *slot = Some(powered);
+                    }
+                }
+                let now = SysTickClock.now();
+                controller.handle_sense(now, node, powered);
+                self.drain(now, controller, auth);
+            }
+        }
+    }
+
+    fn status(&self, controller: &Controller, decoders: &[Decoder; LINK_UARTS]) {
+        for i in 0..self.nodes {
+            let Some(view) = controller.node(NodeId(i)) else { continue };
+            let power = view.powered.map_or("unknown", on_off);
+            info!(
+                "status node {=u8}: {=str}{=str}, power {=str}, want {=u32:#b}, holds {=u32:#b}",
+                i,
+                life(view.life),
+                if view.standby { " (standby)" } else { "" },
+                power,
+                view.want.0,
+                view.holds.0
+            );
+        }
+        for g in 0..u8::try_from(controller.config().groups.len()).unwrap_or(u8::MAX) {
+            let Some(view) = controller.group(GroupId(g)) else { continue };
+            match view.placed_on {
+                Some(n) => info!("status group {=u8}: placed on node {=u8}", g, n.0),
+                None => info!("status group {=u8}: not placed", g),
+            }
+        }
+        for (i, decoder) in decoders.iter().enumerate().take(usize::from(self.nodes)) {
+            let stats = decoder.stats();
+            let failed = self.counters.send_failed.get(i).copied().unwrap_or(0);
+            info!(
+                "status link {=usize}: frames ok {=u32}, refused {=u32}, not sent {=u32}, bytes dropped {=u32}",
+                i,
+                stats.ok,
+                stats.rejected(),
+                failed,
+                uart::rx_dropped(i + 1)
+            );
+        }
+        let s = controller.stats();
+        let r = self.relays.stats();
+        info!("status memory: stack used {=usize} bytes (high-water since reset)", memory::stack_used());
+        info!(
+            "status counters: session rejects {=u32}, wrong node {=u32}, alarms dropped {=u32}, relay no answer {=u32}, relay bad frames {=u32}, console refused {=u32}, fence store failures {=u32}, spurious irqs {=u32}",
+            s.session_rejects,
+            s.wrong_node,
+            s.alarms_dropped,
+            r.no_answer,
+            r.bad_frames,
+            self.counters.console_refused,
+            self.counters.persist_failed,
+            uart::spurious()
+        );
+    }
+}
+
+/// Boots and runs the controller; never returns.
+pub fn start() -> ! {
+    let Some(mut core) = cortex_m::Peripherals::take() else {
+        // Only a second call could get here.
+        loop {
+            cortex_m::asm::nop();
+        }
+    };
+    // The console first, so every line from here on is seen.
+    let console = Uart::open(0);
+    clock::start(&mut core.SYST);
+    // The watchdog before anything that could hang or halt.
+    let mut watchdog = CmsdkWatchdog::new();
+    let armed = watchdog.start(BOOT_WATCHDOG);
+    // SAFETY: the interrupt handlers (UART receive, SysTick) only touch
+    // their own statics, behind critical sections.
+    unsafe { cortex_m::interrupt::enable() };
+
+    let mut retained_now = memory::read_retained();
+    let boot = retained_now.next_boot();
+    memory::write_retained(&retained_now);
+    info!("boot {=u64}: warden-controller-mcu {=str} on MPS2 AN386", boot, env!("CARGO_PKG_VERSION"));
+    if armed.is_err() {
+        error!("watchdog refused its boot timeout");
+    }
+
+    let config = match blob::decode(memory::config_region(), LINK_UARTS) {
+        Ok(config) => config,
+        Err(e) => halt(|| refuse_blob(e)),
+    };
+    let Ok(auth) = config.frame_auth() else { halt(|| refuse_blob(BlobError::Decode)) };
+    let nodes = config.cluster.nodes;
+    info!(
+        "configuration blob read: {=u8} nodes, {=usize} groups, keepalive {=u64} ms, deadtime {=u64} ms, auth {=str}",
+        nodes,
+        config.cluster.groups.len(),
+        config.cluster.timing.keepalive.as_millis(),
+        config.cluster.timing.deadtime.as_millis(),
+        if matches!(auth, Auth::Crc) { "crc" } else { "hmac" }
+    );
+
+    // Rule 4: the fence records and every relay's sense before the controller.
+    let mut retained = memory::read_retained();
+    let (fenced, generation) = match (retained.fences().load(), retained.fences().generation()) {
+        (Ok(fenced), Ok(generation)) => (fenced, generation),
+        _ => halt(|| {
+            error!("fence records in .retained are corrupt: refusing to start (a fenced node must stay off)");
+        }),
+    };
+    info!("fence store .retained: generation {=u64}", generation);
+    let Some(relay_uart) = Uart::open(4) else { halt(|| error!("UART4 (relay module) missing")) };
+    let mut relays = RelayModule::new(relay_uart, SysTickClock, Delay, config.relay_channels(), ANSWER_TIMEOUT);
+    let mut channels = [None; MAX_NODES];
+    let mut powered = [None; MAX_NODES];
+    let mut sense_failing = [false; MAX_NODES];
+    for i in 0..usize::from(nodes) {
+        let channel = config.relay(i);
+        if let Some(slot) = channels.get_mut(i) {
+            *slot = channel;
+        }
+        let Some(channel) = channel else { continue };
+        let reading = relays.sense(channel);
+        let is_fenced = fenced.get(i).copied().unwrap_or(false);
+        match reading {
+            Ok(p) => {
+                if let Some(slot) = powered.get_mut(i) {
+                    *slot = p;
+                }
+                info!(
+                    "node {=usize}: relay channel {=u8}, fence record {=str}, power sensed {=str}",
+                    i,
+                    channel.0,
+                    if is_fenced { "fenced" } else { "not fenced" },
+                    p.map_or("unknown", on_off)
+                );
+            }
+            Err(e) => {
+                if let Some(slot) = sense_failing.get_mut(i) {
+                    *slot = true;
+                }
+                warn!(
+                    "node {=usize}: relay channel {=u8}, fence record {=str}, power unknown at boot: {=str}",
+                    i,
+                    channel.0,
+                    if is_fenced { "fenced" } else { "not fenced" },
+                    power_error(e)
+                );
+            }
+        }
+    }
+
+    info!("starting the controller (stack used so far {=usize} bytes)", memory::stack_used());
+    let now = SysTickClock.now();
+    let boot_state = Boot { now, seed: retained::seed(boot), fenced, powered };
+    let controller = match Controller::new(config.cluster.clone(), boot_state) {
+        // SAFETY: `start` runs once per boot (the `Peripherals::take` above
+        // guards it), so this is the only reference to the static.
+        Ok(c) => unsafe { (*addr_of_mut!(CONTROLLER)).write(c) },
+        Err(_) => halt(|| error!("the core refused the cluster configuration")),
+    };
+    let timeout = watchdog_timeout(config.cluster.timing.keepalive, nodes);
+    let applied = match watchdog.start(timeout) {
+        Ok(applied) => applied,
+        Err(_) => halt(|| error!("watchdog refused a {=u64} ms timeout", timeout.as_millis())),
+    };
+    let links = [Uart::open(1), Uart::open(2), Uart::open(3)];
+    let [Some(l1), Some(l2), Some(l3)] = links else { halt(|| error!("a link UART is missing")) };
+    let mut devices = Devices {
+        nodes,
+        links: [IoLink::new(l1), IoLink::new(l2), IoLink::new(l3)],
+        relays,
+        channels,
+        retained,
+        watchdog,
+        progress: Progress::new(),
+        sensed: powered,
+        sense_failing,
+        pending_power: [None; MAX_NODES],
+        unpersisted: None,
+        next_sense: now.saturating_add(SENSE_INTERVAL),
+        counters: Counters::default(),
+    };
+    info!(
+        "controller started: {=u8} nodes, watchdog {=u64} ms, stack used {=usize} bytes",
+        nodes,
+        applied.as_millis(),
+        memory::stack_used()
+    );
+    devices.drain(now, controller, &auth);
+    let mut decoders = [Decoder::new(), Decoder::new(), Decoder::new()];
+    let mut console = console;
+    let mut line = LineBuffer::new();
+    loop {
+        let now = SysTickClock.now();
+        for (i, decoder) in decoders.iter_mut().enumerate().take(usize::from(nodes)) {
+            let node = NodeId(u8::try_from(i).unwrap_or(u8::MAX));
+            for _ in 0..READS_PER_PASS {
+                let mut buf = [0u8; 64];
+                let Some(link) = devices.links.get_mut(i) else { break };
+                let n = match link.read_available(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                decoder.feed(buf.get(..n).unwrap_or_default(), &auth, |frame| match frame {
+                    Ok(message) => {
+                        controller.handle_message(now, node, message);
+                        devices.drain(now, controller, &auth);
+                    }
+                    Err(e) => debug!("node {=u8}: frame refused: {=str}", node.0, frame_error(e)),
+                });
+            }
+        }
+        if let Some(console) = console.as_mut() {
+            let mut buf = [0u8; 16];
+            let n = console.take(&mut buf);
+            for &byte in buf.get(..n).unwrap_or_default() {
+                line.push(byte, |parsed| match parsed {
+                    Ok(None) => {}
+                    Ok(Some(Command::Status)) => devices.status(controller, &decoders),
+                    Ok(Some(Command::Op(op))) => {
+                        match controller.handle_request(now, op) {
+                            Ok(()) => info!("console: {=str} accepted", op_name(op)),
+                            Err(r) => warn!("console: {=str} refused: {=str}", op_name(op), refusal(r)),
+                        }
+                        devices.drain(now, controller, &auth);
+                    }
+                    Ok(Some(Command::Wedge(node))) => match devices.node_index(node) {
+                        Some(i) => {
+                            if let Some(link) = devices.links.get_mut(i) {
+                                link.inner().wedge();
+                            }
+                            warn!("console: wedge: node {=u8}'s link transmitter disabled (fault injection)", node.0);
+                        }
+                        None => {
+                            devices.counters.console_refused = devices.counters.console_refused.saturating_add(1);
+                            warn!("console: wedge refused: no such node {=u8}", node.0);
+                        }
+                    },
+                    Err(e) => {
+                        devices.counters.console_refused = devices.counters.console_refused.saturating_add(1);
+                        warn!("console: line refused: {=str}", e.name());
+                    }
+                });
+            }
+        }
+        if controller.poll_timeout().is_some_and(|t| t <= now) {
+            controller.handle_timeout(now);
+            devices.drain(now, controller, &auth);
+        }
+        if now >= devices.next_sense {
+            devices.sense_all(controller, &auth);
+            devices.next_sense = SysTickClock.now().saturating_add(SENSE_INTERVAL);
+        }
+    }
+}
+
+fn refuse_blob(e: BlobError) {
+    error!(
+        "configuration blob at {=u32:#x} refused: {=str}; halted, feeding nothing: the watchdog resets the board",
+        CONFIG_ADDRESS,
+        e.name()
+    );
+}
