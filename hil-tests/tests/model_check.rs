@@ -42,6 +42,21 @@ const QUIET: Bounds = Bounds {
     relay_faults: 0,
 };
 
+/// `WARDEN_MODEL_DEEP=1` explores the larger bounds (several minutes more);
+/// CI runs the default ones.
+fn deep() -> bool {
+    std::env::var("WARDEN_MODEL_DEEP").is_ok_and(|v| v == "1")
+}
+
+/// `default` ticks, or `deeper` ones in a deep run.
+fn ticks(default: u64, deeper: u64) -> u64 {
+    if deep() {
+        deeper
+    } else {
+        default
+    }
+}
+
 /// Explores the whole bounded space (depth-first, two threads) and checks
 /// every safety property; with `failover`, also that a failover is reached.
 fn check_all(bounds: Bounds, failover: bool) {
@@ -68,7 +83,7 @@ fn check_all(bounds: Bounds, failover: bool) {
 
 #[test]
 fn cold_boot_places_once() {
-    check_all(Bounds { start: Start::Cold, ticks: 4, ..QUIET }, false);
+    check_all(Bounds { start: Start::Cold, ticks: ticks(3, 4), ..QUIET }, false);
 }
 
 #[test]
@@ -78,12 +93,12 @@ fn lossy_links() {
 
 #[test]
 fn migration_over_lossy_links() {
-    check_all(Bounds { ticks: 4, losses: 1, migrations: 1, ..QUIET }, false);
+    check_all(Bounds { ticks: ticks(3, 4), losses: 1, migrations: 1, ..QUIET }, false);
 }
 
 #[test]
 fn migration_with_step_failures() {
-    check_all(Bounds { ticks: 4, migrations: 1, step_failures: 1, ..QUIET }, false);
+    check_all(Bounds { ticks: ticks(3, 4), migrations: 1, step_failures: 1, ..QUIET }, false);
 }
 
 #[test]
@@ -93,12 +108,12 @@ fn link_cut_with_relay_and_step_faults() {
 
 #[test]
 fn power_loss_with_relay_and_step_faults() {
-    check_all(Bounds { ticks: 7, power_losses: 1, step_failures: 1, relay_faults: 1, ..QUIET }, true);
+    check_all(Bounds { ticks: ticks(6, 7), power_losses: 1, step_failures: 1, relay_faults: 1, ..QUIET }, true);
 }
 
 #[test]
 fn agent_crash() {
-    check_all(Bounds { crashes: 1, ..QUIET }, false);
+    check_all(Bounds { ticks: ticks(5, 6), crashes: 1, ..QUIET }, false);
 }
 
 #[test]
@@ -113,7 +128,7 @@ fn controller_reset_during_a_fence() {
 
 #[test]
 fn two_groups_link_cut_and_step_failure() {
-    check_all(Bounds { groups: 2, ticks: 7, cuts: 1, step_failures: 1, ..QUIET }, true);
+    check_all(Bounds { groups: 2, ticks: ticks(6, 7), cuts: 1, step_failures: 1, ..QUIET }, true);
 }
 
 /// Runs the model with `flaw` planted, breadth-first, until `property`
