@@ -5,7 +5,7 @@
 use core::mem::MaybeUninit;
 use core::ptr::addr_of_mut;
 
-use defmt::{debug, error, info, warn};
+use defmt::{error, info, warn};
 use warden_bsp::relay::RelayModule;
 use warden_bsp::{Channel, Clock, FenceStore, IoLink, Link, PowerError, PowerSwitch, Watchdog};
 use warden_core::controller::{Boot, Controller, Event, Life, MoveReason, Output};
@@ -437,11 +437,8 @@ pub fn start() -> ! {
 
     // Rule 4: the fence records and every relay's sense before the controller.
     let mut retained = memory::read_retained();
-    let (fenced, generation) = match (retained.fences().load(), retained.fences().generation()) {
-        (Ok(fenced), Ok(generation)) => (fenced, generation),
-        _ => halt(|| {
-            error!("fence records in .retained are corrupt: refusing to start (a fenced node must stay off)");
-        }),
+    let (Ok(fenced), Ok(generation)) = (retained.fences().load(), retained.fences().generation()) else {
+        halt(|| error!("fence records in .retained are corrupt: refusing to start (a fenced node must stay off)"))
     };
     info!("fence store .retained: generation {=u64}", generation);
     let Some(relay_uart) = Uart::open(4) else { halt(|| error!("UART4 (relay module) missing")) };
@@ -495,9 +492,8 @@ pub fn start() -> ! {
         Err(_) => halt(|| error!("the core refused the cluster configuration")),
     };
     let timeout = watchdog_timeout(config.cluster.timing.keepalive, nodes);
-    let applied = match watchdog.start(timeout) {
-        Ok(applied) => applied,
-        Err(_) => halt(|| error!("watchdog refused a {=u64} ms timeout", timeout.as_millis())),
+    let Ok(applied) = watchdog.start(timeout) else {
+        halt(|| error!("watchdog refused a {=u64} ms timeout", timeout.as_millis()))
     };
     let links = [Uart::open(1), Uart::open(2), Uart::open(3)];
     let [Some(l1), Some(l2), Some(l3)] = links else { halt(|| error!("a link UART is missing")) };
@@ -539,10 +535,15 @@ pub fn start() -> ! {
                 };
                 decoder.feed(buf.get(..n).unwrap_or_default(), &auth, |frame| match frame {
                     Ok(message) => {
+                        let before = controller.stats();
                         controller.handle_message(now, node, message);
+                        let after = controller.stats();
+                        if after.session_rejects != before.session_rejects || after.wrong_node != before.wrong_node {
+                            warn!("node {=u8}: message refused by the session rules", node.0);
+                        }
                         devices.drain(now, controller, &auth);
                     }
-                    Err(e) => debug!("node {=u8}: frame refused: {=str}", node.0, frame_error(e)),
+                    Err(e) => warn!("node {=u8}: frame refused: {=str}", node.0, frame_error(e)),
                 });
             }
         }
