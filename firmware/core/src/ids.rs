@@ -52,6 +52,16 @@ impl GroupSet {
     /// The empty set.
     pub const EMPTY: Self = Self(0);
 
+    /// Groups `0..n` (all of them for `n` at or above [`MAX_GROUPS`]).
+    #[must_use]
+    pub const fn first(n: usize) -> Self {
+        if n >= MAX_GROUPS {
+            Self(u32::MAX)
+        } else {
+            Self((1u32 << n) - 1)
+        }
+    }
+
     /// Whether `g` is in the set.
     #[must_use]
     pub const fn contains(self, g: GroupId) -> bool {
@@ -134,5 +144,9 @@ mod tests {
         assert!(s.insert(GroupId(31)));
         assert!(s.contains(GroupId(31)));
         assert_eq!(s.iter().collect::<heapless::Vec<_, 32>>().as_slice(), &[GroupId(31)]);
+        assert_eq!(GroupSet::first(0), GroupSet::EMPTY);
+        assert_eq!(GroupSet::first(3), GroupSet(0b111));
+        assert_eq!(GroupSet::first(32), GroupSet(u32::MAX));
+        assert_eq!(GroupSet::first(200), GroupSet(u32::MAX));
     }
 }

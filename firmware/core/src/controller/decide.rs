@@ -7,7 +7,7 @@ use super::group::Move;
 use super::io::{Boot, Event, FenceRecord, Life, MoveReason, Output};
 use super::node::Node;
 use super::Controller;
-use crate::ids::{GroupId, GroupSet, NodeId};
+use crate::ids::{GroupId, GroupSet, NodeId, MAX_NODES};
 use crate::time::Instant;
 use crate::wire::{Beat, Body, Message, Status};
 
@@ -310,15 +310,17 @@ impl Controller {
     }
 
     fn place_groups(&mut self, now: Instant) {
+        // Placement changes wants and pins, never who is available.
+        let avail = self.availability(now);
         for g in (0u8..).take(self.config.groups.len()).map(GroupId) {
-            self.drop_stale_pin(now, g);
+            self.drop_stale_pin(&avail, g);
             if let Some(holder) = self.holder_of(g) {
                 let h = self.nodes.get(holder.index());
                 let failing = h.is_some_and(|n| n.is_failing(g, now));
                 if h.is_none_or(Node::is_lost) {
                     self.start_move(now, g, holder, MoveReason::HolderLost, None);
                 } else if let Some((to, reason)) = self
-                    .better_place(now, g, holder)
+                    .better_place(&avail, now, g, holder)
                     .filter(|(_, reason)| *reason == MoveReason::Operator || self.damping_allows(now, g))
                 {
                     self.start_move(now, g, holder, reason, Some(to));
@@ -330,16 +332,16 @@ impl Controller {
                 }
             }
             if self.holder_of(g).is_none() {
-                self.place(now, g);
+                self.place(&avail, now, g);
             }
         }
     }
 
     /// An operator pin lasts while its node stays available for the group.
-    fn drop_stale_pin(&mut self, now: Instant, g: GroupId) {
+    fn drop_stale_pin(&mut self, avail: &Availability, g: GroupId) {
         let pin = self.groups.get(g.index()).and_then(|s| s.pin);
         if let Some(p) = pin {
-            if !self.can_take(now, g, p) {
+            if !self.can_take(avail, g, p) {
                 if let Some(state) = self.groups.get_mut(g.index()) {
                     state.pin = None;
                 }
@@ -347,19 +349,38 @@ impl Controller {
         }
     }
 
-    /// `node` is eligible for `g` and available now.
-    fn can_take(&self, now: Instant, g: GroupId, node: NodeId) -> bool {
-        self.eligible.get(g.index()).is_some_and(|mask| node.0 < 8 && mask & (1 << node.0) != 0)
-            && self.live_node(node).is_some_and(|n| n.is_available_for(g, now))
+    /// Who may be given groups now: the nodes available, and what each
+    /// is failing.
+    pub(super) fn availability(&self, now: Instant) -> Availability {
+        let mut a = Availability { nodes: 0, failing: [GroupSet::EMPTY; MAX_NODES], best_score: 0 };
+        for (i, n) in self.cluster_nodes() {
+            if n.is_available() {
+                a.nodes |= 1u8.wrapping_shl(u32::from(i));
+                a.best_score = a.best_score.max(n.net_score());
+            }
+            if let Some(f) = a.failing.get_mut(usize::from(i)) {
+                *f = n.failing_now(now);
+            }
+        }
+        a
+    }
+
+    /// `node` is eligible for `g` and available for it.
+    pub(super) fn can_take(&self, avail: &Availability, g: GroupId, node: NodeId) -> bool {
+        let bit = 1u8.wrapping_shl(u32::from(node.0));
+        node.index() < MAX_NODES
+            && self.eligible.get(g.index()).is_some_and(|mask| mask & bit != 0)
+            && avail.nodes & bit != 0
+            && !avail.failing.get(node.index()).is_some_and(|f| f.contains(g))
     }
 
     /// The best available eligible node for `g` other than `except`: highest
     /// net score, ties to the earlier in the eligible list (home first).
-    fn best_for(&self, now: Instant, g: GroupId, except: Option<NodeId>) -> Option<NodeId> {
+    fn best_for(&self, avail: &Availability, g: GroupId, except: Option<NodeId>) -> Option<NodeId> {
         let config = self.config.groups.get(g.index())?;
         let mut best: Option<(NodeId, u16)> = None;
         for &node in &config.eligible {
-            if Some(node) == except || !self.can_take(now, g, node) {
+            if Some(node) == except || !self.can_take(avail, g, node) {
                 continue;
             }
             let score = self.live_node(node).map_or(0, Node::net_score);
@@ -371,17 +392,23 @@ impl Controller {
     }
 
     /// Where `g` should go instead of its available holder, and why.
-    fn better_place(&self, now: Instant, g: GroupId, holder: NodeId) -> Option<(NodeId, MoveReason)> {
+    fn better_place(
+        &self,
+        avail: &Availability,
+        now: Instant,
+        g: GroupId,
+        holder: NodeId,
+    ) -> Option<(NodeId, MoveReason)> {
         let config = self.config.groups.get(g.index())?;
         let h = self.live_node(holder)?;
         if let Some(pin) = self.groups.get(g.index()).and_then(|s| s.pin) {
             return (pin != holder).then_some((pin, MoveReason::Operator));
         }
         if h.standby {
-            return self.best_for(now, g, Some(holder)).map(|to| (to, MoveReason::Operator));
+            return self.best_for(avail, g, Some(holder)).map(|to| (to, MoveReason::Operator));
         }
         if h.is_failing(g, now) {
-            return self.best_for(now, g, Some(holder)).map(|to| (to, MoveReason::Failing));
+            return self.best_for(avail, g, Some(holder)).map(|to| (to, MoveReason::Failing));
         }
         let score = h.net_score();
         if config.auto_failback {
@@ -390,12 +417,16 @@ impl Controller {
                     n.up_since.is_some_and(|t| now >= t.saturating_add(self.config.timing.failback_delay))
                         && n.net_score() >= score
                 });
-                if home != holder && stable && self.can_take(now, g, home) {
+                if home != holder && stable && self.can_take(avail, g, home) {
                     return Some((home, MoveReason::Failback));
                 }
             }
         }
-        let best = self.best_for(now, g, Some(holder))?;
+        // Nobody is better connected than the holder: nothing to look for.
+        if avail.best_score <= score {
+            return None;
+        }
+        let best = self.best_for(avail, g, Some(holder))?;
         let better = self.live_node(best).is_some_and(|n| n.net_score() > score);
         better.then_some((best, MoveReason::NetScore))
     }
@@ -423,12 +454,12 @@ impl Controller {
 
     /// Second half of a move (or a first placement): put `g` in the target's
     /// want once every other node is clear of it (rule 1) and damping allows.
-    fn place(&mut self, now: Instant, g: GroupId) {
+    fn place(&mut self, avail: &Availability, now: Instant, g: GroupId) {
         let Some(state) = self.groups.get(g.index()) else { return };
         let moving = state.moving;
         let reason = moving.map_or(MoveReason::Placement, |m| m.reason);
-        let preferred = state.pin.or(moving.and_then(|m| m.to)).filter(|&to| self.can_take(now, g, to));
-        let Some(to) = preferred.or_else(|| self.best_for(now, g, None)) else {
+        let preferred = state.pin.or(moving.and_then(|m| m.to)).filter(|&to| self.can_take(avail, g, to));
+        let Some(to) = preferred.or_else(|| self.best_for(avail, g, None)) else {
             self.unplaced(now, g);
             return;
         };
@@ -474,19 +505,19 @@ impl Controller {
     /// its want, and forgets the deadlines of groups it is clear of.
     fn track_releases(&mut self, now: Instant) {
         let release_timeout = self.config.timing.release_timeout;
-        let groups = self.config.groups.len();
+        let configured = GroupSet::first(self.config.groups.len());
         let flaws = self.flaws;
         for n in self.nodes.iter_mut().take(usize::from(self.config.nodes)) {
             if !(n.adopted && matches!(n.life, Life::Up | Life::Late) && !n.is_off()) {
                 n.owed = GroupSet::EMPTY;
                 continue;
             }
-            for g in (0u8..).take(groups).map(GroupId) {
-                let owes = !n.want.contains(g) && !n.is_clear_of(g, flaws);
-                if owes {
+            let owes = n.unclear(flaws).difference(n.want).intersection(configured);
+            n.owed = n.owed.intersection(owes);
+            let newly = owes.difference(n.owed);
+            if !newly.is_empty() {
+                for g in newly.iter() {
                     n.owe(g, now, release_timeout);
-                } else {
-                    n.owed.remove(g);
                 }
             }
         }
@@ -555,4 +586,15 @@ impl Controller {
         let due = self.cluster_nodes().map(|(_, n)| n.next_beat).filter(|at| *at <= now).min();
         Some(due.map_or(next, |d| d.min(next)))
     }
+}
+
+/// Who may be given groups at one instant (worked out once per step).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Availability {
+    /// Bit `n`: node `n` is up, adopted, online and not sensed off.
+    nodes: u8,
+    /// Per node, the groups it is failing.
+    failing: [GroupSet; MAX_NODES],
+    /// The highest ping score among the available nodes.
+    best_score: u16,
 }

@@ -309,7 +309,7 @@ impl Controller {
                 if !config.eligible.contains(&node) {
                     return Err(Refusal::NotEligible);
                 }
-                if !n.is_available_for(group, now) {
+                if !n.is_available() || n.is_failing(group, now) {
                     return Err(Refusal::NodeUnavailable);
                 }
                 if let Some(state) = self.groups.get_mut(group.index()) {

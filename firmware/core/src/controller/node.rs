@@ -116,44 +116,61 @@ impl Node {
         matches!(self.life, Life::Fencing | Life::Fenced)
     }
 
-    /// Rule 1: whether this node provably does not hold `g` and will not
-    /// take it. A node never heard from since it booted is not clear.
-    pub(super) fn is_clear_of(&self, g: GroupId, flaws: Flaws) -> bool {
+    /// Rule 1: the groups this node may hold or take, i.e. is not provably
+    /// clear of. A node never heard from since it booted is clear of none.
+    pub(super) fn unclear(&self, flaws: Flaws) -> GroupSet {
+        const ALL: GroupSet = GroupSet(u32::MAX);
         if self.life == Life::Fenced || self.is_off() {
-            return true;
+            return GroupSet::EMPTY;
         }
         if flaws.has(Flaw::AcquireBeforeFence) && self.life == Life::Dead {
-            return true;
+            return GroupSet::EMPTY;
         }
-        if self.life == Life::Fencing || !self.adopted || self.want.contains(g) {
-            return false;
+        if self.life == Life::Fencing || !self.adopted {
+            return ALL;
         }
         if flaws.has(Flaw::IgnoreReleaseReport) {
-            return true;
+            return self.want;
         }
         let Some(status) = self.status else {
-            return false;
+            return ALL;
         };
         // A group it was asked to release is clear only once a Status that
         // answers the release says so; a group it was never asked to hold
         // is clear on any Status (the agent never acquires without want).
-        let answered = !self.released.contains(g) || status.applied >= self.release_seq;
-        answered && !status.holds.union(status.busy).union(status.stuck).contains(g)
+        let unanswered = if status.applied >= self.release_seq { GroupSet::EMPTY } else { self.released };
+        self.want.union(unanswered).union(status.holds).union(status.busy).union(status.stuck)
+    }
+
+    /// Rule 1 for one group.
+    pub(super) fn is_clear_of(&self, g: GroupId, flaws: Flaws) -> bool {
+        !self.unclear(flaws).contains(g)
     }
 
     /// Rule 1 for every configured group.
     pub(super) fn is_clear_of_all(&self, groups: usize, flaws: Flaws) -> bool {
-        (0..groups).filter_map(|g| u8::try_from(g).ok()).all(|g| self.is_clear_of(GroupId(g), flaws))
+        self.unclear(flaws).intersection(GroupSet::first(groups)).is_empty()
+    }
+
+    /// The groups it reported failing, recently enough to be kept off them.
+    pub(super) fn failing_now(&self, now: Instant) -> GroupSet {
+        let reported = self.status.map_or(GroupSet::EMPTY, |s| s.failing);
+        if now < self.failing_until {
+            reported.union(self.failed)
+        } else {
+            reported
+        }
     }
 
     /// It reported `g` failing, recently enough to keep it off `g`.
     pub(super) fn is_failing(&self, g: GroupId, now: Instant) -> bool {
-        self.status.is_some_and(|s| s.failing.contains(g)) || (self.failed.contains(g) && now < self.failing_until)
+        self.failing_now(now).contains(g)
     }
 
-    /// It may be given `g` now (eligibility is the group's to check).
-    pub(super) fn is_available_for(&self, g: GroupId, now: Instant) -> bool {
-        self.life == Life::Up && !self.standby && self.adopted && !self.is_off() && !self.is_failing(g, now)
+    /// It may be given groups now (eligibility and failures are checked
+    /// per group).
+    pub(super) fn is_available(&self) -> bool {
+        self.life == Life::Up && !self.standby && self.adopted && !self.is_off()
     }
 
     /// It can no longer be a holder: its groups must move. (A Late node
