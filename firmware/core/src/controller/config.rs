@@ -181,6 +181,9 @@ impl core::fmt::Display for ConfigError {
 impl core::error::Error for ConfigError {}
 
 impl ClusterConfig {
+    /// No nodes, no groups (invalid: a placeholder for an idle controller).
+    pub const EMPTY: Self = Self { nodes: 0, groups: Vec::new(), timing: Timing::DEFAULT, fence_idle_dead: false };
+
     /// Checks the whole configuration; nothing is half-accepted.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.nodes == 0 || usize::from(self.nodes) > MAX_NODES {

@@ -36,6 +36,9 @@ pub(super) struct Group {
 }
 
 impl Group {
+    /// A group nothing has happened to.
+    pub(super) const IDLE: Self = Self { pin: None, moving: None, moves: Vec::new(), unplaced_told: false };
+
     /// Whether one more automatic move fits in the window.
     pub(super) fn damping_allows(&self, now: Instant, window: Duration, max_moves: u8) -> bool {
         let limit = usize::from(max_moves).min(DAMPING_RECORDS);

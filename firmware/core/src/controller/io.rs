@@ -214,3 +214,8 @@ pub struct ControllerStats {
     /// Alarms dropped because the queue was full (effects are never dropped).
     pub alarms_dropped: u32,
 }
+
+impl ControllerStats {
+    /// Nothing counted yet.
+    pub const ZERO: Self = Self { session_rejects: 0, wrong_node: 0, unexpected: 0, alarms_dropped: 0 };
+}

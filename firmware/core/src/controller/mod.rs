@@ -79,40 +79,67 @@ fn node_nonce(seed: u64, node: usize) -> u64 {
 }
 
 impl Controller {
-    /// Starts the controller (rule 4): nodes with a fence record stay off
-    /// (commanded off again if sensed on or unknown); every other node is
-    /// Booting (or Dead if sensed off) and nothing is placed until the
-    /// nodes report or are proven clear. Refuses an invalid configuration.
-    pub fn new(config: ClusterConfig, boot: Boot) -> Result<Self, ConfigError> {
-        config.validate()?;
-        let now = boot.now;
-        let nodes = core::array::from_fn(|i| {
-            Node::new(now, Responder::new(node_nonce(boot.seed, i)), boot.powered.get(i).copied().flatten())
-        });
-        // Node ids are below MAX_NODES = 8 (validated), so they fit a u8 mask.
-        let eligible = core::array::from_fn(|g| {
-            config
-                .groups
-                .get(g)
-                .map_or(0, |c| c.eligible.iter().fold(0u8, |mask, n| mask | 1u8.wrapping_shl(n.0.into())))
-        });
-        let mut controller = Self {
-            config,
-            booted: now,
-            now,
-            nodes,
-            groups: core::array::from_fn(|_| Group::default()),
+    /// A controller that runs nothing yet (no nodes, no groups): a value a
+    /// board can keep in a `static` and [`reboot`](Self::reboot) in place,
+    /// so that a whole controller never passes through its stack.
+    #[must_use]
+    pub const fn idle() -> Self {
+        const NODE: Node = Node::new(Instant::ZERO, Responder::new(1), None);
+        const GROUP: Group = Group::IDLE;
+        Self {
+            config: ClusterConfig::EMPTY,
+            booted: Instant::ZERO,
+            now: Instant::ZERO,
+            nodes: [NODE; MAX_NODES],
+            groups: [GROUP; MAX_GROUPS],
             effects: Vec::new(),
             alarms: Vec::new(),
-            stats: ControllerStats::default(),
-            next_feed: now,
-            deadline: Some(now),
-            eligible,
+            stats: ControllerStats::ZERO,
+            next_feed: Instant::ZERO,
+            deadline: None,
+            eligible: [0; MAX_GROUPS],
             flaws: Flaws::NONE,
-        };
-        controller.boot(&boot);
-        controller.deadline = controller.next_deadline();
+        }
+    }
+
+    /// Starts the controller (rule 4): nodes with a fence record stay off
+    /// (commanded off at boot whatever their sense says); every other node
+    /// is Booting (or Dead if sensed off) and nothing is placed until the
+    /// nodes report or are proven clear. Refuses an invalid configuration.
+    pub fn new(config: ClusterConfig, boot: Boot) -> Result<Self, ConfigError> {
+        let mut controller = Self::idle();
+        controller.reboot(config, boot)?;
         Ok(controller)
+    }
+
+    /// [`new`](Self::new) in place: everything this controller knew is
+    /// forgotten, as after a reset. An invalid configuration is refused and
+    /// changes nothing.
+    pub fn reboot(&mut self, config: ClusterConfig, boot: Boot) -> Result<(), ConfigError> {
+        config.validate()?;
+        let now = boot.now;
+        for (i, n) in self.nodes.iter_mut().enumerate() {
+            *n = Node::new(now, Responder::new(node_nonce(boot.seed, i)), boot.powered.get(i).copied().flatten());
+        }
+        // Node ids are below MAX_NODES = 8 (validated), so they fit a u8 mask.
+        for (g, mask) in self.eligible.iter_mut().enumerate() {
+            *mask = config
+                .groups
+                .get(g)
+                .map_or(0, |c| c.eligible.iter().fold(0u8, |mask, n| mask | 1u8.wrapping_shl(n.0.into())));
+        }
+        self.groups.iter_mut().for_each(|g| *g = Group::IDLE);
+        self.config = config;
+        self.booted = now;
+        self.now = now;
+        self.effects.clear();
+        self.alarms.clear();
+        self.stats = ControllerStats::ZERO;
+        self.next_feed = now;
+        self.flaws = Flaws::NONE;
+        self.boot(&boot);
+        self.deadline = self.next_deadline();
+        Ok(())
     }
 
     /// A frame from `link`, already decoded and authenticated. The session

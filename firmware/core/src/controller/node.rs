@@ -76,7 +76,7 @@ pub(super) struct Node {
 
 impl Node {
     /// A node as the controller first sees it: Booting, heard from never.
-    pub(super) fn new(now: Instant, session: Responder, powered: Option<bool>) -> Self {
+    pub(super) const fn new(now: Instant, session: Responder, powered: Option<bool>) -> Self {
         Self {
             life: Life::Booting,
             since: now,

@@ -1015,3 +1015,19 @@ fn describe_answers_with_the_cluster_summary() {
         .iter()
         .any(|(_, o)| matches!(o, Output::Send { message: Message { body: Body::Reply(_), .. }, .. })));
 }
+
+#[test]
+fn reboot_in_place_is_new_and_a_bad_config_changes_nothing() {
+    let mut w = two_nodes(false);
+    let config = w.c.config().clone();
+    let boot = Boot { now: Instant(9000), seed: 3, fenced: [false; MAX_NODES], powered: [Some(true); MAX_NODES] };
+    let fresh = Controller::new(config.clone(), boot).unwrap();
+    let before = w.c.clone();
+    let mut bad = config.clone();
+    bad.nodes = 0;
+    assert_eq!(w.c.reboot(bad, boot), Err(ConfigError::NodeCount(0)));
+    assert_eq!(w.c, before, "a refused configuration changes nothing");
+    w.c.reboot(config, boot).unwrap();
+    assert_eq!(w.c, fresh);
+    assert_eq!(Controller::idle().poll_timeout(), None);
+}
