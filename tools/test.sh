@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Runs every Warden test on a fresh machine: installs what the tests need
-# (Debian packages, the Rust target named in rust-toolchain.toml), then builds
-# the firmware core for the MCU, runs the workspace tests (some need root:
-# network namespaces, loop devices) and a 20,000-seed simulation.
+# (Debian packages, the Rust target and components named in
+# rust-toolchain.toml, defmt-print), then builds the firmware for the MCU,
+# runs the lints, the workspace tests (some need root: network namespaces,
+# loop devices, QEMU) and a 20,000-seed simulation.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-say() { printf '\n== %s\n' "$*"; }
+say() { printf '\n== %s (%ds)\n' "$*" "$SECONDS"; }
 
+# command:package pairs, installed when the command is missing.
 need_pkgs=()
-for pair in ip:iproute2 mkfs.ext4:e2fsprogs losetup:mount e2fsck:e2fsprogs ps:procps; do
+for pair in ip:iproute2 mkfs.ext4:e2fsprogs e2fsck:e2fsprogs losetup:mount ps:procps \
+    qemu-system-arm:qemu-system-arm python3:python3; do
     cmd=${pair%%:*} pkg=${pair##*:}
     command -v "$cmd" >/dev/null 2>&1 || need_pkgs+=("$pkg")
 done
@@ -25,15 +28,22 @@ if ((${#need_pkgs[@]})); then
 fi
 
 if [ "$(id -u)" -ne 0 ]; then
-    echo "warning: not root; the namespace and loop-device tests will fail and say what they need" >&2
+    echo "warning: not root; the namespace, loop-device and rig tests will fail and say what they need" >&2
 fi
 
 say "toolchain (from rust-toolchain.toml)"
 rustup show active-toolchain
-rustup target list --installed | grep -q thumbv7em-none-eabihf || rustup target add thumbv7em-none-eabihf
+# rustup installs what rust-toolchain.toml names only with a new toolchain;
+# an existing one gets the target and components here.
+rustup target add thumbv7em-none-eabihf
+rustup component add llvm-tools clippy rustfmt
+command -v defmt-print >/dev/null 2>&1 || cargo install defmt-print --locked
 
 say "warden-core for thumbv7em-none-eabihf (no_std)"
 cargo build -p warden-core --target thumbv7em-none-eabihf --release
+
+say "MCU controller firmware (cargo fw)"
+cargo fw
 
 say "lints of the no_std core"
 cargo clippy -p warden-core --all-targets -- -D warnings
@@ -43,3 +53,5 @@ cargo test --workspace --release
 
 say "simulation: 20000 seeds"
 cargo run --release -q -p warden-hil --bin warden-sim -- --seeds 20000
+
+say "done"
