@@ -1084,9 +1084,11 @@ impl Sim {
         // Rule 1: exclusivity, against what is really active.
         for g in 0..self.sc.groups.len() {
             let group = GroupId(g as u8);
-            let holders: Vec<usize> = (0..self.servers.len()).filter(|n| self.servers[*n].holds(group)).collect();
-            if holders.len() > 1 {
-                let names: Vec<String> = holders.iter().map(|n| format!("node{n}")).collect();
+            if self.servers.iter().filter(|s| s.holds(group)).nth(1).is_some() {
+                let names: Vec<String> = (0..self.servers.len())
+                    .filter(|n| self.servers[*n].holds(group))
+                    .map(|n| format!("node{n}"))
+                    .collect();
                 self.violate(format!("{group} is active on {} at once (rule 1, exclusivity)", names.join(" and ")));
                 return;
             }

@@ -135,6 +135,8 @@ pub struct Agent {
     last_hello: Option<Instant>,
     /// When the next probe sweep is due.
     next_probe: Instant,
+    /// What `poll_timeout` answers, worked out at the end of every step.
+    deadline: Instant,
     last_sent: Option<Status>,
     next_request: u32,
     now: Instant,
@@ -182,6 +184,7 @@ impl Agent {
             next_send: now,
             last_hello: None,
             next_probe,
+            deadline: now,
             last_sent: None,
             next_request: 0,
             now,
@@ -275,6 +278,11 @@ impl Agent {
     /// When `handle_timeout` must be called next.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
+        Some(self.deadline)
+    }
+
+    /// The earliest timer, as of the end of the last step.
+    fn next_deadline(&self) -> Instant {
         let mut next = self.next_send.min(self.next_probe);
         if !self.silent {
             if let Some(at) = self.last_beat_at {
@@ -289,7 +297,7 @@ impl Agent {
                 next = next.min(at);
             }
         }
-        Some(next.max(self.now))
+        next.max(self.now)
     }
 
     /// The agent at a glance.
@@ -446,6 +454,7 @@ impl Agent {
             }
         }
         self.report(now);
+        self.deadline = self.next_deadline();
     }
 
     /// Hello before the handshake; Status after it, every keepalive and at
