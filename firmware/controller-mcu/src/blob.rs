@@ -17,7 +17,8 @@
 //! header, the checksum, the postcard payload with no trailing bytes, the
 //! cluster configuration as the core validates it, the key, the node count
 //! against the board's link UARTs and the relay channels. A blob is taken
-//! whole or refused whole.
+//! whole or refused whole. The board decodes it with [`decode_into`], in
+//! place (see `place`), to keep its stack small.
 
 use core::fmt;
 
@@ -26,6 +27,8 @@ use warden_bsp::Channel;
 use warden_core::controller::{ClusterConfig, ConfigError};
 use warden_core::wire::{Auth, FrameError, Key, MAX_KEY_LEN};
 use warden_core::MAX_NODES;
+
+mod place;
 
 /// The magic bytes at the start of every blob.
 pub const MAGIC: [u8; 4] = *b"WCFG";
@@ -71,6 +74,10 @@ pub struct BoardConfig {
 }
 
 impl BoardConfig {
+    /// No nodes, no groups, CRC only: a value to [`decode_into`] (it does
+    /// not validate).
+    pub const EMPTY: Self = Self { cluster: ClusterConfig::EMPTY, auth: AuthConfig::Crc, relays: heapless::Vec::new() };
+
     /// The frame protection to use.
     ///
     /// # Errors
@@ -253,10 +260,23 @@ pub fn encode(config: &BoardConfig, out: &mut [u8]) -> Result<usize, BlobError> 
 ///
 /// # Errors
 ///
+/// As [`decode_into`].
+pub fn decode(region: &[u8], links: usize) -> Result<BoardConfig, BlobError> {
+    let mut config = BoardConfig::EMPTY;
+    decode_into(region, links, &mut config)?;
+    Ok(config)
+}
+
+/// Reads and checks the blob at the start of `region` into `config`, in
+/// place: no whole configuration passes through the stack. On an error,
+/// `config` holds whatever was decoded before it and must not be used.
+///
+/// # Errors
+///
 /// The first [`BlobError`] found, checked in this order: magic (blank is
 /// [`BlobError::Missing`]), version, reserved bytes, length, checksum,
 /// payload, then [`BoardConfig::validate`] against `links` link UARTs.
-pub fn decode(region: &[u8], links: usize) -> Result<BoardConfig, BlobError> {
+pub fn decode_into(region: &[u8], links: usize, config: &mut BoardConfig) -> Result<(), BlobError> {
     let (header, rest) = region.split_at_checked(HEADER_LEN).ok_or(BlobError::Length { len: 0 })?;
     let Some((magic, header_rest)) = header.split_first_chunk::<4>() else { return Err(BlobError::Magic) };
     if *magic != MAGIC {
@@ -284,18 +304,19 @@ pub fn decode(region: &[u8], links: usize) -> Result<BoardConfig, BlobError> {
     if checksum(signed, payload) != u32::from_le_bytes(sum) {
         return Err(BlobError::Checksum);
     }
-    let (config, trailing) = postcard::take_from_bytes::<BoardConfig>(payload).map_err(|_| BlobError::Decode)?;
+    let mut payload = postcard::Deserializer::from_bytes(payload);
+    serde::de::DeserializeSeed::deserialize(place::Board(config), &mut payload).map_err(|_| BlobError::Decode)?;
+    let trailing = payload.finalize().map_err(|_| BlobError::Decode)?;
     if !trailing.is_empty() {
         return Err(BlobError::TrailingBytes);
     }
-    config.validate(links)?;
-    Ok(config)
+    config.validate(links)
 }
 
 #[cfg(test)]
 mod tests {
     use warden_core::controller::{GroupConfig, Timing};
-    use warden_core::NodeId;
+    use warden_core::{NodeId, MAX_GROUPS};
 
     use super::*;
 
@@ -416,6 +437,91 @@ mod tests {
         let mut crc = config();
         crc.auth = AuthConfig::Crc;
         assert_eq!(decode(&blob(&crc), 3).unwrap().frame_auth(), Ok(Auth::Crc));
+    }
+
+    /// Decodes `payload` in place, over a value that already holds another
+    /// configuration, as the board does.
+    fn in_place(payload: &[u8]) -> Option<BoardConfig> {
+        let mut config = config();
+        config.cluster.groups.push(config.cluster.groups[0].clone()).unwrap();
+        config.cluster.fence_idle_dead = true;
+        let mut de = postcard::Deserializer::from_bytes(payload);
+        serde::de::DeserializeSeed::deserialize(place::Board(&mut config), &mut de).ok()?;
+        de.finalize().ok().filter(|rest| rest.is_empty())?;
+        Some(config)
+    }
+
+    /// Every node in every group, every timing key set: the largest blob.
+    fn largest() -> BoardConfig {
+        let mut config = config();
+        let eligible: heapless::Vec<NodeId, MAX_NODES> = (0..MAX_NODES as u8).rev().map(NodeId).collect();
+        config.cluster.nodes = MAX_NODES as u8;
+        config.cluster.groups =
+            (0..MAX_GROUPS).map(|g| GroupConfig { eligible: eligible.clone(), auto_failback: g % 2 == 0 }).collect();
+        config.cluster.timing.auto_unfence_after = Some(warden_core::Duration::from_millis(u64::MAX));
+        config.cluster.timing.failure_timeout = warden_core::Duration::from_millis(1 << 40);
+        config.cluster.fence_idle_dead = true;
+        config.auth = AuthConfig::Hmac(heapless::Vec::from_slice(&[0xA5; MAX_KEY_LEN]).unwrap());
+        config.relays = (0..MAX_NODES as u8).map(|c| 7 - c).collect();
+        config
+    }
+
+    #[test]
+    fn in_place_decoding_reads_what_the_derived_serde_writes() {
+        let mut crc = config();
+        crc.auth = AuthConfig::Crc;
+        let mut no_groups = config();
+        no_groups.cluster.groups.clear();
+        for config in [config(), crc, no_groups, largest()] {
+            let mut buf = [0u8; MAX_PAYLOAD];
+            let payload = postcard::to_slice(&config, &mut buf).unwrap();
+            assert_eq!(in_place(payload).as_ref(), Some(&config));
+            assert_eq!(decode(&blob(&config), MAX_NODES), decode_derived(&blob(&config), MAX_NODES));
+        }
+    }
+
+    #[test]
+    fn in_place_decoding_refuses_what_the_derived_serde_refuses() {
+        let config = largest();
+        let mut buf = [0u8; MAX_PAYLOAD];
+        let payload = postcard::to_slice(&config, &mut buf).unwrap().to_vec();
+        let derived = |bytes: &[u8]| {
+            postcard::take_from_bytes::<BoardConfig>(bytes).ok().filter(|(_, rest)| rest.is_empty()).map(|(c, _)| c)
+        };
+        for len in 0..payload.len() {
+            assert_eq!(in_place(&payload[..len]), derived(&payload[..len]), "payload cut at {len}");
+        }
+        // Values that move varints, lengths, enum tags and options across
+        // their limits, at every offset: both accept the same bytes, with
+        // the same result.
+        for offset in 0..payload.len() {
+            let near = [payload[offset] ^ 1, payload[offset].wrapping_add(1), payload[offset].wrapping_sub(1)];
+            for value in
+                [0x00, 0x01, 0x02, 0x08, 0x09, 0x20, 0x21, 0x40, 0x41, 0x7F, 0x80, 0xFF].into_iter().chain(near)
+            {
+                let mut bad = payload.clone();
+                bad[offset] = value;
+                assert_eq!(in_place(&bad), derived(&bad), "byte {offset} set to {value:#x}");
+            }
+        }
+        // One group more than the list holds (the count is the byte after `nodes`).
+        let mut too_many = payload.clone();
+        too_many[1] = MAX_GROUPS as u8 + 1;
+        too_many.splice(2..2, payload[2..2 + 10].iter().copied());
+        assert_eq!(in_place(&too_many), None);
+        assert_eq!(derived(&too_many), None);
+    }
+
+    /// `decode` as it was written with the derived `Deserialize`, to compare.
+    fn decode_derived(region: &[u8], links: usize) -> Result<BoardConfig, BlobError> {
+        let len = u32::from_le_bytes(region[8..12].try_into().unwrap()) as usize;
+        let (config, rest) = postcard::take_from_bytes::<BoardConfig>(&region[HEADER_LEN..HEADER_LEN + len])
+            .map_err(|_| BlobError::Decode)?;
+        if !rest.is_empty() {
+            return Err(BlobError::TrailingBytes);
+        }
+        config.validate(links)?;
+        Ok(config)
     }
 
     #[test]
