@@ -1,5 +1,5 @@
 //! The CMSDK APB UARTs: interrupt-driven receive into a heapless queue per
-//! UART, polled transmit with a bound.
+//! UART (sized for what each UART carries), polled transmit with a bound.
 //!
 //! The receive interrupt of UART `n` clears its interrupt status *first*
 //! and then moves every byte the UART holds into the queue: a byte that
@@ -21,8 +21,22 @@ use heapless::Deque;
 
 use super::{Irq, SYSCLK_HZ};
 
-/// Bytes each UART's receive queue holds: two maximum frames.
-pub const RX_CAPACITY: usize = 256;
+/// Bytes a link UART's receive queue holds: two maximum frames. An agent
+/// sends about one frame per keepalive (its Status, now and then a Hello, a
+/// Probing or a request), and the main loop empties the queues between
+/// steps; its longest pause is a relay query that gets no answer
+/// ([`super::run`]'s answer timeout, 500 ms, shorter than any sane
+/// keepalive), so two frames are what can pile up. At 115200 baud the
+/// line itself could fill it in 22 ms, but no agent talks that much.
+pub const LINK_RX_CAPACITY: usize = 2 * warden_core::wire::MAX_FRAME;
+/// Bytes the console's receive queue holds: a whole command line and its
+/// end of line, with room. Operators type, they do not stream; a pasted
+/// burst that overflows it loses bytes (counted), so its line is refused.
+pub const CONSOLE_RX_CAPACITY: usize = 64;
+/// Bytes the relay module's receive queue holds: eight 4-byte answers. The
+/// firmware asks one query at a time and reads its answer at once.
+pub const RELAY_RX_CAPACITY: usize = 32;
+const _: () = assert!(CONSOLE_RX_CAPACITY > crate::console::MAX_LINE);
 /// Looks at the status register before a transmit is declared stuck.
 pub const TX_SPINS: u32 = 50_000;
 /// Line speed of every UART.
@@ -46,11 +60,45 @@ const CTRL_RX_INTEN: u32 = 1 << 3;
 const INT_RX: u32 = 1 << 1;
 const INT_RXO: u32 = 1 << 3;
 
-type Queue = Mutex<RefCell<Deque<u8, RX_CAPACITY>>>;
+type Queue<const N: usize> = Mutex<RefCell<Deque<u8, N>>>;
 
-static RX: [Queue; 5] = [const { Mutex::new(RefCell::new(Deque::new())) }; 5];
+static CONSOLE_RX: Queue<CONSOLE_RX_CAPACITY> = Mutex::new(RefCell::new(Deque::new()));
+static LINK_RX: [Queue<LINK_RX_CAPACITY>; 3] = [const { Mutex::new(RefCell::new(Deque::new())) }; 3];
+static RELAY_RX: Queue<RELAY_RX_CAPACITY> = Mutex::new(RefCell::new(Deque::new()));
 static RX_DROPPED: [AtomicU32; 5] = [const { AtomicU32::new(0) }; 5];
 static SPURIOUS: AtomicU32 = AtomicU32::new(0);
+
+/// A receive queue, whatever its capacity.
+trait RxQueue {
+    /// `false` when full.
+    fn push(&mut self, byte: u8) -> bool;
+    fn pop(&mut self) -> Option<u8>;
+    fn is_empty(&self) -> bool;
+}
+
+impl<const N: usize> RxQueue for Deque<u8, N> {
+    fn push(&mut self, byte: u8) -> bool {
+        self.push_back(byte).is_ok()
+    }
+
+    fn pop(&mut self) -> Option<u8> {
+        self.pop_front()
+    }
+
+    fn is_empty(&self) -> bool {
+        Self::is_empty(self)
+    }
+}
+
+/// Runs `f` on UART `index`'s receive queue, in a critical section; `None`
+/// beyond UART4.
+fn with_rx<R>(index: usize, f: impl FnOnce(&mut dyn RxQueue) -> R) -> Option<R> {
+    critical_section::with(|cs| match index {
+        0 => Some(f(&mut *CONSOLE_RX.borrow_ref_mut(cs))),
+        4 => Some(f(&mut *RELAY_RX.borrow_ref_mut(cs))),
+        _ => LINK_RX.get(index.wrapping_sub(1)).map(|q| f(&mut *q.borrow_ref_mut(cs))),
+    })
+}
 
 fn read(base: usize, offset: usize) -> u32 {
     // SAFETY: `base` is one of `BASES` and `offset` one of the register
@@ -72,9 +120,7 @@ pub fn on_interrupt(irq: u16) -> bool {
     while read(base, STATE) & STATE_RXFULL != 0 {
         // Reading DATA empties the one-byte buffer (register width 32, byte in bits 0-7).
         let byte = (read(base, DATA) & 0xFF) as u8;
-        let pushed =
-            critical_section::with(|cs| RX.get(index).is_some_and(|q| q.borrow_ref_mut(cs).push_back(byte).is_ok()));
-        if !pushed {
+        if with_rx(index, |q| q.push(byte)) != Some(true) {
             if let Some(dropped) = RX_DROPPED.get(index) {
                 dropped.fetch_add(1, Ordering::Relaxed);
             }
@@ -156,21 +202,20 @@ impl Uart {
 
     /// Takes the bytes received so far into `buf`; returns how many.
     pub fn take(&mut self, buf: &mut [u8]) -> usize {
-        critical_section::with(|cs| {
-            let Some(queue) = RX.get(self.index) else { return 0 };
-            let mut queue = queue.borrow_ref_mut(cs);
+        with_rx(self.index, |queue| {
             let mut n = 0;
             for slot in buf.iter_mut() {
-                let Some(byte) = queue.pop_front() else { break };
+                let Some(byte) = queue.pop() else { break };
                 *slot = byte;
                 n += 1;
             }
             n
         })
+        .unwrap_or(0)
     }
 
     fn has_input(&self) -> bool {
-        critical_section::with(|cs| RX.get(self.index).is_some_and(|q| !q.borrow_ref(cs).is_empty()))
+        with_rx(self.index, |q| !q.is_empty()).unwrap_or(false)
     }
 
     /// Waits (bounded) for the transmit buffer to be empty.
