@@ -18,8 +18,10 @@
 //!
 //! The UARTs are CMSDK APB UARTs (8N1, `BAUDDIV` = 25 MHz / 115200 = 217,
 //! one-byte buffers). Receive is interrupt-driven: each RX interrupt moves
-//! the byte into that UART's heapless queue (256 bytes; a byte that finds it
-//! full is dropped and counted); the main loop takes bytes from the queues.
+//! the byte into that UART's heapless queue (256 bytes for a link, two
+//! maximum frames; 64 for the console; 32 for the relay module: see
+//! `board::uart` for why; a byte that finds it full is dropped and
+//! counted); the main loop takes bytes from the queues.
 //! Transmit polls, with a bound: a transmitter that does not take a byte
 //! within it is wedged (a UART drains at its baud rate whatever the peer
 //! does) and the call fails as a device error. The overflow interrupt (12)
@@ -42,6 +44,28 @@
 //! not touch it either: the fence records survive a watchdog reset (the
 //! QEMU test checks it). The budget for a production part is 64 KiB of flash
 //! and 16 KiB of RAM; `size.sh` reports against it.
+//!
+//! ## RAM
+//!
+//! RAM is `.bss` (no `.data`) plus the stack. The largest object, the
+//! core's controller (7.5 KB), is a `.bss` static made once at boot
+//! (`cortex_m::singleton!`), copied from the constant `Controller::idle()`
+//! and then rebooted in place with the blob's cluster
+//! (`Controller::reboot`): it never passes through the stack. Built at run
+//! time instead of copied, the idle value would be assembled on the stack
+//! first; the constant costs the same flash as a `.data` static would.
+//! Boot runs in phases that each return before the next starts, so the
+//! stack holds one at a time: the blob is decoded in place
+//! ([`blob::decode_into`]), the devices are built where the main loop uses
+//! them, and the main loop's frame holds the link decoders. The receive
+//! queues are sized per UART (`board::uart`).
+//!
+//! The stack's high-water mark is measured, not estimated: cortex-m-rt
+//! paints the stack at reset (`paint-stack`), and the console's `status`
+//! (and the boot lines) report how much of the paint is gone. The QEMU test
+//! reads it after placement, a fence, a takeover and a Describe, and again
+//! after a watchdog reset; `size.sh` prints data, bss and that mark against
+//! the budget.
 //!
 //! ## Configuration
 //!
@@ -82,10 +106,10 @@
 //! ## Running it by hand under QEMU
 //!
 //! ```sh
-//! cargo fw                                     # target/thumbv7em-none-eabihf/release/warden-controller-mcu
+//! cargo fw                                     # target/thumbv7em-none-eabihf/firmware/warden-controller-mcu
 //! cargo run -p warden-controller-mcu --bin warden-mcu-config -- cluster.toml -o config.bin
 //! qemu-system-arm -M mps2-an386 -nographic -icount shift=7,align=off,sleep=off \
-//!   -kernel target/thumbv7em-none-eabihf/release/warden-controller-mcu \
+//!   -kernel target/thumbv7em-none-eabihf/firmware/warden-controller-mcu \
 //!   -device loader,file=config.bin,addr=0x3f000 \
 //!   -chardev socket,id=u0,path=/tmp/u0.sock,server=on,wait=on -serial chardev:u0 \
 //!   -chardev socket,id=u1,path=/tmp/u1.sock,server=on,wait=on -serial chardev:u1 \
@@ -94,7 +118,7 @@
 //!   -chardev socket,id=u4,path=/tmp/u4.sock,server=on,wait=on -serial chardev:u4 \
 //!   -qmp unix:/tmp/qmp.sock,server=on,wait=off -monitor none
 //! # then, each in its own terminal, in this order (QEMU waits for each):
-//! socat -u UNIX-CONNECT:/tmp/u0.sock - | defmt-print -e target/thumbv7em-none-eabihf/release/warden-controller-mcu
+//! socat -u UNIX-CONNECT:/tmp/u0.sock - | defmt-print -e target/thumbv7em-none-eabihf/firmware/warden-controller-mcu
 //! socat - UNIX-CONNECT:/tmp/u1.sock ...         # the agents' serial lines (node 0, 1, 2)
 //! warden-relay-board --socket /tmp/u4.sock --channels 2
 //! ```

@@ -3,7 +3,6 @@
 //! and what each output becomes.
 
 use core::mem::MaybeUninit;
-use core::ptr::addr_of_mut;
 
 use defmt::{error, info, warn};
 use warden_bsp::relay::RelayModule;
@@ -16,7 +15,7 @@ use super::clock::{self, Delay, SysTickClock};
 use super::memory;
 use super::uart::{self, Uart};
 use super::watchdog::{self, CmsdkWatchdog};
-use crate::blob::{self, BlobError};
+use crate::blob::{self, BlobError, BoardConfig};
 use crate::console::{Command, LineBuffer};
 use crate::progress::{Decision, Outcome, Progress};
 use crate::retained::{self, Retained};
@@ -34,10 +33,6 @@ const READS_PER_PASS: usize = 8;
 const MAX_WATCHDOG: Duration = Duration::from_secs(300);
 
 type Relays = RelayModule<Uart, SysTickClock, Delay>;
-
-/// The controller: in a static, so the size report shows it (it is the
-/// largest object of the firmware).
-static mut CONTROLLER: MaybeUninit<Controller> = MaybeUninit::uninit();
 
 /// The watchdog's timeout for `keepalive`: the controller asks for a feed
 /// once per keepalive; leave room for four, plus a sense query per node.
@@ -179,6 +174,13 @@ struct Counters {
     console_refused: u32,
     /// Fence records that could not be stored.
     persist_failed: u32,
+}
+
+/// What the main loop runs with, as [`configure`] leaves it.
+struct Board {
+    devices: Devices,
+    /// How frames are authenticated.
+    auth: Auth,
 }
 
 /// Everything the outputs act on.
@@ -395,6 +397,11 @@ impl Devices {
 }
 
 /// Boots and runs the controller; never returns.
+///
+/// The work is split so that the stack holds only one phase at a time:
+/// [`configure`] (the blob, the fence records, the relay sense, the
+/// controller rebooted in place) returns before [`run`] starts, and the
+/// controller itself is never on the stack (see [`idle_controller`]).
 pub fn start() -> ! {
     let Some(mut core) = cortex_m::Peripherals::take() else {
         // Only a second call could get here.
@@ -412,18 +419,45 @@ pub fn start() -> ! {
     // their own statics, behind critical sections.
     unsafe { cortex_m::interrupt::enable() };
 
-    let mut retained_now = memory::read_retained();
-    let boot = retained_now.next_boot();
-    memory::write_retained(&retained_now);
+    let mut retained = memory::read_retained();
+    let boot = retained.next_boot();
+    memory::write_retained(&retained);
     info!("boot {=u64}: warden-controller-mcu {=str} on MPS2 AN386", boot, env!("CARGO_PKG_VERSION"));
     if armed.is_err() {
         error!("watchdog refused its boot timeout");
     }
+    let Some(controller) = idle_controller() else { halt(|| error!("the controller's static was taken twice")) };
+    // Used where it is: a destructuring `let` would copy it.
+    let mut board = configure(controller, boot, watchdog);
+    run(controller, &mut board.devices, &board.auth, console)
+}
 
-    let config = match blob::decode(memory::config_region(), LINK_UARTS) {
-        Ok(config) => config,
-        Err(e) => halt(|| refuse_blob(e)),
-    };
+/// The controller in its static, idle (it runs nothing until
+/// [`Controller::reboot`] gives it the cluster): `None` on a second call.
+///
+/// The static is uninitialised memory, so it is in `.bss`. The idle value
+/// is copied into it from a constant: built at run time, it would be
+/// assembled on the stack first (7.5 KB), as LLVM does not build it in
+/// place. The constant costs its size in flash once, as a `.data` static
+/// would, and no stack.
+fn idle_controller() -> Option<&'static mut Controller> {
+    let slot = cortex_m::singleton!(CONTROLLER: MaybeUninit<Controller> = MaybeUninit::uninit())?;
+    Some(slot.write(const { Controller::idle() }))
+}
+
+/// Reads the blob, the fence records and every relay's sense, then reboots
+/// `controller` in place with the blob's cluster (DESIGN rule 4: nothing is
+/// switched by starting) and arms the watchdog for its keepalive. Halts,
+/// feeding nothing, on anything it cannot run with.
+///
+/// Never inlined: the decoded blob and the deserialiser's frames are gone
+/// from the stack before the main loop starts.
+#[inline(never)]
+fn configure(controller: &mut Controller, boot: u64, mut watchdog: CmsdkWatchdog) -> Board {
+    let mut config = BoardConfig::EMPTY;
+    if let Err(e) = blob::decode_into(memory::config_region(), LINK_UARTS, &mut config) {
+        halt(|| refuse_blob(e))
+    }
     let Ok(auth) = config.frame_auth() else { halt(|| refuse_blob(BlobError::Decode)) };
     let nodes = config.cluster.nodes;
     info!(
@@ -485,19 +519,24 @@ pub fn start() -> ! {
     info!("starting the controller (stack used so far {=usize} bytes)", memory::stack_used());
     let now = SysTickClock.now();
     let boot_state = Boot { now, seed: retained::seed(boot), fenced, powered };
-    let controller = match Controller::new(config.cluster.clone(), boot_state) {
-        // SAFETY: `start` runs once per boot (the `Peripherals::take` above
-        // guards it), so this is the only reference to the static.
-        Ok(c) => unsafe { (*addr_of_mut!(CONTROLLER)).write(c) },
-        Err(_) => halt(|| error!("the core refused the cluster configuration")),
-    };
-    let timeout = watchdog_timeout(config.cluster.timing.keepalive, nodes);
+    // The cluster moves into the controller; nothing else of the blob is kept.
+    if controller.reboot(config.cluster, boot_state).is_err() {
+        halt(|| error!("the core refused the cluster configuration"))
+    }
+    let timeout = watchdog_timeout(controller.config().timing.keepalive, nodes);
     let Ok(applied) = watchdog.start(timeout) else {
         halt(|| error!("watchdog refused a {=u64} ms timeout", timeout.as_millis()))
     };
-    let links = [Uart::open(1), Uart::open(2), Uart::open(3)];
-    let [Some(l1), Some(l2), Some(l3)] = links else { halt(|| error!("a link UART is missing")) };
-    let mut devices = Devices {
+    let [Some(l1), Some(l2), Some(l3)] = [Uart::open(1), Uart::open(2), Uart::open(3)] else {
+        halt(|| error!("a link UART is missing"))
+    };
+    info!(
+        "controller started: {=u8} nodes, watchdog {=u64} ms, stack used {=usize} bytes",
+        nodes,
+        applied.as_millis(),
+        memory::stack_used()
+    );
+    let devices = Devices {
         nodes,
         links: [IoLink::new(l1), IoLink::new(l2), IoLink::new(l3)],
         relays,
@@ -512,15 +551,16 @@ pub fn start() -> ! {
         next_sense: now.saturating_add(SENSE_INTERVAL),
         counters: Counters::default(),
     };
-    info!(
-        "controller started: {=u8} nodes, watchdog {=u64} ms, stack used {=usize} bytes",
-        nodes,
-        applied.as_millis(),
-        memory::stack_used()
-    );
-    devices.drain(now, controller, &auth);
+    Board { devices, auth }
+}
+
+/// The main loop: first what the controller's boot asked for, then links,
+/// console, the controller's timeout and the relay sense, in turn.
+#[inline(never)]
+fn run(controller: &mut Controller, devices: &mut Devices, auth: &Auth, mut console: Option<Uart>) -> ! {
+    devices.drain(SysTickClock.now(), controller, auth);
+    let nodes = devices.nodes;
     let mut decoders = [Decoder::new(), Decoder::new(), Decoder::new()];
-    let mut console = console;
     let mut line = LineBuffer::new();
     loop {
         let now = SysTickClock.now();
@@ -533,7 +573,7 @@ pub fn start() -> ! {
                     Ok(0) | Err(_) => break,
                     Ok(n) => n,
                 };
-                decoder.feed(buf.get(..n).unwrap_or_default(), &auth, |frame| match frame {
+                decoder.feed(buf.get(..n).unwrap_or_default(), auth, |frame| match frame {
                     Ok(message) => {
                         let before = controller.stats();
                         controller.handle_message(now, node, message);
@@ -541,7 +581,7 @@ pub fn start() -> ! {
                         if after.session_rejects != before.session_rejects || after.wrong_node != before.wrong_node {
                             warn!("node {=u8}: message refused by the session rules", node.0);
                         }
-                        devices.drain(now, controller, &auth);
+                        devices.drain(now, controller, auth);
                     }
                     Err(e) => warn!("node {=u8}: frame refused: {=str}", node.0, frame_error(e)),
                 });
@@ -559,7 +599,7 @@ pub fn start() -> ! {
                             Ok(()) => info!("console: {=str} accepted", op_name(op)),
                             Err(r) => warn!("console: {=str} refused: {=str}", op_name(op), refusal(r)),
                         }
-                        devices.drain(now, controller, &auth);
+                        devices.drain(now, controller, auth);
                     }
                     Ok(Some(Command::Wedge(node))) => match devices.node_index(node) {
                         Some(i) => {
@@ -582,10 +622,10 @@ pub fn start() -> ! {
         }
         if controller.poll_timeout().is_some_and(|t| t <= now) {
             controller.handle_timeout(now);
-            devices.drain(now, controller, &auth);
+            devices.drain(now, controller, auth);
         }
         if now >= devices.next_sense {
-            devices.sense_all(controller, &auth);
+            devices.sense_all(controller, auth);
             devices.next_sense = SysTickClock.now().saturating_add(SENSE_INTERVAL);
         }
     }
