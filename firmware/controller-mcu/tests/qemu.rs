@@ -16,7 +16,9 @@
 //! Assertions are on order and on the firmware's own clock (the timestamp
 //! of its log lines), never on wall time. Every wait is on an event (a log
 //! line, a frame, a board event, a QMP event); the bound on each wait only
-//! turns a hang into a failure.
+//! turns a hang into a failure. The played agents keep no timers either:
+//! under `-icount sleep=off` the firmware's clock runs many times faster
+//! than the host's when the host is idle, and slower when it is busy.
 //!
 //! Needs `qemu-system-arm` (`apt-get install -y qemu-system-arm`) and
 //! `defmt-print` (`cargo install defmt-print --locked`).
@@ -36,16 +38,15 @@ use std::time::{Duration, Instant};
 use warden_bsp::linux::relay_board;
 use warden_bsp::relay::{Board, BoardEvent};
 use warden_bsp::Channel;
-use warden_core::wire::{encode, Auth, Beat, Body, Decoder, Initiator, Key, Message, Role, Status, MAX_FRAME};
+use warden_core::wire::{
+    encode, Auth, Beat, Body, Decoder, Initiator, Key, Message, Role, SessionError, Status, MAX_FRAME,
+};
 use warden_core::{GroupId, GroupSet, NodeId};
 
 const KEY: &[u8] = b"the firmware test key, 32 bytes.";
 const WEB: GroupId = GroupId(0);
 /// Upper bound of any single wait: a failure, never a timing assertion.
 const BOUND: Duration = Duration::from_secs(90);
-/// How often an agent without a session repeats its Hello (a retransmit
-/// schedule, not an assertion).
-const HELLO_EVERY: Duration = Duration::from_millis(300);
 /// Keepalive, warntime and deadtime of the test cluster, in firmware ms.
 const KEEPALIVE_MS: u64 = 1000;
 const WARNTIME_MS: u64 = 4000;
@@ -67,6 +68,17 @@ struct LogLine {
 }
 
 /// An agent played by the test on its UART's socket.
+///
+/// Its session keeps the real agent's rules (`warden_agent::protocol::Agent`):
+/// it says Hello once at start; a Beat the session rules refuse (other than
+/// a replay) means the controller restarted or its session moved on, and
+/// starts a new handshake; while that handshake is unanswered, each refused
+/// Beat is answered with the same Hello again, which the controller takes
+/// as no change. So everything it sends answers something the controller
+/// sent (the controller beats every node once per keepalive, heard from or
+/// not), and it keeps the firmware's pace: no timer of its own runs on the
+/// host's clock, which under `-icount sleep=off` bears no fixed relation
+/// to the firmware's.
 struct Agent {
     node: NodeId,
     stream: UnixStream,
@@ -75,13 +87,25 @@ struct Agent {
     decoder: Decoder,
     holds: GroupSet,
     silent: bool,
-    last_hello: Option<Instant>,
-    last_beat: Option<Instant>,
     /// Accepted beats: role and want.
     beats: Vec<(Role, GroupSet)>,
-    /// Counters for the failure report: bytes in, frames decoded, frames
-    /// refused by the session rules, hellos sent.
-    counts: [usize; 4],
+    /// Counters for the failure report.
+    counts: AgentCounts,
+}
+
+/// What a played agent saw and did, for the failure report.
+#[derive(Debug, Default, Clone, Copy)]
+struct AgentCounts {
+    /// Bytes received.
+    bytes_in: usize,
+    /// Beats decoded.
+    beats: usize,
+    /// Beats the session rules refused.
+    beats_refused: usize,
+    /// Handshakes started (the first one included).
+    handshakes: usize,
+    /// Hellos sent.
+    hellos: usize,
 }
 
 impl Agent {
@@ -96,7 +120,7 @@ impl Agent {
                 }
             }
         });
-        Self {
+        let mut agent = Self {
             node: NodeId(node),
             stream,
             bytes,
@@ -104,11 +128,11 @@ impl Agent {
             decoder: Decoder::new(),
             holds: GroupSet::EMPTY,
             silent: false,
-            last_hello: None,
-            last_beat: None,
             beats: Vec::new(),
-            counts: [0; 4],
-        }
+            counts: AgentCounts { handshakes: 1, ..AgentCounts::default() },
+        };
+        agent.hello();
+        agent
     }
 
     fn send(&mut self, message: &Message) {
@@ -117,26 +141,11 @@ impl Agent {
         let _ = self.stream.write_all(&frame[..n]);
     }
 
-    /// Says Hello while it has no session; starts a new one when no beat
-    /// has been accepted for a while (the controller restarted).
-    fn hello_if_due(&mut self) {
-        if self.silent {
-            return;
-        }
-        let stale = self.last_beat.is_some_and(|t| t.elapsed() >= 3 * HELLO_EVERY);
-        if self.session.is_established() && !stale {
-            return;
-        }
-        if self.last_hello.is_none_or(|t| t.elapsed() >= HELLO_EVERY) {
-            if stale {
-                self.session.start_handshake();
-                self.last_beat = None;
-            }
-            let hello = self.session.hello(self.node);
-            self.send(&hello);
-            self.counts[3] += 1;
-            self.last_hello = Some(Instant::now());
-        }
+    /// Hello with the current handshake's nonce.
+    fn hello(&mut self) {
+        let hello = self.session.hello(self.node);
+        self.send(&hello);
+        self.counts.hellos += 1;
     }
 
     /// Takes what the controller sent; a silent agent reads and drops it,
@@ -146,7 +155,7 @@ impl Agent {
             if self.silent {
                 continue;
             }
-            self.counts[0] += bytes.len();
+            self.counts.bytes_in += bytes.len();
             let mut messages = Vec::new();
             self.decoder.feed(&bytes, &auth(), |r| {
                 if let Ok(m) = r {
@@ -161,12 +170,23 @@ impl Agent {
 
     fn receive(&mut self, message: Message) {
         let Body::Beat(Beat { want, role, .. }) = message.body else { return };
-        self.counts[1] += 1;
-        if self.session.accept(&message.header).is_err() {
-            self.counts[2] += 1;
-            return;
+        self.counts.beats += 1;
+        match self.session.accept(&message.header) {
+            Ok(()) => {}
+            Err(SessionError::Replay { .. }) => {
+                self.counts.beats_refused += 1;
+                return;
+            }
+            Err(_) => {
+                self.counts.beats_refused += 1;
+                if self.session.is_established() {
+                    self.session.start_handshake();
+                    self.counts.handshakes += 1;
+                }
+                self.hello();
+                return;
+            }
         }
-        self.last_beat = Some(Instant::now());
         if role != Role::Listening {
             self.holds = want;
         }
@@ -435,7 +455,6 @@ impl Rig {
             self.log.push(line);
         }
         for a in &mut self.agents {
-            a.hello_if_due();
             a.pump();
         }
         while let Ok(e) = self.board_rx.try_recv() {
@@ -451,9 +470,9 @@ impl Rig {
         let log: Vec<String> = self.log.iter().map(|l| format!("{:>8} {}", l.ms, l.text)).collect();
         let replies = self.board.iter().filter(|e| matches!(e, BoardEvent::Reply(_))).count();
         format!(
-            "firmware log:\n{}\nagents (bytes in, beats, beats refused, hellos sent): {:?}\nqmp (event, log lines seen): {:?}\nrelay switches: {:?} (and {replies} report answers)\nqemu: {qemu}",
+            "firmware log:\n{}\nagents: {:?}\nqmp (event, log lines seen): {:?}\nrelay switches: {:?} (and {replies} report answers)\nqemu: {qemu}",
             log.join("\n"),
-            self.agents.iter().map(|a| a.counts).collect::<Vec<_>>(),
+            self.agents.iter().map(|a| (a.node.0, a.counts)).collect::<Vec<_>>(),
             self.qmp,
             self.switches()
         )
