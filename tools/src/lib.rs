@@ -2,4 +2,5 @@
 //!
 //! Operator tools for Warden.
 
+pub mod frame;
 pub mod import_heartbeat;
