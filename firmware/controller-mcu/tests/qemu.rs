@@ -7,11 +7,13 @@
 //! The controller places the group on its home node; when that node's
 //! agent goes silent it writes the fence record, switches the node's relay
 //! off (the board sees it), confirms it through the report query and places
-//! the group on the other node. Then the console's `wedge` command disables
-//! a link's transmitter: that link driver stalls, the watchdog is no longer
-//! fed, QMP reports the watchdog's reset, and the firmware boots again,
-//! reads the fence record from `.retained`, keeps the fenced node off and
-//! moves nothing.
+//! the group on the other node, and answers that node's Describe with a
+//! summary saying so. Then the console's `wedge` command disables a link's
+//! transmitter: that link driver stalls, the watchdog is no longer fed, QMP
+//! reports the watchdog's reset, and the firmware boots again, reads the
+//! fence record from `.retained`, keeps the fenced node off and moves
+//! nothing. The firmware reports its stack's high-water mark in `status`
+//! before and after the reset; the test prints the larger for `size.sh`.
 //!
 //! Assertions are on order and on the firmware's own clock (the timestamp
 //! of its log lines), never on wall time. Every wait is on an event (a log
@@ -38,8 +40,10 @@ use std::time::{Duration, Instant};
 use warden_bsp::linux::relay_board;
 use warden_bsp::relay::{Board, BoardEvent};
 use warden_bsp::Channel;
+use warden_core::controller::Life;
 use warden_core::wire::{
-    encode, Auth, Beat, Body, Decoder, Initiator, Key, Message, Role, SessionError, Status, MAX_FRAME,
+    encode, Auth, Beat, Body, Decoder, Initiator, Key, Message, Op, Request, Role, SessionError, Status, Summary,
+    MAX_FRAME,
 };
 use warden_core::{GroupId, GroupSet, NodeId};
 
@@ -89,6 +93,8 @@ struct Agent {
     silent: bool,
     /// Accepted beats: role and want.
     beats: Vec<(Role, GroupSet)>,
+    /// Accepted summaries (answers to `Op::Describe`).
+    summaries: Vec<Summary>,
     /// Counters for the failure report.
     counts: AgentCounts,
 }
@@ -129,6 +135,7 @@ impl Agent {
             holds: GroupSet::EMPTY,
             silent: false,
             beats: Vec::new(),
+            summaries: Vec::new(),
             counts: AgentCounts { handshakes: 1, ..AgentCounts::default() },
         };
         agent.hello();
@@ -146,6 +153,13 @@ impl Agent {
         let hello = self.session.hello(self.node);
         self.send(&hello);
         self.counts.hellos += 1;
+    }
+
+    /// Relays an operator's `wardenctl status`: a Describe request.
+    fn describe(&mut self, id: u32) {
+        let request =
+            Message { header: self.session.header(self.node), body: Body::Request(Request { id, op: Op::Describe }) };
+        self.send(&request);
     }
 
     /// Takes what the controller sent; a silent agent reads and drops it,
@@ -169,6 +183,12 @@ impl Agent {
     }
 
     fn receive(&mut self, message: Message) {
+        if let Body::Summary(summary) = message.body {
+            if self.session.accept(&message.header).is_ok() {
+                self.summaries.push(summary);
+            }
+            return;
+        }
         let Body::Beat(Beat { want, role, .. }) = message.body else { return };
         self.counts.beats += 1;
         match self.session.accept(&message.header) {
@@ -501,6 +521,23 @@ impl Rig {
         self.find(from, needle).unwrap()
     }
 
+    /// Asks the console for `status` and returns the stack high-water mark
+    /// the firmware reports in it.
+    fn stack_high_water(&mut self) -> usize {
+        let before = self.log.len();
+        self.type_line("status");
+        let at = self.wait_line(before, "status memory: stack used");
+        let text = &self.log[at].text;
+        let bytes = text
+            .split_once("stack used ")
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .and_then(|n| n.parse().ok());
+        match bytes {
+            Some(n) if n > 0 => n,
+            _ => panic!("the firmware did not report its stack high-water mark: `{text}`\n{}", self.dump()),
+        }
+    }
+
     fn type_line(&mut self, line: &str) {
         self.console.write_all(format!("{line}\n").as_bytes()).unwrap();
     }
@@ -573,6 +610,18 @@ fn fences_the_silent_holder_and_keeps_it_off_across_a_watchdog_reset() {
     );
     assert!(rig.log[record].ms <= rig.log[relay].ms && rig.log[relay].ms <= rig.log[taken_over].ms);
 
+    // An operator's `wardenctl status` through node 1's agent: the summary
+    // says node 0 is fenced and off, and group 0 is on node 1.
+    rig.agents[1].describe(41);
+    rig.until("the summary answering node 1's Describe", |r| !r.agents[1].summaries.is_empty());
+    let summary = rig.agents[1].summaries[0];
+    assert_eq!((summary.id, summary.nodes, summary.groups), (41, 2, 1), "{summary:?}");
+    assert_eq!(summary.placed_on(WEB), Some(NodeId(1)), "{summary:?}");
+    let node0 = summary.node(NodeId(0)).unwrap();
+    assert_eq!((node0.life, node0.powered, node0.fence_record), (Life::Fenced, Some(false), true), "{summary:?}");
+    // The stack's high-water mark after boot, placement, fence, takeover and a Describe.
+    let stack_boot_1 = rig.stack_high_water();
+
     // Wedge node 1's link: its driver stalls, the watchdog is not fed, QMP sees the reset.
     let before_wedge = rig.log.len();
     rig.type_line("wedge 1");
@@ -607,9 +656,14 @@ fn fences_the_silent_holder_and_keeps_it_off_across_a_watchdog_reset() {
         }
     }
     let before_status = rig.log.len();
-    rig.type_line("status");
+    let stack_boot_2 = rig.stack_high_water();
     rig.wait_line(before_status, "status node 0: fenced, power off");
     rig.wait_line(before_status, "status group 0: placed on node 1");
+    // For the size report (size.sh): the high-water of the whole run.
+    println!(
+        "firmware stack high-water: {} bytes (boot 1: {stack_boot_1}, boot 2: {stack_boot_2})",
+        stack_boot_1.max(stack_boot_2)
+    );
     assert_eq!(rig.switches().len(), switches_before, "the reboot toggled a relay: {:?}", rig.switches());
     assert!(rig.find(restarted, "release asked").is_none(), "the reboot moved a group\n{}", rig.dump());
     assert!(rig.find(restarted, "placed on node 0").is_none(), "the reboot moved a group\n{}", rig.dump());
