@@ -1,0 +1,290 @@
+//! `warden-rig`: the process rig (DESIGN §6.2). Real `warden-agent` and
+//! `warden-controller` processes on simulated servers, as root.
+//!
+//! ```text
+//! warden-rig demo                          a failover, step by step
+//! warden-rig scenario NAME [--json]        power-loss, agent-kill, host-hang, serial-cut, controller-restart
+//! warden-rig bench failover --runs N       failover timings, min/p50/p99/max
+//! warden-rig soak --minutes M [--stress]   unwanted failovers of an idle cluster
+//! warden-rig cleanup                       remove what a crashed run left
+//! ```
+//!
+//! Timing and scheduling options (`--keepalive 20ms --deadtime 100ms`,
+//! `--agent-realtime 50 --agent-mlock --controller-realtime 50`, ...) go
+//! after the command. Exit status: 0 passed, 1 a check failed, 2 the rig
+//! could not run. `serve` (the service) and `keeper` (a server's first
+//! process) are run by the rig itself.
+
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use warden_hil::rig::scenario::{self, Scenario};
+use warden_hil::rig::timeline::Narration;
+use warden_hil::rig::{bench, demo, keeper, leftovers, service, signals, soak, ControllerKind, Options, RigError};
+
+/// The Warden process rig.
+#[derive(Debug, Parser)]
+#[command(name = "warden-rig", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// A two-server failover after a power loss, told step by step.
+    Demo(RunArgs),
+    /// One fault scenario, ending with a verdict.
+    Scenario {
+        /// power-loss, agent-kill, host-hang, serial-cut or controller-restart.
+        name: Scenario,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Failover timings.
+    Bench {
+        /// What to measure: `failover`.
+        what: BenchKind,
+        /// Failovers to measure.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        runs: u32,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// An idle cluster, counting unwanted failovers.
+    Soak {
+        /// How long.
+        #[arg(long, default_value_t = 10.0)]
+        minutes: f64,
+        /// Keep every core busy meanwhile.
+        #[arg(long)]
+        stress: bool,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Remove what runs that crashed left behind (namespaces, loop devices,
+    /// directories, processes).
+    Cleanup,
+    /// The service the group runs (started by the agent).
+    Serve {
+        /// The shared disk's mount point.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Where to listen.
+        #[arg(long)]
+        listen: SocketAddr,
+    },
+    /// A server's first process (started by the rig).
+    #[command(hide = true)]
+    Keeper {
+        /// The server's network namespace.
+        #[arg(long)]
+        netns: PathBuf,
+        /// The server's name.
+        #[arg(long)]
+        server: String,
+        /// The program and its arguments.
+        #[arg(last = true, required = true)]
+        program: Vec<OsString>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum BenchKind {
+    /// Power loss of the server holding the group.
+    Failover,
+}
+
+/// A duration: milliseconds (`20`) or with a unit (`20ms`, `1.5s`).
+fn duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (number, scale) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1.0)
+    } else {
+        (s, 0.001)
+    };
+    let value: f64 = number.trim().parse().map_err(|_| format!("`{s}` is not a duration (20, 20ms, 1.5s)"))?;
+    if !(0.0..=86_400.0).contains(&(value * scale)) {
+        return Err(format!("`{s}` is out of range"));
+    }
+    Ok(Duration::from_secs_f64(value * scale))
+}
+
+/// Options of every command that runs a rig.
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// Beats and statuses this often.
+    #[arg(long, default_value = "20ms", value_parser = duration)]
+    keepalive: Duration,
+    /// Silence after which a node is dead.
+    #[arg(long, default_value = "100ms", value_parser = duration)]
+    deadtime: Duration,
+    /// Silence after which a node is late (default 60 % of deadtime).
+    #[arg(long, value_parser = duration)]
+    warntime: Option<Duration>,
+    /// Silence tolerated after a boot (default: more than the boot delay).
+    #[arg(long, value_parser = duration)]
+    initdead: Option<Duration>,
+    /// Power on to agent start.
+    #[arg(long, default_value = "200ms", value_parser = duration)]
+    boot_delay: Duration,
+    /// How often the controller reads the relays' sense.
+    #[arg(long, default_value = "500ms", value_parser = duration)]
+    sense_interval: Duration,
+    /// The disk resource's fsck policy: never, if-dirty, always.
+    #[arg(long, default_value = "if-dirty")]
+    fsck: String,
+    /// linux or qemu.
+    #[arg(long, default_value = "linux")]
+    controller: ControllerKind,
+    /// Where warden-agent and warden-controller are (default: next to warden-rig).
+    #[arg(long)]
+    bin_dir: Option<PathBuf>,
+    /// `[agent] realtime_priority` (1 to 99).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=99))]
+    agent_realtime: Option<u8>,
+    /// `[agent] mlock = true`.
+    #[arg(long)]
+    agent_mlock: bool,
+    /// Run the controller under SCHED_FIFO at this priority (1 to 99).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=99))]
+    controller_realtime: Option<u8>,
+    /// Seed of the serial lines' faults.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Copy the run's logs, configuration and timeline to this directory at the end.
+    #[arg(long, value_name = "DIR")]
+    keep_logs: Option<PathBuf>,
+    /// Print the result as JSON on stdout (progress goes to stderr).
+    #[arg(long)]
+    json: bool,
+    /// Print every event as it happens.
+    #[arg(long, short)]
+    verbose: bool,
+}
+
+impl RunArgs {
+    fn options(&self) -> Options {
+        Options {
+            keepalive: self.keepalive,
+            deadtime: self.deadtime,
+            warntime: self.warntime,
+            initdead: self.initdead,
+            boot_delay: self.boot_delay,
+            sense_interval: self.sense_interval,
+            fsck: self.fsck.clone(),
+            bin_dir: self.bin_dir.clone(),
+            controller: self.controller,
+            agent_realtime: self.agent_realtime,
+            agent_mlock: self.agent_mlock,
+            controller_realtime: self.controller_realtime,
+            seed: self.seed,
+            keep_logs: self.keep_logs.clone(),
+            narration: match (self.verbose, self.json) {
+                (false, _) => Narration::Quiet,
+                (true, false) => Narration::Story,
+                (true, true) => Narration::StoryOnStderr,
+            },
+            ..Options::default()
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { dir, listen } => finish(service::serve(&dir, listen).map(|()| true)),
+        Command::Keeper { netns, server, program } => {
+            let Some((program, args)) = program.split_first() else { return ExitCode::from(2) };
+            finish(keeper::run(&netns, &server, program, args).map(|()| true))
+        }
+        command => {
+            if let Err(e) = signals::install() {
+                return finish(Err(e));
+            }
+            finish(run(command))
+        }
+    }
+}
+
+fn finish(result: Result<bool, RigError>) -> ExitCode {
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("warden-rig: {:#}", anyhow::Error::new(e));
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(command: Command) -> Result<bool, RigError> {
+    match command {
+        Command::Demo(args) => Ok(demo::run(args.options())?.passed()),
+        Command::Scenario { name, run } => {
+            if !run.json {
+                eprintln!("warden-rig: scenario {} ...", name.name());
+            }
+            let verdict = scenario::run(name, run.options())?;
+            if run.json {
+                println!("{}", verdict.to_json());
+            } else {
+                print!("{}", verdict.render());
+            }
+            Ok(verdict.passed())
+        }
+        Command::Bench { what: BenchKind::Failover, runs, run } => {
+            let report = bench::failover(usize::try_from(runs).unwrap_or(1), run.options(), |i, f| {
+                eprintln!(
+                    "warden-rig: run {i}/{runs}: outage {}",
+                    f.outage.map_or("not seen".to_owned(), |d| format!("{:.1} ms", d.as_secs_f64() * 1000.0))
+                );
+            })?;
+            if run.json {
+                println!("{}", report.to_json());
+            } else {
+                print!("{}", report.table());
+            }
+            Ok(report.verdict.passed())
+        }
+        Command::Soak { minutes, stress, run } => {
+            if !(minutes > 0.0 && minutes <= 24.0 * 60.0) {
+                return Err(RigError::Options(format!("--minutes {minutes}: from above 0 to 1440")));
+            }
+            let length = Duration::from_secs_f64(minutes * 60.0);
+            let report = soak::run(length, stress, run.options(), |done, unwanted| {
+                eprintln!(
+                    "warden-rig: soak {:.0}/{:.0} s, {unwanted} unwanted events",
+                    done.as_secs_f64(),
+                    length.as_secs_f64()
+                );
+            })?;
+            if run.json {
+                println!("{}", report.to_json());
+            } else {
+                print!("{}", report.render());
+            }
+            Ok(report.verdict.passed())
+        }
+        Command::Cleanup => {
+            let (removed, failed) = leftovers::clean();
+            for r in &removed {
+                println!("removed {r}");
+            }
+            for (f, why) in &failed {
+                eprintln!("could not remove {f}: {why}");
+            }
+            if removed.is_empty() && failed.is_empty() {
+                println!("nothing left behind");
+            }
+            Ok(failed.is_empty())
+        }
+        Command::Serve { .. } | Command::Keeper { .. } => Ok(true),
+    }
+}

@@ -1,0 +1,55 @@
+//! The rig's own "hardware" threads (serial lines, relay board) run under
+//! `SCHED_FIFO`, so that loading the CPUs (`soak --stress`) slows the
+//! agents and the controller, which are under test, and not the wires
+//! between them. They only move bytes and never spin.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use thread_priority::{
+    set_thread_priority_and_policy, thread_native_id, NormalThreadSchedulePolicy, RealtimeThreadSchedulePolicy,
+    ThreadPriority, ThreadPriorityValue, ThreadSchedulePolicy,
+};
+
+/// The priority of the rig's hardware threads: above any the agent or the
+/// controller would be given in a test of real-time settings.
+pub const RIG_PRIORITY: u8 = 80;
+
+static WARNED: AtomicBool = AtomicBool::new(false);
+
+/// Puts the calling thread under `SCHED_FIFO` at [`RIG_PRIORITY`]; says
+/// once on stderr when the system refuses (the rig still works, with its
+/// wires as exposed to load as everything else).
+pub fn raise_rig_thread() {
+    let result = ThreadPriorityValue::try_from(RIG_PRIORITY).map_err(|e| format!("{e:?}")).and_then(|value| {
+        set_thread_priority_and_policy(
+            thread_native_id(),
+            ThreadPriority::Crossplatform(value),
+            ThreadSchedulePolicy::Realtime(RealtimeThreadSchedulePolicy::Fifo),
+        )
+        .map_err(|e| format!("{e:?}"))
+    });
+    if let Err(e) = result {
+        if !WARNED.swap(true, Ordering::Relaxed) {
+            eprintln!("warden-rig: note: the rig's line threads run without real-time priority ({e})");
+        }
+    }
+}
+
+/// Puts the calling thread back under normal scheduling. A server's keeper
+/// does this first: it is started by a hardware thread, and the server's
+/// processes must not inherit the rig's real-time priority.
+///
+/// # Errors
+///
+/// What the system said.
+pub fn normal_scheduling() -> Result<(), String> {
+    // thread-priority maps 0..=99 onto nice 19..=-20 for normal policies;
+    // 47 is nice 0, the default.
+    const NICE_ZERO: u8 = 47;
+    set_thread_priority_and_policy(
+        thread_native_id(),
+        ThreadPriority::Crossplatform(ThreadPriorityValue::try_from(NICE_ZERO).map_err(|e| format!("{e:?}"))?),
+        ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Other),
+    )
+    .map_err(|e| format!("{e:?}"))
+}

@@ -1,0 +1,234 @@
+//! `warden-rig soak --minutes M [--stress]`: an idle cluster left alone,
+//! counting what should not happen: any fence, any group move, any node
+//! declared dead (unwanted failovers), and the near misses (a node
+//! reported late). With `--stress` every core is kept busy meanwhile by a
+//! CPU hog the rig starts and stops (`stress-ng` when installed, busy
+//! threads otherwise).
+
+use std::process::{Child, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::cluster::Rig;
+use super::console::ConsoleKind;
+use super::options::Options;
+use super::stats::ms;
+use super::timeline::{Entry, Happening};
+use super::tools::{self, STRESS};
+use super::verdict::Verdict;
+use super::{signals, RigError};
+
+/// What keeps the CPUs busy.
+#[derive(Debug)]
+pub enum Hog {
+    /// `stress-ng --cpu N`.
+    StressNg(Child),
+    /// Busy threads of the rig.
+    Threads(Arc<AtomicBool>, Vec<std::thread::JoinHandle<()>>),
+}
+
+impl Hog {
+    /// Starts one CPU hog per core for at most `limit`.
+    ///
+    /// # Errors
+    ///
+    /// [`RigError::Io`] when neither can be started.
+    pub fn start(limit: Duration) -> Result<Self, RigError> {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        if tools::find(STRESS.name).is_some() {
+            let child = tools::command(STRESS.name)
+                .args(["--cpu", &cores.to_string(), "--timeout", &format!("{}s", limit.as_secs() + 1), "--quiet"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(RigError::io("starting stress-ng"))?;
+            return Ok(Self::StressNg(child));
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let threads = (0..cores)
+            .map(|i| {
+                let stop = Arc::clone(&stop);
+                std::thread::Builder::new().name(format!("cpu-hog-{i}")).spawn(move || {
+                    let mut x = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                    }
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(RigError::io("starting busy threads"))?;
+        Ok(Self::Threads(stop, threads))
+    }
+
+    /// What it is, for the report.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        match self {
+            Self::StressNg(_) => "stress-ng --cpu <cores>".to_owned(),
+            Self::Threads(_, t) => format!("{} busy threads", t.len()),
+        }
+    }
+}
+
+impl Drop for Hog {
+    fn drop(&mut self) {
+        match self {
+            Self::StressNg(child) => {
+                if let Ok(pid) = i32::try_from(child.id()) {
+                    // stress-ng's workers go with their parent on SIGTERM.
+                    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
+                }
+                let _ = child.wait();
+            }
+            Self::Threads(stop, threads) => {
+                stop.store(true, Ordering::Relaxed);
+                for t in threads.drain(..) {
+                    let _ = t.join();
+                }
+            }
+        }
+    }
+}
+
+/// What a soak saw.
+#[derive(Debug, Clone)]
+pub struct SoakReport {
+    /// How long the cluster was left alone.
+    pub length: Duration,
+    /// The hog, if any.
+    pub stress: Option<String>,
+    /// Fences, moves and deaths (each a line).
+    pub unwanted: Vec<String>,
+    /// Nodes reported late.
+    pub late: Vec<String>,
+    /// Client gaps during the soak.
+    pub gaps: Vec<Duration>,
+    /// The checks (common ones and "no unwanted failover").
+    pub verdict: Verdict,
+    /// The settings.
+    pub settings: Value,
+}
+
+fn unwanted(e: &Entry) -> Option<String> {
+    let line = || format!("{:.3} s {}", e.at.as_secs_f64(), super::timeline::describe(&e.what));
+    match &e.what {
+        Happening::Controller(c) => match &c.kind {
+            ConsoleKind::NodeDead(_)
+            | ConsoleKind::Fencing(_)
+            | ConsoleKind::Fenced(_)
+            | ConsoleKind::Placed { .. }
+            | ConsoleKind::Releasing { .. } => Some(line()),
+            _ => None,
+        },
+        Happening::Relay { .. } | Happening::PowerLost { .. } | Happening::Violation(_) => Some(line()),
+        _ => None,
+    }
+}
+
+/// Runs the soak.
+///
+/// # Errors
+///
+/// [`RigError`] when the rig cannot be set up, or on SIGINT/SIGTERM.
+pub fn run(
+    length: Duration,
+    stress: bool,
+    options: Options,
+    mut progress: impl FnMut(Duration, usize),
+) -> Result<SoakReport, RigError> {
+    let settings = json!({
+        "keepalive_ms": options.keepalive.as_millis(),
+        "deadtime_ms": options.deadtime.as_millis(),
+        "warntime_ms": options.warntime().as_millis(),
+        "agent_realtime_priority": options.agent_realtime,
+        "agent_mlock": options.agent_mlock,
+        "controller_realtime_priority": options.controller_realtime,
+    });
+    let rig = Rig::up(options)?;
+    let hog = if stress { Some(Hog::start(length)?) } else { None };
+    let stress = hog.as_ref().map(Hog::describe);
+    let start = rig.timeline().now();
+    let end = Instant::now() + length;
+    let mut seen = 0;
+    while Instant::now() < end {
+        signals::check()?;
+        // Progress every ten seconds; an unwanted event wakes it at once.
+        let step = end.saturating_duration_since(Instant::now()).min(Duration::from_secs(10));
+        let looked = rig.timeline().now();
+        let _ = rig.timeline().wait_for(
+            "",
+            looked,
+            step,
+            |h| unwanted(&Entry { at: Duration::ZERO, what: h.clone() }).is_some(),
+            signals::check,
+        );
+        seen = rig.timeline().since(start).iter().filter_map(unwanted).count();
+        progress(rig.timeline().now().saturating_sub(start), seen);
+    }
+    let _ = seen;
+    drop(hog);
+    let soaked = rig.timeline().now().saturating_sub(start);
+    let record = rig.finish();
+    let during: Vec<&Entry> = record.entries.iter().filter(|e| e.at >= start && e.at <= start + soaked).collect();
+    let unwanted: Vec<String> = during.iter().filter_map(|e| unwanted(e)).collect();
+    let late: Vec<String> = during
+        .iter()
+        .filter_map(|e| match &e.what {
+            Happening::Controller(c) if matches!(c.kind, ConsoleKind::NodeLate(_)) => {
+                Some(format!("{:.3} s {}", e.at.as_secs_f64(), c.text))
+            }
+            _ => None,
+        })
+        .collect();
+    let gaps: Vec<Duration> =
+        record.probe.gaps.iter().filter(|g| g.from >= start).map(super::probe::Gap::length).collect();
+    let mut verdict = Verdict::new(if stress.is_some() { "soak with both cores busy" } else { "soak idle" });
+    verdict.check(
+        "no unwanted failover",
+        unwanted.is_empty(),
+        if unwanted.is_empty() { format!("none in {:.0} s", soaked.as_secs_f64()) } else { unwanted.join("; ") },
+    );
+    verdict.common_checks(&record);
+    verdict.counts.push(("late_warnings", late.len() as u64));
+    verdict.counts.push(("client_gaps", gaps.len() as u64));
+    Ok(SoakReport { length: soaked, stress, unwanted, late, gaps, verdict, settings })
+}
+
+impl SoakReport {
+    /// For people.
+    #[must_use]
+    pub fn render(&self) -> String {
+        let mut out = format!(
+            "soak {:.0} s{}: {} unwanted failover events, {} late warnings, {} client gaps{}\n",
+            self.length.as_secs_f64(),
+            self.stress.as_ref().map_or(String::new(), |s| format!(" under {s}")),
+            self.unwanted.len(),
+            self.late.len(),
+            self.gaps.len(),
+            self.gaps.iter().max().map_or(String::new(), |m| format!(" (longest {:.1} ms)", ms(*m)))
+        );
+        out.push_str(&format!("settings: {}\n", self.settings));
+        for l in self.unwanted.iter().chain(&self.late).take(40) {
+            out.push_str(&format!("  {l}\n"));
+        }
+        out.push_str(&self.verdict.render());
+        out
+    }
+
+    /// As JSON.
+    #[must_use]
+    pub fn to_json(&self) -> Value {
+        json!({
+            "soak_s": self.length.as_secs_f64(),
+            "stress": self.stress,
+            "settings": self.settings,
+            "unwanted": self.unwanted,
+            "late": self.late,
+            "client_gaps_ms": self.gaps.iter().map(|g| ms(*g)).collect::<Vec<_>>(),
+            "verdict": self.verdict.to_json(),
+        })
+    }
+}
