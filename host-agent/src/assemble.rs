@@ -22,6 +22,9 @@ const NOTIFY_FRAMES: u32 = 3;
 /// reported failed.
 const KILL_WAIT: Duration = Duration::from_secs(5);
 
+/// Rounds of ending holders a disk release tries (the disk driver's bound).
+const RELEASE_ROUNDS: u32 = 3;
+
 /// Monitor interval when no group has a monitor: the pace at which the
 /// protocol half asks every held resource whether it still works.
 pub const DEFAULT_MONITOR_INTERVAL: Duration = Duration::from_secs(10);
@@ -33,7 +36,9 @@ pub enum Purpose {
     /// after their failure threshold.
     Daemon,
     /// A one-shot debug command: every monitor call checks, and one failure
-    /// is a failure.
+    /// is a failure; supervised commands write their output to a log file
+    /// in the state directory (`command-GROUP-N.log`), since they outlive
+    /// the command that started them.
     OneShot,
 }
 
@@ -61,7 +66,7 @@ pub fn group_resources(
 ) -> Result<Vec<Box<dyn Resource>>, AssembleError> {
     let mut out: Vec<Box<dyn Resource>> = Vec::with_capacity(group.resources.len() + group.monitors.len());
     for (i, config) in group.resources.iter().enumerate() {
-        let built = resource(group, i, config, state_dir).map_err(|source| AssembleError {
+        let built = resource(group, i, config, state_dir, purpose).map_err(|source| AssembleError {
             group: group.name.clone(),
             what: "resource",
             number: i + 1,
@@ -100,11 +105,32 @@ pub fn monitor_interval(config: &Config) -> Duration {
     config.groups.iter().flat_map(|g| &g.monitors).map(|m| m.interval).min().unwrap_or(DEFAULT_MONITOR_INTERVAL)
 }
 
+/// The longest a single step of any group may take within the deadlines
+/// the drivers enforce themselves (a filesystem check, a release's rounds
+/// of `SIGTERM`, grace and `SIGKILL`, a script's timeout), plus a margin:
+/// a step past it has broken its driver's contract.
+#[must_use]
+pub fn longest_step(config: &Config) -> Duration {
+    const MARGIN: Duration = Duration::from_secs(30);
+    const QUICK: Duration = Duration::from_secs(10);
+    let resources = config.groups.iter().flat_map(|g| &g.resources).map(|r| match r {
+        ResourceConfig::Address(_) | ResourceConfig::Mac(_) | ResourceConfig::NotifySwitch(_) => QUICK,
+        ResourceConfig::Disk(d) => {
+            let release = (d.kill_grace + KILL_WAIT) * RELEASE_ROUNDS + d.timeout;
+            d.fsck_timeout.max(d.timeout * 2).max(release)
+        }
+        ResourceConfig::Service(s) => s.timeout + KILL_WAIT,
+    });
+    let monitors = config.groups.iter().flat_map(|g| &g.monitors).map(|m| m.timeout);
+    resources.chain(monitors).max().unwrap_or(QUICK) + MARGIN
+}
+
 fn resource(
     group: &GroupConfig,
     index: usize,
     config: &ResourceConfig,
     state_dir: &Path,
+    purpose: Purpose,
 ) -> Result<Box<dyn Resource>, ResourceError> {
     Ok(match config {
         ResourceConfig::Address(a) => {
@@ -133,9 +159,14 @@ fn resource(
                 Box::new(OcfAgent::new(None, provider, agent, &instance, params, s.timeout)?)
             }
             Service::Command { argv, respawn } => {
-                let pid_file = state_dir.join(format!("command-{}-{}.pid", group.name, index + 1));
-                let command =
-                    SupervisedCommand::new(argv.clone(), Respawn::default(), s.timeout)?.with_pid_file(pid_file);
+                let base = format!("command-{}-{}", group.name, index + 1);
+                let mut command = SupervisedCommand::new(argv.clone(), Respawn::default(), s.timeout)?
+                    .with_pid_file(state_dir.join(format!("{base}.pid")));
+                if purpose == Purpose::OneShot {
+                    // It outlives the command that starts it: keep its
+                    // output off that command's stdout.
+                    command = command.with_log_file(state_dir.join(format!("{base}.log")));
+                }
                 Box::new(if *respawn { command } else { command.without_respawn() })
             }
         },
@@ -251,6 +282,8 @@ restarts = 1
         );
         assert_eq!(shape(g), GroupShape { resources: 8, max_restarts: 2 });
         assert_eq!(monitor_interval(&c), Duration::from_secs(3));
+        // The disk's default fsck deadline (1 h) is the longest, plus the margin.
+        assert_eq!(longest_step(&c), Duration::from_secs(3600 + 30));
     }
 
     #[test]

@@ -89,6 +89,13 @@ pub trait Resource: Send {
     fn stop(&mut self) -> Result<(), ResourceError>;
     /// Is it there? Looks at the real system.
     fn probe(&mut self) -> Result<Presence, ResourceError>;
+    /// Waits for work `start` left running in the background (an address's
+    /// later announcements) to finish: for a caller about to exit, such as
+    /// a one-shot debug command. By default there is none.
+    fn settle(&mut self) -> Result<(), ResourceError> {
+        Ok(())
+    }
+
     /// Is it working? By default: healthy when the probe finds it active.
     fn monitor(&mut self) -> Result<Health, ResourceError> {
         match self.probe()? {

@@ -413,6 +413,11 @@ impl Resource for Address {
         })
     }
 
+    /// Waits until every announcement of the last `start` is sent.
+    fn settle(&mut self) -> Result<(), ResourceError> {
+        self.wait_announced()
+    }
+
     /// Active is healthy; a refresh that is due is sent, and one that
     /// cannot be sent makes it unhealthy (the interface is in trouble).
     fn monitor(&mut self) -> Result<Health, ResourceError> {

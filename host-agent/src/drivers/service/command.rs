@@ -1,6 +1,7 @@
 //! A plain command the agent runs and respawns itself.
 
-use std::path::PathBuf;
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
@@ -153,6 +154,8 @@ pub struct SupervisedCommand {
     /// stops respawning either way.
     respawns: bool,
     pid_file: Option<PidFile>,
+    /// Where its output goes instead of the caller's stdout and stderr.
+    log_file: Option<PathBuf>,
     shared: Arc<Shared>,
     supervisor: Option<JoinHandle<()>>,
 }
@@ -197,6 +200,7 @@ impl SupervisedCommand {
             stop_grace,
             respawns: true,
             pid_file: None,
+            log_file: None,
             shared: Arc::new(Shared {
                 inner: Mutex::new(Inner { want: false, state: SupervisedState::Stopped, spawns: 0 }),
                 changed: Condvar::new(),
@@ -209,6 +213,16 @@ impl SupervisedCommand {
     #[must_use]
     pub fn with_pid_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.pid_file = Some(PidFile::new(path));
+        self
+    }
+
+    /// Appends the command's stdout and stderr to `path` (created with its
+    /// directory) instead of sharing the caller's: for a caller that exits
+    /// while the command runs on, such as a debug command whose output
+    /// someone reads to its end.
+    #[must_use]
+    pub fn with_log_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.log_file = Some(path.into());
         self
     }
 
@@ -327,6 +341,7 @@ struct Supervision {
     respawn: Respawn,
     respawns: bool,
     pid_file: Option<PidFile>,
+    log_file: Option<PathBuf>,
     what: String,
 }
 
@@ -346,8 +361,23 @@ impl Supervision {
     }
 }
 
-fn spawn(invocation: &Invocation, what: &str) -> Result<Pid, ResourceError> {
-    let child = invocation.command().stdin(Stdio::null()).spawn().map_err(|e| spawn_error(&e, what))?;
+fn spawn(invocation: &Invocation, what: &str, log: Option<&Path>) -> Result<Pid, ResourceError> {
+    let mut command = invocation.command();
+    command.stdin(Stdio::null());
+    if let Some(path) = log {
+        let open = || -> std::io::Result<(File, File)> {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let file = OpenOptions::new().create(true).append(true).open(path)?;
+            Ok((file.try_clone()?, file))
+        };
+        let (out, err) = open().map_err(|e| {
+            ResourceError::new(ErrorKind::Failed, format!("{what}: cannot open its log {}: {e}", path.display()))
+        })?;
+        command.stdout(out).stderr(err);
+    }
+    let child = command.spawn().map_err(|e| spawn_error(&e, what))?;
     // The child is reaped by the supervisor with waitpid; dropping the
     // handle neither kills nor waits.
     let pid = i32::try_from(child.id())
@@ -413,7 +443,7 @@ fn supervise(shared: Arc<Shared>, run: Supervision, first: Pid) {
             shared.changed.notify_all();
             return;
         }
-        match spawn(invocation, what) {
+        match spawn(invocation, what, run.log_file.as_deref()) {
             Ok(pid) => {
                 run.record(pid);
                 inner.state = SupervisedState::Running { pid: pid.as_raw().unsigned_abs() };
@@ -445,7 +475,7 @@ impl Resource for SupervisedCommand {
         self.join_supervisor();
         let what = self.name();
         let mut inner = self.shared.lock();
-        let pid = spawn(&self.invocation, &what)?;
+        let pid = spawn(&self.invocation, &what, self.log_file.as_deref())?;
         if let Some(file) = &self.pid_file {
             if let Err(e) = file.write(pid.as_raw().unsigned_abs()) {
                 let _ = killpg(pid, Signal::SIGKILL);
@@ -466,6 +496,7 @@ impl Resource for SupervisedCommand {
             respawn: self.respawn,
             respawns: self.respawns,
             pid_file: self.pid_file.clone(),
+            log_file: self.log_file.clone(),
             what,
         };
         let handle = thread::Builder::new()
