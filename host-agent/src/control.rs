@@ -6,6 +6,8 @@
 //! ```text
 //! → {"cmd":"status"}
 //! ← {"reply":"status","status":{"node":"linuxha1","connected":true,...}}
+//! → {"cmd":"cluster"}
+//! ← {"reply":"cluster","cluster":{"controller_uptime_s":812,"nodes":[...],"groups":[...]}}
 //! → {"cmd":"request","op":{"op":"migrate","group":"web","node":"linuxha2"}}
 //! ← {"reply":"accepted","id":3}
 //! ← {"reply":"refused","id":4,"reason":"node_unavailable","message":"..."}
@@ -14,7 +16,8 @@
 //!
 //! Operator requests name nodes and groups by name; the agent maps them to
 //! ids with its configuration and relays them to the controller, which
-//! answers. A request line that is not valid is answered with an error that
+//! answers. `cluster` asks the controller how it sees the whole cluster
+//! (through any agent), answered with names too. A request line that is not valid is answered with an error that
 //! says what is wrong, and changes nothing.
 
 use std::io::{self, BufRead, BufReader, Write};
@@ -37,6 +40,8 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 pub enum ControlRequest {
     /// The agent at a glance.
     Status {},
+    /// The cluster as the controller sees it (relayed as `Op::Describe`).
+    Cluster {},
     /// An operator command for the controller.
     Request {
         /// The command.
@@ -85,6 +90,11 @@ pub enum ControlReply {
     Status {
         /// The agent at a glance.
         status: Box<AgentStatus>,
+    },
+    /// The answer to [`ControlRequest::Cluster`].
+    Cluster {
+        /// The cluster as the controller sees it.
+        cluster: ClusterStatus,
     },
     /// The controller accepted the request; it takes effect through beats.
     Accepted {
@@ -170,6 +180,47 @@ pub struct AgentStatus {
     pub counters: Counters,
     /// Recent events, oldest first.
     pub events: Vec<EventRecord>,
+}
+
+/// The cluster as the controller sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterStatus {
+    /// Seconds since the controller booted.
+    pub controller_uptime_s: u32,
+    /// Every node, in configuration order.
+    pub nodes: Vec<ClusterNode>,
+    /// Every group, in configuration order.
+    pub groups: Vec<ClusterGroup>,
+}
+
+/// A node as the controller sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterNode {
+    /// Its name.
+    pub name: String,
+    /// `booting`, `up`, `late`, `dead`, `fencing`, `fenced`, or `unknown`
+    /// when the controller's answer does not say.
+    pub life: String,
+    /// In operator standby.
+    pub standby: bool,
+    /// Sensed power (`None`: unknown).
+    pub powered: Option<bool>,
+    /// Its fence record says fenced (it stays off).
+    pub fence_record: bool,
+    /// Milliseconds since the controller last heard it (`None`: 25.5 s or
+    /// more, or never).
+    pub heard_ago_ms: Option<u64>,
+}
+
+/// A group as the controller sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterGroup {
+    /// Its name.
+    pub name: String,
+    /// The node whose `want` holds it.
+    pub placed_on: Option<String>,
+    /// Released somewhere and not placed yet.
+    pub moving: bool,
 }
 
 /// One group on this node.
@@ -338,6 +389,11 @@ impl Client {
         self.call(&ControlRequest::Status {})
     }
 
+    /// The cluster as the controller sees it, through the agent.
+    pub fn cluster(&mut self) -> Result<ControlReply, ClientError> {
+        self.call(&ControlRequest::Cluster {})
+    }
+
     /// Relays an operator command to the controller through the agent.
     pub fn request(&mut self, op: OperatorOp) -> Result<ControlReply, ClientError> {
         self.call(&ControlRequest::Request { op })
@@ -367,5 +423,7 @@ mod tests {
             r#"{"reply":"error","kind":"not_connected","message":"no session"}"#
         );
         assert_eq!(serde_json::to_string(&ControlReply::Accepted { id: 3 }).unwrap(), r#"{"reply":"accepted","id":3}"#);
+        let r: ControlRequest = serde_json::from_str(r#"{"cmd":"cluster"}"#).unwrap();
+        assert_eq!(r, ControlRequest::Cluster {});
     }
 }

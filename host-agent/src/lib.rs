@@ -13,11 +13,19 @@
 //! * [`assemble`]: a group's resources built from its configuration, in the
 //!   order the protocol half counts them; [`perform`]: one step run on one.
 //! * [`control`]: the local control socket's JSON-lines protocol and client.
+//! * [`daemon`]: `warden-agent run`: links, workers, pings, alerts, systemd,
+//!   all around one `poll(2)` loop driving the protocol half.
+//! * [`debug`]: `debug-start`, `debug-stop`, `debug-monitor`: one group's
+//!   resources run by hand, step by step.
+//! * [`lock`]: the lock a running agent (or debug command) holds.
 
 pub mod assemble;
 pub mod config;
 pub mod control;
+pub mod daemon;
+pub mod debug;
 pub mod drivers;
+pub mod lock;
 pub mod perform;
 pub mod protocol;
 pub mod resource;
