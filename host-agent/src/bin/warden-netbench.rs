@@ -175,7 +175,7 @@ fn real_main() -> Result<()> {
     }
     for (tool, package) in [("ip", "iproute2"), ("arping", "iputils-arping")] {
         if Command::new(tool).arg("-V").output().is_err() {
-            bail!("`{tool}` not found: install {package}");
+            bail!("`{tool}` not found: it is the baseline this benchmark compares with; install it (apt-get install {package})");
         }
     }
     let ns = Netns(format!("wdn-{}-bench", std::process::id()));
@@ -190,28 +190,36 @@ fn real_main() -> Result<()> {
     let mut given = Address::new(IpAddr::V4(FLOAT), Some(24), Some("v0"))?.with_announce(first_only)?;
     let mut by_route = Address::new(IpAddr::V4(FLOAT), None, None)?.with_announce(first_only)?;
     let rows = [
-        ("warden (interface, prefix given)", bench_warden(&ns.0, &args, &mut given)?),
-        ("warden (interface, prefix by route)", bench_warden(&ns.0, &args, &mut by_route)?),
-        ("ip addr + arping -U -c 1", bench_ip(&ns.0, &args)?),
+        ("warden (interface and prefix given)", bench_warden(&ns.0, &args, &mut given)?),
+        ("warden (interface and prefix by route)", bench_warden(&ns.0, &args, &mut by_route)?),
+        ("ip addr add + arping -U -c 1", bench_ip(&ns.0, &args)?),
     ];
 
-    println!("{} cycles each (after {} warm-up), namespace {}", args.cycles, args.warmup, ns.0);
     println!(
-        "{:<48} {:>12} {:>12} {:>12} {:>12}",
-        "method (acquire = until first GARP on the wire)", "acquire p50", "acquire p99", "release p50", "release p99"
+        "address takeover of {FLOAT}/24 in namespace {} (veth v0, seen on v1): {} cycles per method after {} warm-up",
+        ns.0, args.cycles, args.warmup
     );
-    let mut medians = Vec::new();
+    println!("acquire: from the start of the step until the first gratuitous ARP is on the wire; release: until the address is gone");
+    println!();
+    let header = ["method", "acquire p50", "acquire p99", "release p50", "release p99"];
+    println!("| {:<38} | {:>11} | {:>11} | {:>11} | {:>11} |", header[0], header[1], header[2], header[3], header[4]);
+    println!("|{:-<40}|{:->12}:|{:->12}:|{:->12}:|{:->12}:|", "", "", "", "", "");
+    let mut table = Vec::new();
     for (name, (acq, rel)) in rows {
         let (a50, a99) = stats(acq);
         let (r50, r99) = stats(rel);
-        println!("{name:<48} {:>12} {:>12} {:>12} {:>12}", us(a50), us(a99), us(r50), us(r99));
-        medians.push((a50, r50));
+        println!("| {name:<38} | {:>11} | {:>11} | {:>11} | {:>11} |", us(a50), us(a99), us(r50), us(r99));
+        table.push([a50, a99, r50, r99]);
     }
-    if let (Some((wa, wr)), Some((ia, ir))) = (medians.first(), medians.last()) {
+    if let (Some(warden), Some(baseline)) = (table.first(), table.last()) {
+        let ratio: Vec<String> = warden
+            .iter()
+            .zip(baseline)
+            .map(|(w, b)| format!("{:.1}x", b.as_secs_f64() / w.as_secs_f64().max(1e-9)))
+            .collect();
         println!(
-            "ratio ip/warden (medians, interface given): acquire {:.1}x, release {:.1}x",
-            ia.as_secs_f64() / wa.as_secs_f64().max(1e-9),
-            ir.as_secs_f64() / wr.as_secs_f64().max(1e-9)
+            "| {:<38} | {:>11} | {:>11} | {:>11} | {:>11} |",
+            "ratio ip+arping / warden (given)", ratio[0], ratio[1], ratio[2], ratio[3]
         );
     }
     Ok(())
