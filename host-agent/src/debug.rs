@@ -201,6 +201,16 @@ fn line(number: usize, of: usize, action: Action, resource: &dyn Resource, perfo
     }
 }
 
+/// `resource 2 of 5 (disk /dev/sdb1 on /srv)`.
+fn which(step: &StepLine) -> String {
+    format!("resource {} of {} ({})", step.number, step.of, step.resource)
+}
+
+/// `: what the driver said`, or nothing.
+fn because(step: &StepLine) -> String {
+    step.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
+}
+
 /// Runs `command` on the group `options.group`; `on_step` sees each step as
 /// it ends (for live output). A failed step is in the report (`ok: false`),
 /// not an error.
@@ -245,28 +255,27 @@ pub fn run(
         error: None,
         millis: 0,
     };
+    let mut run_one = |resources: &mut [Box<dyn Resource>], i: usize, action: Action, phase: Phase| {
+        let resource = resources.get_mut(i)?;
+        let performed = perform(resource.as_mut(), action);
+        let step = line(i + 1, of, action, resource.as_ref(), &performed);
+        on_step(phase, &step);
+        Some(step)
+    };
     match command {
         Command::DebugStart => {
             for i in 0..of {
-                let Some(resource) = resources.get_mut(i) else { break };
-                let performed = perform(resource.as_mut(), Action::Start);
-                let step = line(i + 1, of, Action::Start, resource.as_ref(), &performed);
-                on_step(Phase::Main, &step);
+                let Some(step) = run_one(&mut resources, i, Action::Start, Phase::Main) else { break };
                 report.steps.push(step.clone());
                 if !step.ok {
                     report.error = Some(format!(
-                        "start of resource {} of {of} ({}) failed{}; stopped resources {}..1 again, right to left",
-                        i + 1,
-                        step.resource,
-                        step.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default(),
+                        "start of {} failed{}; stopped resources {}..1 again, right to left",
+                        which(&step),
+                        because(&step),
                         i + 1
                     ));
                     for j in (0..=i).rev() {
-                        let Some(resource) = resources.get_mut(j) else { continue };
-                        let performed = perform(resource.as_mut(), Action::Stop);
-                        let undo = line(j + 1, of, Action::Stop, resource.as_ref(), &performed);
-                        on_step(Phase::RollBack, &undo);
-                        report.rolled_back.push(undo);
+                        report.rolled_back.extend(run_one(&mut resources, j, Action::Stop, Phase::RollBack));
                     }
                     break;
                 }
@@ -284,17 +293,13 @@ pub fn run(
         }
         Command::DebugStop => {
             for i in (0..of).rev() {
-                let Some(resource) = resources.get_mut(i) else { continue };
-                let performed = perform(resource.as_mut(), Action::Stop);
-                let step = line(i + 1, of, Action::Stop, resource.as_ref(), &performed);
-                on_step(Phase::Main, &step);
+                let Some(step) = run_one(&mut resources, i, Action::Stop, Phase::Main) else { continue };
                 report.steps.push(step.clone());
                 if !step.ok {
                     report.error = Some(format!(
-                        "stop of resource {} of {of} ({}) failed{}; resources {}..1 left as they are",
-                        i + 1,
-                        step.resource,
-                        step.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default(),
+                        "stop of {} failed{}; resources {}..1 left as they are",
+                        which(&step),
+                        because(&step),
                         i + 1
                     ));
                     break;
@@ -302,18 +307,10 @@ pub fn run(
             }
         }
         Command::DebugMonitor => {
-            for (i, resource) in resources.iter_mut().enumerate() {
-                let performed = perform(resource.as_mut(), Action::Monitor);
-                let step = line(i + 1, of, Action::Monitor, resource.as_ref(), &performed);
-                on_step(Phase::Main, &step);
+            for i in 0..of {
+                let Some(step) = run_one(&mut resources, i, Action::Monitor, Phase::Main) else { continue };
                 if !step.ok && report.error.is_none() {
-                    report.error = Some(format!(
-                        "resource {} of {of} ({}) is {}{}",
-                        i + 1,
-                        step.resource,
-                        step.result,
-                        step.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
-                    ));
+                    report.error = Some(format!("{} is {}{}", which(&step), step.result, because(&step)));
                 }
                 report.steps.push(step);
             }

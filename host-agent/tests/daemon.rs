@@ -30,7 +30,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::{agent, prefix, remove_stale, require, show, wait_for, Netns, Pids, Spawned, AGENT};
+use common::{agent, prefix, remove_stale, require, show, wait_for, wait_message, Netns, Pids, Spawned, AGENT};
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
@@ -239,15 +239,8 @@ impl Manager {
 
     /// Waits for a notification containing `needle`; returns it.
     fn wait(&self, needle: &str) -> String {
-        let deadline = Instant::now() + SOON;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.notes.recv_timeout(left) {
-                Ok(text) if text.contains(needle) => return text,
-                Ok(_) => {}
-                Err(_) => panic!("no notification with {needle:?} within {SOON:?}"),
-            }
-        }
+        wait_message(&self.notes, needle, SOON)
+            .unwrap_or_else(|| panic!("no notification with {needle:?} within {SOON:?}"))
     }
 }
 
@@ -311,7 +304,8 @@ struct Site {
 }
 
 impl Site {
-    fn new(groups: impl FnOnce(&Path) -> String) -> Self {
+    /// `agent` is added to the `[agent]` table.
+    fn new(agent: &str, groups: impl FnOnce(&Path) -> String) -> Self {
         require(&[("ip", "iproute2"), ("nsenter", "util-linux")]);
         remove_stale();
         let dir = tempfile::Builder::new().prefix(&prefix()).tempdir().unwrap();
@@ -339,6 +333,7 @@ initdead = "6s"
 
 [agent]
 probe_interval = "2s"
+{agent}
 
 [[node]]
 name = "n1"
@@ -405,7 +400,7 @@ serial = {{ device = "/dev/ttyS9" }}
 #[test]
 fn agent_follows_the_controllers_want_relays_requests_and_stops_holding_everything() {
     let services = Pids::default();
-    let mut site = Site::new(|dir| {
+    let mut site = Site::new("", |dir| {
         format!(
             r#"[[group]]
 name = "svc"
@@ -594,10 +589,17 @@ interval = "500ms"
     );
     controller.wait("the new session's status", |s| s.holds == svc());
     assert_eq!(service_pid(&marker, None), second, "not started twice:\n{}", restarted.log());
-    drop(restarted);
     let seen = controller.wait("anything", |_| true);
     assert_eq!(seen.powered_off, 0, "nobody was fenced: {seen:?}");
+    // A controller that stops answering: a relayed request times out.
     drop(controller);
+    match request(&socket, OperatorOp::Online { node: "n1".into() }) {
+        ControlReply::Error { kind: ErrorKind::Timeout, message } => {
+            assert!(message.starts_with("the controller did not answer request "), "{message}");
+        }
+        other => panic!("a request nobody answers got {other:?}"),
+    }
+    drop(restarted);
     drop(daemon);
     drop(services);
     drop(site);
@@ -605,10 +607,10 @@ interval = "500ms"
 
 #[test]
 fn a_stopping_agent_lets_the_step_under_way_end_then_holds_what_it_started() {
-    let mut site = Site::new(|dir| {
+    let mut site = Site::new("mlock = true\nrealtime_priority = 5", |dir| {
         let script = dir.join("slow");
         let text = format!(
-            "#!/bin/sh\ncase \"$1\" in\n  start) touch {d}/begun; while [ ! -e {d}/gate ]; do sleep 0.05; done; touch {d}/running ;;\n  \
+            "#!/bin/sh\ncase \"$1\" in\n  start) echo $$ > {d}/script.pid; touch {d}/begun; while [ ! -e {d}/gate ]; do sleep 0.05; done; touch {d}/running ;;\n  \
              stop) rm -f {d}/running ;;\n  status) [ -e {d}/running ] && exit 0; exit 3 ;;\nesac\n",
             d = dir.display()
         );
@@ -625,6 +627,16 @@ fn a_stopping_agent_lets_the_step_under_way_end_then_holds_what_it_started() {
     let controller = site.controller();
     // The controller wants the group: its start is under way, and waits.
     wait_for(SOON, "the start to begin", || dir.join("begun").exists().then_some(()));
+    // The main loop runs realtime, memory locked; the commands it has run
+    // (the script, started by a worker) keep normal scheduling.
+    let log = daemon.log();
+    assert!(log.contains("memory locked (mlockall)") && log.contains("main loop under SCHED_FIFO priority 5"), "{log}");
+    let policy = |pid: &str| -> u32 {
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        stat.rsplit_once(") ").unwrap().1.split_whitespace().nth(38).unwrap().parse().unwrap()
+    };
+    assert_eq!(policy(&daemon.pid().to_string()), 1, "the main loop is SCHED_FIFO");
+    assert_eq!(policy(fs::read_to_string(dir.join("script.pid")).unwrap().trim()), 0, "scripts are SCHED_OTHER");
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(i32::try_from(daemon.pid()).unwrap()), Signal::SIGTERM).unwrap();
     daemon.wait_line("waiting at most 20 s for 1 step(s) under way to end", SOON);
     fs::write(dir.join("gate"), "").unwrap();
@@ -638,4 +650,115 @@ fn a_stopping_agent_lets_the_step_under_way_end_then_holds_what_it_started() {
     );
     assert!(log.lines().last().is_some_and(|l| l.ends_with("stopped; left as they are: slow")), "{log}");
     drop(controller);
+}
+
+/// A configuration of one node `n1` on a serial line nobody answers.
+fn lone_node(dir: &Path, node_extra: &str) -> PathBuf {
+    let path = dir.join("lone.toml");
+    fs::write(
+        &path,
+        format!(
+            "[cluster]\nname = \"lone\"\nauth = \"crc\"\n[[node]]\nname = \"n1\"\nserial = {{ device = \"/dev/ttyS9\" }}\n{node_extra}\n\
+             [[node]]\nname = \"n2\"\nserial = {{ device = \"/dev/ttyS8\" }}\n\
+             [[group]]\nname = \"g\"\nnodes = [\"n1\"]\n[[group.resource]]\nkind = \"service\"\ncommand = [\"true\"]\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn run_refuses_a_host_that_is_no_node_and_a_watchdog_it_cannot_arm_naming_them() {
+    require(&[("unshare", "util-linux")]);
+    let dir = tempfile::Builder::new().prefix(&prefix()).tempdir().unwrap();
+    let config = lone_node(dir.path(), "");
+    let paths = [
+        "--socket",
+        &format!("{}/agent.sock", dir.path().display()),
+        "--state-dir",
+        &format!("{}/state", dir.path().display()),
+    ];
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", "--config", config.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&paths);
+        agent(&args)
+    };
+
+    let out = run(&["--node", "n7"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("warden-agent run: --node n7: no such node in {} (nodes: n1, n2)\n", config.display())
+    );
+
+    // Without --node, the host name decides (here a UTS namespace's own).
+    let mut script = format!("hostname lonely && exec {AGENT} run --config {}", config.display());
+    for p in &paths {
+        script.push(' ');
+        script.push_str(p);
+    }
+    let out = std::process::Command::new("unshare").args(["--uts", "--", "/bin/sh", "-c", &script]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "warden-agent run: this host is `lonely` (uname -n), which is not a node of {} (nodes: n1, n2); pass --node NAME\n",
+            config.display()
+        )
+    );
+
+    let config = lone_node(dir.path(), "watchdog = \"/dev/watchdog9\"");
+    let mut args = vec!["run", "--node", "n1", "--config", config.to_str().unwrap()];
+    args.extend_from_slice(&paths);
+    let out = agent(&args);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "warden-agent run: host watchdog /dev/watchdog9: No such file or directory (os error 2)\n"
+    );
+}
+
+#[test]
+fn logs_carry_journald_priorities_when_stderr_is_the_journal() {
+    require(&[("ip", "iproute2"), ("nsenter", "util-linux")]);
+    let dir = tempfile::Builder::new().prefix(&prefix()).tempdir().unwrap();
+    let config = lone_node(dir.path(), "");
+    // The "journal": a pipe whose device and inode JOURNAL_STREAM names.
+    let (read, write) = nix::unistd::pipe().unwrap();
+    let meta = File::from(write.try_clone().unwrap()).metadata().unwrap();
+    let stream = {
+        use std::os::unix::fs::MetadataExt;
+        format!("{}:{}", meta.dev(), meta.ino())
+    };
+    let mut child = std::process::Command::new(AGENT)
+        .args(["run", "--node", "n1", "--config", config.to_str().unwrap(), "--state-dir"])
+        .arg(dir.path().join("state"))
+        .arg("--socket")
+        .arg(dir.path().join("agent.sock"))
+        .env("JOURNAL_STREAM", stream)
+        .stderr(std::process::Stdio::from(write))
+        .spawn()
+        .unwrap();
+    let agent_pid = child.id();
+    let mut lines = std::io::BufReader::new(File::from(read));
+    let mut seen = Vec::new();
+    let ready = loop {
+        let mut line = String::new();
+        if std::io::BufRead::read_line(&mut lines, &mut line).unwrap_or(0) == 0 {
+            break None;
+        }
+        seen.push(line.clone());
+        if line.contains("ready") {
+            break Some(line);
+        }
+    };
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(i32::try_from(agent_pid).unwrap()), Signal::SIGTERM).unwrap();
+    let _ = child.wait();
+    assert_eq!(ready.as_deref(), Some("<5>every resource probed: ready\n"), "{seen:?}");
+    assert!(seen.iter().any(|l| l.starts_with("<4>link serial /dev/ttyS9: ")), "{seen:?}");
+    assert!(
+        seen.iter().any(|l| l.starts_with("<5>warden-agent ") && l.contains("as node `n1` of cluster `lone`")),
+        "{seen:?}"
+    );
 }

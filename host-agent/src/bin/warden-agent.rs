@@ -14,7 +14,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use warden_agent::config::{self, Config, ConfigError};
 use warden_agent::{daemon, debug};
@@ -117,10 +116,11 @@ fn run(args: RunArgs) -> ExitCode {
         socket: args.paths.socket,
         state_dir: args.paths.state_dir,
     };
-    match daemon::run(&options).context("warden-agent run") {
+    match daemon::run(&options) {
         Ok(daemon::Stopped::Signal(_)) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("{e:#}");
+            // Each error's own words already carry its cause.
+            eprintln!("warden-agent run: {e}");
             ExitCode::FAILURE
         }
     }

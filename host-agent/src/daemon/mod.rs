@@ -200,10 +200,8 @@ pub fn run(options: &Options) -> Result<Stopped, DaemonError> {
     let watchdog = match &node.watchdog {
         None => None,
         Some(path) => {
-            let mut device = DevWatchdog::open(path).map_err(|e| DaemonError::Io {
-                what: format!("host watchdog {}", path.display()),
-                source: std::io::Error::other(e.to_string()),
-            })?;
+            let mut device = DevWatchdog::open(path)
+                .map_err(|e| DaemonError::Io { what: format!("host watchdog {}", path.display()), source: e.source })?;
             let applied = device.start(core_duration(node.watchdog_timeout)).map_err(|e| DaemonError::Io {
                 what: format!("host watchdog {}: setting its timeout", path.display()),
                 source: std::io::Error::other(e.to_string()),

@@ -74,6 +74,19 @@ pub fn wait_for<T>(limit: Duration, what: &str, mut done: impl FnMut() -> Option
     }
 }
 
+/// Waits (at most `limit`) for a message containing `needle` on `rx`,
+/// skipping the others.
+pub fn wait_message(rx: &Receiver<String>, needle: &str, limit: Duration) -> Option<String> {
+    let deadline = Instant::now() + limit;
+    loop {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(message) if message.contains(needle) => return Some(message),
+            Ok(_) => {}
+            Err(_) => return None,
+        }
+    }
+}
+
 /// Removes namespaces, loop devices and mounts left by earlier runs of
 /// these tests whose process no longer exists.
 pub fn remove_stale() {
@@ -247,15 +260,8 @@ impl Spawned {
 
     /// Waits for a stderr line containing `needle`; panics with what was seen.
     pub fn wait_line(&self, needle: &str, limit: Duration) -> String {
-        let deadline = Instant::now() + limit;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(_) => {}
-                Err(_) => panic!("no line with {needle:?} within {limit:?}; stderr so far:\n{}", self.log()),
-            }
-        }
+        wait_message(&self.lines, needle, limit)
+            .unwrap_or_else(|| panic!("no line with {needle:?} within {limit:?}; stderr so far:\n{}", self.log()))
     }
 
     /// Everything it wrote to stderr so far.
