@@ -96,7 +96,12 @@ impl StepLine {
     #[must_use]
     pub fn text(&self) -> String {
         let message = self.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
-        let result = if self.ok { self.result.clone() } else { format!("FAILED, {}", self.result) };
+        // A failure stands out: `FAILED (busy)`, `UNHEALTHY`.
+        let result = match (self.ok, self.result.split_once(' ')) {
+            (true, _) => self.result.clone(),
+            (false, Some((word, rest))) => format!("{} {rest}", word.to_uppercase()),
+            (false, None) => self.result.to_uppercase(),
+        };
         format!(
             "[{}/{}] {} {}: {result} ({} ms){message}",
             self.number, self.of, self.action, self.resource, self.millis

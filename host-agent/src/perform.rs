@@ -39,6 +39,7 @@ impl Performed {
             StepResult::Present(p) => format!("{p:?}").to_lowercase(),
             StepResult::Healthy => "healthy".to_owned(),
             StepResult::Unhealthy => "unhealthy".to_owned(),
+            StepResult::Failed(ErrorKind::Failed) => "failed".to_owned(),
             StepResult::Failed(kind) => format!("failed ({})", kind_word(kind)),
         }
     }

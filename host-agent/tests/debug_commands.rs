@@ -376,7 +376,7 @@ fn release_ends_the_holders_and_an_unkillable_hold_is_a_reported_failure() {
     ]);
     let stdout = String::from_utf8_lossy(&text.stdout);
     assert_eq!(text.status.code(), Some(1));
-    assert!(stdout.contains("[1/1] stop disk ") && stdout.contains(": FAILED, failed (busy) ("), "{stdout}");
+    assert!(stdout.contains("[1/1] stop disk ") && stdout.contains(": FAILED (busy) ("), "{stdout}");
     assert!(stdout.lines().last().unwrap().starts_with("debug-stop data: FAILED: stop of resource 1 of 1"), "{stdout}");
 
     nix::mount::umount2(&inner, nix::mount::MntFlags::empty()).unwrap();
