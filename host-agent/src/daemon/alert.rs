@@ -100,3 +100,52 @@ impl Alerts {
         self.dropped
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+
+    use super::super::mailbox::Mailbox;
+    use super::*;
+
+    fn alert(event: &str) -> Alert {
+        Alert { event: event.into(), group: "web".into(), message: "group `web` failing here".into() }
+    }
+
+    #[test]
+    fn the_event_is_in_the_environment_and_a_failure_comes_back_named() {
+        let (mailbox, post) = Mailbox::<AlertFailed>::new().unwrap();
+        let script = "echo \"$WARDEN_EVENT $WARDEN_GROUP $WARDEN_NODE $WARDEN_CLUSTER: $WARDEN_MESSAGE\"; exit 3";
+        let argv = vec!["/bin/sh".into(), "-c".into(), script.into()];
+        let mut alerts = Alerts::spawn(argv, "n1".into(), "prod".into(), post).unwrap();
+        assert!(alerts.raise(alert("failing")));
+        let mut fds = [PollFd::new(mailbox.fd(), PollFlags::POLLIN)];
+        assert_eq!(poll(&mut fds, PollTimeout::from(10_000u16)).unwrap(), 1, "the failure is posted");
+        let failed = mailbox.take();
+        assert_eq!(
+            failed,
+            [AlertFailed(
+                "alert command `/bin/sh -c ".to_owned()
+                    + script
+                    + "` for `failing` failed: exit 3 (output: failing web n1 prod: group `web` failing here)"
+            )]
+        );
+        assert_eq!(alerts.dropped(), 0);
+    }
+
+    #[test]
+    fn a_full_queue_drops_alerts_instead_of_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let gate = dir.path().join("gate");
+        let (_mailbox, post) = Mailbox::<AlertFailed>::new().unwrap();
+        // Waits for the gate, or for the directory to go (the test is over).
+        let script =
+            format!("while [ ! -e {} ] && [ -d {} ]; do sleep 0.05; done", gate.display(), dir.path().display());
+        let mut alerts =
+            Alerts::spawn(vec!["/bin/sh".into(), "-c".into(), script], "n1".into(), "c".into(), post).unwrap();
+        // One is running (or about to), QUEUE wait: the next cannot be taken.
+        let taken = (0..QUEUE + 2).filter(|_| alerts.raise(alert("connected"))).count();
+        assert!(taken <= QUEUE + 1 && alerts.dropped() >= 1, "taken {taken}, dropped {}", alerts.dropped());
+        std::fs::write(&gate, "").unwrap();
+    }
+}
