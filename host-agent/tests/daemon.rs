@@ -435,6 +435,7 @@ interval = "500ms"
     let s = status(&socket);
     assert_eq!((s["connected"].as_bool(), s["initialized"].as_bool()), (Some(false), Some(true)), "{s}");
     assert_eq!(s["node"], "n1");
+    assert_eq!(fs::metadata(&socket).unwrap().permissions().mode() & 0o777, 0o600, "the control socket is private");
     assert_eq!(s["groups"][0]["name"], "svc");
     assert_eq!(s["groups"][0]["resources"][0]["state"], "inactive", "{s}");
     let links: Vec<String> =
@@ -493,6 +494,17 @@ interval = "500ms"
     let first = service_pid(&marker, None);
     services.add(first);
     assert!(alive(first));
+    // Junk on the serial line is refused and counted; nothing changes.
+    let mut junk = site.pty.master.try_clone().unwrap();
+    junk.write_all(b"\0not a frame\0").unwrap();
+    junk.write_all(&[1u8; 300]).unwrap();
+    junk.write_all(b"\0").unwrap();
+    let serial = |s: &Value| s["links"][0].clone();
+    let s = wait_for(SOON, "the junk to be counted", || {
+        let s = status(&socket);
+        (serial(&s)["rejected"].as_u64() >= Some(2)).then_some(s)
+    });
+    assert!(serial(&s)["too_long"].as_u64() >= Some(1), "{s}");
     let s = settled(&socket, &["svc"]);
     assert_eq!(s["connected"], true, "{s}");
     assert_eq!(names(&s["want"]), ["svc"]);
