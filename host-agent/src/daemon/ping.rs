@@ -96,6 +96,8 @@ struct Pinger {
     v6: Option<OwnedFd>,
     id: u16,
     seq: u16,
+    /// A socket that could not be opened has been reported (once).
+    warned: [bool; 2],
 }
 
 impl Pinger {
@@ -106,16 +108,18 @@ impl Pinger {
     }
 
     fn fd(&mut self, v6: bool) -> Option<&OwnedFd> {
-        let slot = if v6 { &mut self.v6 } else { &mut self.v4 };
+        let (slot, warned) = if v6 { (&mut self.v6, &mut self.warned[1]) } else { (&mut self.v4, &mut self.warned[0]) };
         if slot.is_none() {
             match Self::socket(v6) {
                 Ok(fd) => *slot = Some(fd),
-                Err(e) => {
+                Err(e) if !*warned => {
+                    *warned = true;
                     journal::warning(&format!(
-                        "ping: cannot open a raw ICMP{} socket: {e} (the agent must run as root)",
+                        "ping: cannot open a raw ICMP{} socket: {e} (the agent must run as root); those hosts count as unreachable",
                         if v6 { "v6" } else { "" }
                     ));
                 }
+                Err(_) => {}
             }
         }
         slot.as_ref()
@@ -204,7 +208,7 @@ pub(crate) fn spawn<T: From<NetScore> + Send + 'static>(
     let groups: Vec<Vec<String>> = node.ping_groups.iter().map(|g| g.hosts.clone()).collect();
     let id = u16::try_from(std::process::id() & 0xffff).unwrap_or(0x5744);
     thread::Builder::new().name("ping".into()).spawn(move || {
-        let mut pinger = Pinger { v4: None, v6: None, id, seq: 0 };
+        let mut pinger = Pinger { v4: None, v6: None, id, seq: 0, warned: [false; 2] };
         let mut heard: HashMap<String, Instant> = HashMap::new();
         let mut last: Option<u16> = None;
         loop {
