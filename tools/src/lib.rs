@@ -2,5 +2,6 @@
 //!
 //! Operator tools for Warden.
 
+pub mod ctl;
 pub mod frame;
 pub mod import_heartbeat;

@@ -1,6 +1,16 @@
 //! `wardenctl`: the operator's command line.
 //!
 //! Subcommands:
+//! * `status [--json]`: the cluster as the controller sees it (asked
+//!   through the local agent) and this node's agent.
+//! * `migrate GROUP NODE`, `standby NODE`, `online NODE`, `fence NODE`,
+//!   `unfence NODE`: operator requests relayed to the controller through
+//!   the local agent's control socket (authenticated like every frame).
+//!
+//!   The socket is `--socket PATH`, else the `[agent]` table of
+//!   `--config FILE`, else `$WARDEN_SOCKET`, else `/run/warden/agent.sock`.
+//!   Exit status: 0 done, 1 the agent cannot be reached, 2 bad usage,
+//!   3 the controller cannot be reached, 4 the controller refused.
 //! * `import-heartbeat DIR [-o FILE] [--key-file PATH] [--name NAME]`:
 //!   turn heartbeat's `ha.cf`, `haresources` and `authkeys` into Warden's
 //!   cluster TOML (on stdout, or to FILE written atomically). The key goes
@@ -12,19 +22,74 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
+use warden_agent::control::OperatorOp;
+use warden_tools::ctl::{choose_socket, run_request, run_status, Exit};
 use warden_tools::import_heartbeat::{import_dir, write_atomic, Options};
 
 /// Warden's operator tool.
 #[derive(Debug, Parser)]
-#[command(name = "wardenctl", version, about)]
+#[command(name = "wardenctl", version, about = "Warden's operator tool: status, operator requests, heartbeat import")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
+/// Which agent to talk to, and how to answer.
+#[derive(Debug, Args)]
+struct Talk {
+    /// The agent's control socket.
+    #[arg(long, value_name = "PATH", global = true)]
+    socket: Option<PathBuf>,
+    /// Take the socket from this cluster configuration's `[agent]` table.
+    #[arg(long, value_name = "FILE", global = true)]
+    config: Option<PathBuf>,
+    /// Answer as JSON (one object).
+    #[arg(long, global = true)]
+    json: bool,
+}
+
 /// What to do. Each subcommand has its own argument struct.
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The cluster as the controller sees it, and this node's agent.
+    Status(Talk),
+    /// Move GROUP to NODE gracefully (release, then acquire).
+    Migrate {
+        /// The group's name.
+        group: String,
+        /// The node's name.
+        node: String,
+        #[command(flatten)]
+        talk: Talk,
+    },
+    /// Drain NODE of its groups (maintenance); it is not fenced.
+    Standby {
+        /// The node's name.
+        node: String,
+        #[command(flatten)]
+        talk: Talk,
+    },
+    /// End NODE's maintenance.
+    Online {
+        /// The node's name.
+        node: String,
+        #[command(flatten)]
+        talk: Talk,
+    },
+    /// Power NODE off and keep it off.
+    Fence {
+        /// The node's name.
+        node: String,
+        #[command(flatten)]
+        talk: Talk,
+    },
+    /// Admit a fenced NODE back: power it on as a standby holding nothing.
+    Unfence {
+        /// The node's name.
+        node: String,
+        #[command(flatten)]
+        talk: Talk,
+    },
     /// Convert a heartbeat configuration directory (ha.cf, haresources,
     /// authkeys) into Warden's cluster TOML.
     ImportHeartbeat(ImportArgs),
@@ -49,9 +114,38 @@ struct ImportArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::ImportHeartbeat(args) => import_heartbeat(&args),
+    let (talk, op) = match cli.command {
+        Command::ImportHeartbeat(args) => return finish(import_heartbeat(&args)),
+        Command::Status(talk) => (talk, None),
+        Command::Migrate { group, node, talk } => (talk, Some(OperatorOp::Migrate { group, node })),
+        Command::Standby { node, talk } => (talk, Some(OperatorOp::Standby { node })),
+        Command::Online { node, talk } => (talk, Some(OperatorOp::Online { node })),
+        Command::Fence { node, talk } => (talk, Some(OperatorOp::Fence { node })),
+        Command::Unfence { node, talk } => (talk, Some(OperatorOp::Unfence { node })),
     };
+    let env = std::env::var("WARDEN_SOCKET").ok();
+    let choice = match choose_socket(talk.socket.as_deref(), talk.config.as_deref(), env.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("wardenctl: {e}");
+            return ExitCode::from(Exit::Agent.code());
+        }
+    };
+    let outcome = match op {
+        None => run_status(choice.path(), talk.json),
+        Some(op) => run_request(choice.path(), op, talk.json),
+    };
+    print!("{}", outcome.stdout);
+    if !outcome.stderr.is_empty() {
+        eprintln!("wardenctl: {}", outcome.stderr);
+        if outcome.exit == Exit::Agent {
+            eprintln!("wardenctl: (socket {}: {})", choice.path().display(), choice.origin());
+        }
+    }
+    ExitCode::from(outcome.exit.code())
+}
+
+fn finish(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
