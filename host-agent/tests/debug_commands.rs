@@ -20,11 +20,12 @@ use std::fs;
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
-use common::{agent, http_get, mac_after, prefix, remove_stale, require, run, show, wait_for, LoopDisk, Netns};
-use nix::mount::{mount, MsFlags};
+use common::{
+    agent, http_get, mac_after, prefix, remove_stale, require, run, show, wait_for, LoopDisk, Mountns, Netns,
+};
 use serde_json::Value;
 use warden_agent::lock::AgentLock;
 
@@ -41,6 +42,7 @@ fn require_tools() {
         ("ip", "iproute2"),
         ("bridge", "iproute2"),
         ("nsenter", "util-linux"),
+        ("unshare", "util-linux"),
         ("losetup", "util-linux"),
         ("mkfs.ext4", "e2fsprogs"),
         ("python3", "python3"),
@@ -77,6 +79,7 @@ impl Drop for StateDirs {
 /// then the namespaces.
 struct Lan {
     _services: StateDirs,
+    mnt: Mountns,
     disk: Option<LoopDisk>,
     dir: tempfile::TempDir,
     sw: Netns,
@@ -92,6 +95,7 @@ impl Lan {
         let dir = tempfile::Builder::new().prefix(&p).tempdir().expect("tempdir");
         let disk = with_disk.then(|| LoopDisk::new(&[("index.txt", "served from the shared disk\n")]));
         let services = StateDirs(vec![dir.path().join("s1/state"), dir.path().join("s2/state")]);
+        let mnt = Mountns::new(dir.path());
         // Created one by one, each with its guard, so a failure part way
         // removes what exists.
         let sw = Netns::new(format!("{p}sw"));
@@ -106,7 +110,7 @@ impl Lan {
             ns.ip(&["link", "set", "eth0", "up"]);
             ns.ip(&["addr", "add", &format!("10.9.0.{host}/24"), "dev", "eth0"]);
         }
-        Self { _services: services, disk, dir, sw, s1, s2, cl }
+        Self { _services: services, mnt, disk, dir, sw, s1, s2, cl }
     }
 
     fn server(&self, n: u8) -> &Netns {
@@ -122,8 +126,8 @@ impl Lan {
     fn debug(&self, n: u8, command: &str, group: &str, config: &Path) -> (Output, Value) {
         let base = self.dir.path().join(format!("s{n}"));
         let out = self
-            .server(n)
-            .command(common::AGENT)
+            .mnt
+            .command(Some(self.server(n)), common::AGENT)
             .args([command, group, "--json", "--config"])
             .arg(config)
             .arg("--socket")
@@ -226,7 +230,7 @@ timeout = "5s"
         // Held here: the MAC, the address, the mount, the service.
         assert_eq!(lan.eth0_mac(server), MOVED_MAC);
         assert!(server.ip(&["-o", "addr", "show", "dev", "eth0"]).contains("inet 10.9.0.5/24"));
-        assert!(disk.mounted(), "{} not mounted", disk.mount_point.display());
+        assert!(lan.mnt.mounted(&disk.mount_point), "{} not mounted", disk.mount_point.display());
         // The client reaches the service on the floating address...
         assert_eq!(lan.client_get(service, "/index.txt"), "served from the shared disk\n");
         // ...through the moved MAC, which the switch now sends to this server's port.
@@ -243,7 +247,7 @@ timeout = "5s"
         assert_eq!(steps(&report, "steps"), all_ok("stop", &[5, 4, 3, 2, 1]), "{report}");
         assert_eq!(lan.eth0_mac(server), original[usize::from(n - 1)], "original MAC put back");
         assert!(!server.ip(&["-o", "addr", "show", "dev", "eth0"]).contains("10.9.0.5"));
-        assert!(!disk.mounted());
+        assert!(!lan.mnt.mounted(&disk.mount_point));
         let pid_file = lan.dir.path().join(format!("s{n}/state/command-web-5.pid"));
         assert!(!pid_file.exists(), "the stopped service's pid file is gone");
         lan.cl.enter(|| assert_eq!(http_get(service, "/index.txt"), None, "nobody serves after debug-stop"));
@@ -315,13 +319,22 @@ fn disk_group(dir: &Path, disk: &LoopDisk) -> PathBuf {
     )
 }
 
+/// The agent binary with `args --json`, this directory's socket and state,
+/// in the mount namespace `mnt` if given.
 fn local(dir: &Path, args: &[&str], config: &Path) -> (Output, Value) {
+    local_in(None, dir, args, config)
+}
+
+fn local_in(mnt: Option<&Mountns>, dir: &Path, args: &[&str], config: &Path) -> (Output, Value) {
     let socket = dir.join("agent.sock");
     let state = dir.join("state");
     let mut all: Vec<&str> = args.to_vec();
     all.extend(["--json", "--config", config.to_str().unwrap()]);
     all.extend(["--socket", socket.to_str().unwrap(), "--state-dir", state.to_str().unwrap()]);
-    let out = agent(&all);
+    let out = match mnt {
+        Some(mnt) => mnt.command(None, common::AGENT).args(&all).output().expect("run warden-agent under nsenter"),
+        None => agent(&all),
+    };
     let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", show(&out)));
     (out, report)
 }
@@ -331,27 +344,40 @@ fn release_ends_the_holders_and_an_unkillable_hold_is_a_reported_failure() {
     require_tools();
     let dir = tempfile::Builder::new().prefix(&prefix()).tempdir().unwrap();
     let disk = LoopDisk::new(&[("data", "x")]);
+    let mnt = Mountns::new(dir.path());
     let config = disk_group(dir.path(), &disk);
+    let here = |args: &[&str]| local_in(Some(&mnt), dir.path(), args, &config);
+    let sh = |script: String| {
+        let out = mnt.command(None, "/bin/sh").args(["-c", &script]).output().unwrap();
+        assert!(out.status.success(), "{script}: {}", show(&out));
+    };
 
-    let (out, _) = local(dir.path(), &["debug-start", "data"], &config);
+    let (out, _) = here(&["debug-start", "data"]);
     assert!(out.status.success(), "{}", show(&out));
-    assert!(disk.mounted());
+    assert!(mnt.mounted(&disk.mount_point));
     // A process holding the filesystem (its working directory is on it).
-    let mut holder = Command::new("sleep").arg("300").current_dir(&disk.mount_point).spawn().unwrap();
-    let (out, report) = local(dir.path(), &["debug-stop", "data"], &config);
+    let mut holder = mnt
+        .command(None, "/bin/sh")
+        .args(["-c", &format!("cd {} && exec sleep 300", disk.mount_point.display())])
+        .spawn()
+        .unwrap();
+    wait_for(Duration::from_secs(10), "the holder to sit on the disk", || {
+        let cwd = fs::read_link(format!("/proc/{}/cwd", holder.id())).ok()?;
+        (cwd == disk.mount_point).then_some(())
+    });
+    let (out, report) = here(&["debug-stop", "data"]);
     assert!(out.status.success(), "{}", show(&out));
     assert_eq!(steps(&report, "steps"), all_ok("stop", &[1]));
     let status = wait_for(Duration::from_secs(10), "the holder to be reaped", || holder.try_wait().ok().flatten());
     assert!(!status.success(), "the holder was ended by a signal: {status:?}");
-    assert!(!disk.mounted());
+    assert!(!mnt.mounted(&disk.mount_point));
 
     // A hold no signal can end: a filesystem mounted inside the disk's.
-    let (out, _) = local(dir.path(), &["debug-start", "data"], &config);
+    let (out, _) = here(&["debug-start", "data"]);
     assert!(out.status.success(), "{}", show(&out));
     let inner = disk.mount_point.join("inner");
-    fs::create_dir_all(&inner).unwrap();
-    mount(Some("tmpfs"), &inner, Some("tmpfs"), MsFlags::empty(), None::<&str>).unwrap();
-    let (out, report) = local(dir.path(), &["debug-stop", "data"], &config);
+    sh(format!("mkdir -p {0} && mount -t tmpfs tmpfs {0}", inner.display()));
+    let (out, report) = here(&["debug-stop", "data"]);
     assert_eq!(out.status.code(), Some(1), "a failed release exits 1:\n{}", show(&out));
     assert_eq!(report["ok"], false);
     let step = &report["steps"][0];
@@ -363,27 +389,24 @@ fn release_ends_the_holders_and_an_unkillable_hold_is_a_reported_failure() {
         "the failure names the mount point and what holds it: {message}"
     );
     assert!(report["error"].as_str().unwrap().starts_with("stop of resource 1 of 1 (disk "), "{report}");
-    assert!(disk.mounted(), "left mounted, not half released");
+    assert!(mnt.mounted(&disk.mount_point), "left mounted, not half released");
 
     // Text output says the same.
-    let text = agent(&[
-        "debug-stop",
-        "data",
-        "--config",
-        config.to_str().unwrap(),
-        "--socket",
-        dir.path().join("agent.sock").to_str().unwrap(),
-    ]);
+    let text = mnt
+        .command(None, common::AGENT)
+        .args(["debug-stop", "data", "--config", config.to_str().unwrap(), "--socket"])
+        .arg(dir.path().join("agent.sock"))
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&text.stdout);
     assert_eq!(text.status.code(), Some(1));
     assert!(stdout.contains("[1/1] stop disk ") && stdout.contains(": FAILED (busy) ("), "{stdout}");
     assert!(stdout.lines().last().unwrap().starts_with("debug-stop data: FAILED: stop of resource 1 of 1"), "{stdout}");
 
-    nix::mount::umount2(&inner, nix::mount::MntFlags::empty()).unwrap();
-    let (out, _) = local(dir.path(), &["debug-stop", "data"], &config);
+    sh(format!("umount {}", inner.display()));
+    let (out, _) = here(&["debug-stop", "data"]);
     assert!(out.status.success(), "{}", show(&out));
-    assert!(!disk.mounted());
-    let _ = holder.kill();
+    assert!(!mnt.mounted(&disk.mount_point));
 }
 
 fn script(path: &Path, body: &str) {

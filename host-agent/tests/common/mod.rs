@@ -160,6 +160,61 @@ impl Drop for Netns {
     }
 }
 
+/// A mount namespace of the test's own, with private propagation, kept
+/// alive by a bind mount of it on a file. The disk tests mount in here:
+/// a mount made in the host's namespace would be copied into any mount
+/// namespace another program creates meanwhile (the host's propagation is
+/// private), and such a copy keeps the filesystem busy after the test
+/// unmounts it. Dropping it unmounts the file, which ends the namespace and
+/// every mount in it.
+pub struct Mountns {
+    file: PathBuf,
+}
+
+impl Mountns {
+    /// A new namespace persisted at `dir/mnt.ns` (a directory of the test's).
+    pub fn new(dir: &Path) -> Self {
+        let file = dir.join("mnt.ns");
+        fs::write(&file, "").expect("namespace file");
+        run("unshare", &[&format!("--mount={}", file.display()), "--propagation", "private", "true"]);
+        Self { file }
+    }
+
+    /// `program` run inside this mount namespace (and `net`'s network
+    /// namespace, if given).
+    pub fn command(&self, net: Option<&Netns>, program: &str) -> Command {
+        let mut c = Command::new("nsenter");
+        c.arg(format!("--mount={}", self.file.display()));
+        if let Some(net) = net {
+            c.arg(format!("--net={}", net.path()));
+        }
+        c.arg("--").arg(program);
+        c
+    }
+
+    /// Mount points at or below `dir` in this namespace.
+    pub fn mounts_at_or_below(&self, dir: &Path) -> Vec<PathBuf> {
+        let out = self.command(None, "cat").arg("/proc/self/mountinfo").output().expect("nsenter cat");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4).map(PathBuf::from))
+            .filter(|mp| mp.starts_with(dir))
+            .collect()
+    }
+
+    /// Whether something is mounted exactly on `dir` in this namespace.
+    pub fn mounted(&self, dir: &Path) -> bool {
+        self.mounts_at_or_below(dir).iter().any(|m| m == dir)
+    }
+}
+
+impl Drop for Mountns {
+    fn drop(&mut self) {
+        let _ = umount2(&self.file, MntFlags::MNT_DETACH);
+        let _ = fs::remove_file(&self.file);
+    }
+}
+
 /// An ext4 image on a loop device, filled from `files`. Dropping it
 /// unmounts whatever is mounted at or below `mount_point` (innermost
 /// first, lazily so a failed test cannot hang here) and detaches the device.
