@@ -46,7 +46,7 @@ use warden_core::NodeId;
 use crate::assemble::{self, Purpose};
 use crate::config::{self, Config, NodeConfig};
 use crate::lock::{AgentLock, LockError};
-use crate::protocol::{Agent, AgentConfig};
+use crate::protocol::{Agent, AgentConfig, GroupShape};
 
 pub use main_loop::Stopped;
 
@@ -149,10 +149,25 @@ fn auth(config: &Config) -> Result<Auth, DaemonError> {
 /// The protocol half's configuration for `node`. Steps may take as long as
 /// the longest deadline a driver enforces (an fsck, a stop with its grace
 /// and kill wait) before the protocol half calls them overdue.
+///
+/// A group this node is not eligible for has no resources here: the
+/// controller never gives it to this node, and its scripts or devices need
+/// not exist on this node (a probe that cannot run would count as held
+/// and keep the group off every other node).
 pub fn agent_config(config: &Config, node: NodeId) -> AgentConfig {
     AgentConfig {
         node,
-        groups: config.groups.iter().map(assemble::shape).collect(),
+        groups: config
+            .groups
+            .iter()
+            .map(|g| {
+                if g.nodes.contains(&node) {
+                    assemble::shape(g)
+                } else {
+                    GroupShape { resources: 0, max_restarts: 0 }
+                }
+            })
+            .collect(),
         keepalive: config.timing.keepalive,
         controller_silence: config.timing.deadtime,
         monitor_interval: core_duration(assemble::monitor_interval(config)),
@@ -217,4 +232,45 @@ pub fn run(options: &Options) -> Result<Stopped, DaemonError> {
 
     let parts = main_loop::Parts { config, node, lock, auth, agent, groups, watchdog };
     main_loop::run(parts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_a_node_is_not_eligible_for_have_no_resources_there() {
+        let toml = r#"
+[cluster]
+name = "t"
+auth = "crc"
+
+[[node]]
+name = "a"
+serial = { device = "/dev/ttyS1" }
+
+[[node]]
+name = "b"
+serial = { device = "/dev/ttyS1" }
+
+[[group]]
+name = "both"
+nodes = ["a", "b"]
+[[group.resource]]
+kind = "service"
+command = ["true"]
+
+[[group]]
+name = "only-a"
+nodes = ["a"]
+[[group.resource]]
+kind = "service"
+command = ["true"]
+"#;
+        let config = config::parse(toml, "t.toml").unwrap_or_else(|e| panic!("{e}"));
+        let on_a = agent_config(&config, NodeId(0));
+        let on_b = agent_config(&config, NodeId(1));
+        assert_eq!(on_a.groups.iter().map(|g| g.resources).collect::<Vec<_>>(), vec![1, 1]);
+        assert_eq!(on_b.groups.iter().map(|g| g.resources).collect::<Vec<_>>(), vec![1, 0]);
+    }
 }

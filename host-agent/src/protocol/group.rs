@@ -84,8 +84,9 @@ impl GroupState {
             id,
             res: vec![Known::Unknown; usize::from(resources)],
             max_restarts,
-            initialized: false,
-            probe_at: Some(0),
+            // A group without resources on this node has nothing to probe.
+            initialized: resources == 0,
+            probe_at: (resources > 0).then_some(0),
             monitor_at: None,
             step: None,
             step_since: now,
@@ -134,7 +135,7 @@ impl GroupState {
 
     /// Starts a probe sweep (the periodic look at the real system).
     pub(super) fn sweep(&mut self) {
-        if self.probe_at.is_none() {
+        if self.probe_at.is_none() && !self.res.is_empty() {
             self.probe_at = Some(0);
         }
     }

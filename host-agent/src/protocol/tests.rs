@@ -467,3 +467,25 @@ fn a_describe_request_gets_the_controller_summary() {
     rig.drain();
     assert_eq!(rig.summaries.len(), 1);
 }
+
+#[test]
+fn a_group_without_resources_here_is_never_probed_nor_held() {
+    let mut c = config(1, 1);
+    c.groups[1] = GroupShape { resources: 0, max_restarts: 0 };
+    let mut agent = Agent::new(c, Instant::ZERO, 5).unwrap();
+    let mut steps = Vec::new();
+    while let Some(out) = agent.poll_output() {
+        if let AgentOutput::Step(s) = out {
+            steps.push(s);
+        }
+    }
+    assert_eq!(steps, vec![Step { group: G0, resource: 0, action: Action::Probe }]);
+    agent.handle_step(Instant::ZERO, steps[0], StepResult::Present(Presence::Inactive));
+    agent.handle_timeout(Instant(120_000));
+    let view = agent.view();
+    assert!(view.initialized);
+    assert!(!view.status.holds.contains(G1));
+    while let Some(out) = agent.poll_output() {
+        assert!(!matches!(out, AgentOutput::Step(s) if s.group == G1), "{out:?}");
+    }
+}
