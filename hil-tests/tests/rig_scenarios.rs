@@ -1,11 +1,14 @@
-//! The process rig's fault scenarios against the Linux controller, each
-//! run by `warden-rig scenario NAME --json` (as root) and judged by its
-//! verdict: the real agents and controller on simulated servers, a real
-//! power cut, agent kill, host hang, serial cut or controller restart.
+//! The process rig's fault scenarios, each run by `warden-rig scenario
+//! NAME --json` (as root) and judged by its verdict: the real agents on
+//! simulated servers, a real power cut, agent kill, host hang, serial cut
+//! or controller restart, against the Linux controller and against the
+//! firmware under QEMU (`--controller qemu`), and the firmware's watchdog
+//! reset with a fenced server.
 //!
-//! A missing tool or binary, or a run without root, fails the test with
-//! the rig's own message, which says what to install or build. The
-//! scenarios run one at a time: each builds a whole rig.
+//! A missing tool or binary (QEMU, `defmt-print`, the firmware from `cargo
+//! fw`), or a run without root, fails the test with the rig's own message,
+//! which says what to install or build. The scenarios run one at a time:
+//! each builds a whole rig.
 
 use std::process::Command;
 use std::sync::Mutex;
@@ -20,12 +23,13 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 /// depend on it (speed is measured by `warden-rig bench`, not asserted).
 const TIMING: [&str; 4] = ["--keepalive", "50ms", "--deadtime", "400ms"];
 
-/// Runs scenario `name`, and fails unless its verdict passed with every
-/// check in `expected` (by name) among its checks, passed.
-fn scenario_passes(name: &str, expected: &[&str]) -> Value {
+/// Runs scenario `name` with `controller` (`linux` or `qemu`), and fails
+/// unless its verdict passed with every check in `expected` (by name)
+/// among its checks, passed.
+fn scenario_passes(name: &str, controller: &str, expected: &[&str]) -> Value {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let out = Command::new(env!("CARGO_BIN_EXE_warden-rig"))
-        .args(["scenario", name, "--json"])
+        .args(["scenario", name, "--json", "--controller", controller])
         .args(TIMING)
         .output()
         .expect("warden-rig did not start");
@@ -67,8 +71,8 @@ const FAILOVER: &[&str] = &[
     "alpha comes back as a standby holding nothing",
 ];
 
-fn failover_passes(name: &str) {
-    let verdict = scenario_passes(name, &[FAILOVER, SAFETY].concat());
+fn failover_passes(name: &str, controller: &str) {
+    let verdict = scenario_passes(name, controller, &[FAILOVER, SAFETY].concat());
     for milestone in ["detection", "fence_confirmed", "group_placed", "address_on_new_holder", "client_visible_outage"]
     {
         assert!(verdict["timings_ms"][milestone].is_number(), "{milestone} not measured: {verdict}");
@@ -78,28 +82,70 @@ fn failover_passes(name: &str) {
 
 #[test]
 fn power_loss_of_the_holder_fences_it_and_moves_the_group() {
-    failover_passes("power-loss");
+    failover_passes("power-loss", "linux");
 }
 
 #[test]
 fn a_killed_agent_gets_its_server_fenced() {
-    failover_passes("agent-kill");
+    failover_passes("agent-kill", "linux");
 }
 
 #[test]
 fn a_hung_host_is_fenced() {
-    failover_passes("host-hang");
+    failover_passes("host-hang", "linux");
 }
 
 #[test]
 fn a_cut_serial_line_gets_its_server_fenced_before_takeover() {
-    failover_passes("serial-cut");
+    failover_passes("serial-cut", "linux");
 }
 
 #[test]
 fn a_controller_restart_moves_nothing_and_toggles_no_relay() {
-    scenario_passes(
-        "controller-restart",
-        &[&["no relay toggled", "nothing moved", "the new controller adopted the group where it was"], SAFETY].concat(),
+    scenario_passes("controller-restart", "linux", &[RESTART, SAFETY].concat());
+}
+
+/// What a controller that comes back must show.
+const RESTART: &[&str] = &["no relay toggled", "nothing moved", "the new controller adopted the group where it was"];
+
+#[test]
+fn firmware_power_loss_of_the_holder_fences_it_and_moves_the_group() {
+    failover_passes("power-loss", "qemu");
+}
+
+#[test]
+fn firmware_a_killed_agent_gets_its_server_fenced() {
+    failover_passes("agent-kill", "qemu");
+}
+
+#[test]
+fn firmware_a_hung_host_is_fenced() {
+    failover_passes("host-hang", "qemu");
+}
+
+#[test]
+fn firmware_a_cut_serial_line_gets_its_server_fenced_before_takeover() {
+    failover_passes("serial-cut", "qemu");
+}
+
+#[test]
+fn firmware_halted_and_reset_moves_nothing_and_toggles_no_relay() {
+    scenario_passes("controller-restart", "qemu", &[RESTART, SAFETY].concat());
+}
+
+#[test]
+fn firmware_watchdog_reset_moves_nothing_and_the_fenced_server_stays_off() {
+    let safety: Vec<&str> = SAFETY.iter().copied().filter(|c| *c != "no controller alarm").collect();
+    let verdict = scenario_passes(
+        "firmware-watchdog",
+        "qemu",
+        &[
+            &["alpha fenced and the group on beta before the reset", "the watchdog reset the board"],
+            RESTART,
+            &["fenced alpha still off after the reset", "no controller alarm but the provoked one"],
+            &safety[..],
+        ]
+        .concat(),
     );
+    assert!(verdict["timings_ms"]["wedge_to_watchdog"].is_number(), "{verdict}");
 }

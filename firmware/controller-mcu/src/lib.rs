@@ -144,6 +144,7 @@
 //! * [`retained`]: the retained fence records and boot counter (host-tested).
 //! * [`progress`]: when the watchdog may be fed (host-tested).
 //! * [`console`]: the console's command lines (host-tested).
+//! * [`emulator`] (host only): QEMU's command line for the reference board.
 //! * `board` (MCU target only): the registers, interrupts, clock, watchdog,
 //!   UART driver, defmt logger, and the main loop.
 #![cfg_attr(not(test), no_std)]
@@ -151,6 +152,8 @@
 
 pub mod blob;
 pub mod console;
+#[cfg(not(target_os = "none"))]
+pub mod emulator;
 pub mod progress;
 pub mod retained;
 

@@ -40,6 +40,7 @@ use std::time::{Duration, Instant};
 use warden_bsp::linux::relay_board;
 use warden_bsp::relay::{Board, BoardEvent};
 use warden_bsp::Channel;
+use warden_controller_mcu::emulator::{qemu_args, GuestClock};
 use warden_core::controller::Life;
 use warden_core::wire::{
     encode, Auth, Beat, Body, Decoder, Initiator, Key, Message, Op, Request, Role, SessionError, Status, Summary,
@@ -339,27 +340,7 @@ impl Rig {
         std::fs::write(&blob, &bytes).unwrap();
 
         let sock = |name: &str| dir.path().join(format!("{name}.sock"));
-        let mut args: Vec<String> = vec![
-            "-M".into(),
-            "mps2-an386".into(),
-            "-nographic".into(),
-            "-monitor".into(),
-            "none".into(),
-            "-icount".into(),
-            "shift=7,align=off,sleep=off".into(),
-            "-kernel".into(),
-            elf.display().to_string(),
-            "-device".into(),
-            format!("loader,file={},addr={:#x}", blob.display(), warden_controller_mcu::CONFIG_ADDRESS),
-        ];
-        for u in 0..5 {
-            args.push("-chardev".into());
-            args.push(format!("socket,id=u{u},path={},server=on,wait=on", sock(&format!("u{u}")).display()));
-            args.push("-serial".into());
-            args.push(format!("chardev:u{u}"));
-        }
-        args.push("-qmp".into());
-        args.push(format!("unix:{},server=on,wait=off", sock("qmp").display()));
+        let args = qemu_args(elf, &blob, dir.path(), GuestClock::Instructions, false);
         let qemu_log = std::fs::File::create(dir.path().join("qemu.log")).unwrap();
         let mut qemu = Command::new("qemu-system-arm")
             .args(&args)

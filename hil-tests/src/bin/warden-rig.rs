@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! warden-rig demo                          a failover, step by step
-//! warden-rig scenario NAME [--json]        power-loss, agent-kill, host-hang, serial-cut, controller-restart
+//! warden-rig scenario NAME [--json]        power-loss, agent-kill, host-hang, serial-cut, controller-restart,
+//!                                          firmware-watchdog (--controller qemu)
 //! warden-rig bench failover --runs N       failover timings, min/p50/p99/max
 //! warden-rig soak --minutes M [--stress]   unwanted failovers of an idle cluster
 //! warden-rig cleanup                       remove what a crashed run left
@@ -40,7 +41,7 @@ enum Command {
     Demo(RunArgs),
     /// One fault scenario, ending with a verdict.
     Scenario {
-        /// power-loss, agent-kill, host-hang, serial-cut or controller-restart.
+        /// power-loss, agent-kill, host-hang, serial-cut, controller-restart, firmware-watchdog (qemu).
         name: Scenario,
         #[command(flatten)]
         run: RunArgs,
@@ -146,6 +147,9 @@ struct RunArgs {
     /// Where warden-agent and warden-controller are (default: next to warden-rig).
     #[arg(long)]
     bin_dir: Option<PathBuf>,
+    /// The firmware ELF for --controller qemu (default: where `cargo fw` puts it).
+    #[arg(long)]
+    firmware: Option<PathBuf>,
     /// `[agent] realtime_priority` (1 to 99).
     #[arg(long, value_parser = clap::value_parser!(u8).range(1..=99))]
     agent_realtime: Option<u8>,
@@ -186,6 +190,7 @@ impl RunArgs {
             controller_realtime: self.controller_realtime,
             seed: self.seed,
             keep_logs: self.keep_logs.clone(),
+            firmware: self.firmware.clone(),
             narration: match (self.verbose, self.json) {
                 (false, _) => Narration::Quiet,
                 (true, false) => Narration::Story,

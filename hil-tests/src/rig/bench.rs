@@ -10,8 +10,8 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::cluster::Rig;
+use super::failover::{follow_failover, unfence, Failover};
 use super::options::Options;
-use super::scenario::{follow_failover, unfence, window, Failover};
 use super::stats::{ms, Summary};
 use super::timeline::Happening;
 use super::verdict::Verdict;
@@ -51,7 +51,7 @@ pub fn failover(
         let holder =
             rig.holder().ok_or_else(|| RigError::Broken("no single server holds the service address".into()))?;
         let (victim, other) = (rig.name(holder).to_owned(), rig.name(1 - holder).to_owned());
-        window(&mut rig, SETTLE_RECORDS)?;
+        rig.wait_records(SETTLE_RECORDS)?;
         let t0 = rig.timeline().now();
         rig.set_supply(holder, false);
         let f = follow_failover(&mut rig, &victim, &other, t0)?;

@@ -21,9 +21,10 @@ use super::disk::Disk;
 use super::options::{ControllerKind, Options};
 use super::prefix::{Prefix, RunDir};
 use super::probe::{Probe, ProbeLog};
+use super::qemu::{Firmware, QemuController};
 use super::rack::{BootThread, Rack};
 use super::serial::{ControllerEnd, LineFault, SerialLine};
-use super::server::{AgentCommand, Server};
+use super::server::{AgentCommand, Install, Server};
 use super::timeline::{Entry, Happening, Timeline, BOUND};
 use super::topology::{Plan, Topology, SERVICE_PORT};
 use super::writer::{self, RecordCheck, Writer, WriterLog};
@@ -68,13 +69,154 @@ pub struct Rig {
     prefix: Prefix,
 }
 
-fn binary(dir: &Path, name: &str) -> Result<PathBuf, RigError> {
-    let path = dir.join(name);
-    if path.is_file() {
-        Ok(path)
-    } else {
-        Err(RigError::MissingBinary { path })
+/// The controller a run starts.
+#[derive(Debug)]
+enum ControllerProgram {
+    /// `warden-controller`.
+    Linux(PathBuf),
+    /// The firmware under QEMU.
+    Qemu(Firmware),
+}
+
+/// The programs a run starts.
+#[derive(Debug)]
+struct Programs {
+    /// This program (keeper and service).
+    rig: PathBuf,
+    agent: PathBuf,
+    controller: ControllerProgram,
+}
+
+impl Programs {
+    /// Finds them: this program, and the agent and the controller in
+    /// `--bin-dir` or next to it (the firmware where `cargo fw` puts it).
+    fn find(options: &Options) -> Result<Self, RigError> {
+        let rig = std::env::current_exe().map_err(RigError::io("finding this program"))?;
+        let dir = match &options.bin_dir {
+            Some(d) => d.clone(),
+            None => rig.parent().map(Path::to_owned).unwrap_or_default(),
+        };
+        let binary = |path: PathBuf, build: &'static str| {
+            if path.is_file() {
+                Ok(path)
+            } else {
+                Err(RigError::MissingBinary { path, build })
+            }
+        };
+        const WORKSPACE: &str = "cargo build --release --workspace, or point --bin-dir at the directory that has it";
+        if options.controller_realtime.is_some() && options.controller == ControllerKind::Qemu {
+            return Err(RigError::Options(
+                "--controller-realtime applies to the Linux controller, not to QEMU's firmware".into(),
+            ));
+        }
+        if options.controller_realtime.is_some() && tools::find(tools::CHRT.name).is_none() {
+            return Err(RigError::MissingTool { tool: tools::CHRT.name, install: tools::CHRT.install });
+        }
+        let controller = match options.controller {
+            ControllerKind::Linux => ControllerProgram::Linux(binary(dir.join("warden-controller"), WORKSPACE)?),
+            ControllerKind::Qemu => {
+                let elf = options
+                    .firmware
+                    .clone()
+                    .unwrap_or_else(|| dir.join("../thumbv7em-none-eabihf/firmware/warden-controller-mcu"));
+                ControllerProgram::Qemu(Firmware {
+                    elf: binary(elf, "cargo fw, or point --firmware at the ELF")?,
+                    config_tool: binary(dir.join("warden-mcu-config"), WORKSPACE)?,
+                })
+            }
+        };
+        Ok(Self { agent: binary(dir.join("warden-agent"), WORKSPACE)?, controller, rig })
     }
+
+    /// The rig's wires must never wait for a page: its memory is locked,
+    /// and the programs it starts are read once, so that their first start
+    /// does not wait for the build machine's disk.
+    fn keep_resident(&self) {
+        use nix::sys::mman::{mlockall, MlockAllFlags};
+        if let Err(e) = mlockall(MlockAllFlags::MCL_CURRENT | MlockAllFlags::MCL_FUTURE) {
+            eprintln!("warden-rig: note: the rig's memory is not locked ({e})");
+        }
+        let controller = match &self.controller {
+            ControllerProgram::Linux(p) => p,
+            ControllerProgram::Qemu(f) => &f.elf,
+        };
+        for program in [&self.rig, &self.agent, controller] {
+            if let Ok(mut file) = std::fs::File::open(program) {
+                let _ = std::io::copy(&mut file, &mut std::io::sink());
+            }
+        }
+    }
+
+    /// What server `node` runs, and where it keeps its things.
+    fn install(&self, layout: &Layout, node: &str) -> Result<Install, RigError> {
+        let dir = layout.node_dir(node);
+        std::fs::create_dir_all(&dir).map_err(RigError::io(format!("creating {}", dir.display())))?;
+        let agent = AgentCommand {
+            program: self.agent.clone(),
+            args: vec![
+                "run".into(),
+                "--config".into(),
+                layout.cluster_file().into(),
+                "--node".into(),
+                node.into(),
+                "--socket".into(),
+                dir.join("agent.sock").into(),
+                "--state-dir".into(),
+                dir.join("state").into(),
+            ],
+        };
+        Ok(Install { rig_exe: self.rig.clone(), agent, state_dir: dir.join("state"), log: dir.join("log") })
+    }
+}
+
+/// A controller, the ends of its node links and the end of its relay board.
+type Wired = (Box<dyn Controller>, Vec<ControllerEnd>, ControllerEnd);
+
+/// The controller of `programs`, not yet started, and the ends the rig's
+/// lines and relay board are played on: pseudo-terminals for the Linux
+/// controller, QEMU's UART sockets for the firmware.
+fn start_controller(
+    programs: &Programs,
+    layout: &Layout,
+    options: &Options,
+    timeline: &Timeline,
+) -> Result<Wired, RigError> {
+    match &programs.controller {
+        ControllerProgram::Linux(program) => {
+            let pty = |what: &str| Pty::open().map_err(RigError::io(format!("opening the pty of {what}")));
+            let ends = layout.nodes.iter().map(|n| pty(n).map(ControllerEnd::Pty)).collect::<Result<Vec<_>, _>>()?;
+            let controller = LinuxController::new(
+                program,
+                (&layout.cluster_file(), &layout.controller_file()),
+                &layout.control_socket(),
+                &layout.run_dir.join("controller.log"),
+                options.controller_realtime,
+                timeline.clone(),
+            );
+            Ok((Box::new(controller), ends, ControllerEnd::Pty(pty("the relay board")?)))
+        }
+        ControllerProgram::Qemu(firmware) => {
+            let (controller, ends) =
+                QemuController::launch(firmware, layout, vec![GROUP.to_owned()], timeline.clone())?;
+            let links = ends.links.into_iter().map(ControllerEnd::Socket).collect();
+            Ok((Box::new(controller), links, ControllerEnd::Socket(ends.board)))
+        }
+    }
+}
+
+/// Every server's serial line on its controller end, with links to its
+/// ends in the run directory.
+fn serial_lines(layout: &Layout, ends: Vec<ControllerEnd>, seed: u64) -> Result<Vec<Arc<SerialLine>>, RigError> {
+    let mut lines = Vec::new();
+    for ((i, node), end) in layout.nodes.iter().enumerate().zip(ends) {
+        let line = SerialLine::open(node, end, seed.wrapping_add(i as u64))?;
+        link(line.agent_device(), &layout.agent_tty(node))?;
+        if let Some(dev) = line.controller_device() {
+            link(dev, &layout.controller_tty(node))?;
+        }
+        lines.push(Arc::new(line));
+    }
+    Ok(lines)
 }
 
 fn link(target: &Path, at: &Path) -> Result<(), RigError> {
@@ -92,38 +234,9 @@ impl Rig {
     pub fn up(options: Options) -> Result<Self, RigError> {
         options.check()?;
         tools::preflight()?;
-        if options.controller == ControllerKind::Qemu {
-            return Err(RigError::Options(
-                "--controller qemu: the firmware controller (firmware/controller-mcu) does not yet document the \
-                 UART and QMP layout the rig needs; only --controller linux runs for now"
-                    .into(),
-            ));
-        }
         leftovers::refuse_if_any()?;
-        let rig_exe = std::env::current_exe().map_err(RigError::io("finding this program"))?;
-        let bin_dir = match &options.bin_dir {
-            Some(d) => d.clone(),
-            None => rig_exe.parent().map(Path::to_owned).unwrap_or_default(),
-        };
-        let agent_exe = binary(&bin_dir, "warden-agent")?;
-        let controller_exe = binary(&bin_dir, "warden-controller")?;
-        if options.controller_realtime.is_some() && tools::find("chrt").is_none() {
-            return Err(RigError::MissingTool { tool: "chrt", package: "util-linux" });
-        }
-        // The rig's wires must never wait for a page: its memory is locked,
-        // and the programs it starts are read once so that their first
-        // start does not wait for the build machine's disk.
-        if let Err(e) = nix::sys::mman::mlockall(
-            nix::sys::mman::MlockAllFlags::MCL_CURRENT | nix::sys::mman::MlockAllFlags::MCL_FUTURE,
-        ) {
-            eprintln!("warden-rig: note: the rig's memory is not locked ({e})");
-        }
-        for program in [&rig_exe, &agent_exe, &controller_exe] {
-            let mut file =
-                std::fs::File::open(program).map_err(RigError::io(format!("reading {}", program.display())))?;
-            std::io::copy(&mut file, &mut std::io::sink())
-                .map_err(RigError::io(format!("reading {}", program.display())))?;
-        }
+        let programs = Programs::find(&options)?;
+        programs.keep_resident();
 
         let prefix = Prefix::new()?;
         let run_dir = RunDir::create(&prefix)?;
@@ -141,71 +254,28 @@ impl Rig {
             mountpoint: disk.mountpoint().to_owned(),
             nic: prefix.interface("n")?,
             plan,
-            rig_exe: rig_exe.clone(),
+            rig_exe: programs.rig.clone(),
         };
-
-        let mut lines = Vec::new();
-        for (i, node) in nodes.iter().enumerate() {
-            let end = Pty::open().map_err(RigError::io(format!("opening the controller's pty for {node}")))?;
-            let line = SerialLine::open(node, ControllerEnd::Pty(end), options.seed.wrapping_add(i as u64))?;
-            link(line.agent_device(), &layout.agent_tty(node))?;
-            if let Some(dev) = line.controller_device() {
-                link(dev, &layout.controller_tty(node))?;
-            }
-            lines.push(Arc::new(line));
-        }
         config::write(&layout, &options)?;
+        let (controller, ends, board_end) = start_controller(&programs, &layout, &options, &timeline)?;
+        let lines = serial_lines(&layout, ends, options.seed)?;
 
         let mut servers = Vec::new();
         for ((node, net), line) in nodes.iter().zip(nets).zip(&lines) {
-            let dir = layout.node_dir(node);
-            std::fs::create_dir_all(&dir).map_err(RigError::io(format!("creating {}", dir.display())))?;
-            let agent = AgentCommand {
-                program: agent_exe.clone(),
-                args: vec![
-                    "run".into(),
-                    "--config".into(),
-                    layout.cluster_file().into(),
-                    "--node".into(),
-                    node.into(),
-                    "--socket".into(),
-                    dir.join("agent.sock").into(),
-                    "--state-dir".into(),
-                    dir.join("state").into(),
-                ],
-            };
-            servers.push(Server::new(
-                node,
-                net,
-                Arc::clone(line),
-                Arc::clone(&disk),
-                rig_exe.clone(),
-                agent,
-                dir.join("state"),
-                dir.join("log"),
-            ));
+            servers.push(Server::new(node, net, Arc::clone(line), Arc::clone(&disk), programs.install(&layout, node)?));
         }
         let watched: Vec<Watched> = servers
             .iter()
             .map(|s| Watched { node: s.name.clone(), netns: s.net.netns.path(), anchor: s.anchor() })
             .collect();
         let rack = Arc::new(Rack::new(servers, timeline.clone(), options.boot_delay));
-        let board_end = Pty::open().map_err(RigError::io("opening the relay board's pty"))?;
-        let board = RelayBoard::start(ControllerEnd::Pty(board_end), Arc::clone(&rack))?;
+        let board = RelayBoard::start(board_end, Arc::clone(&rack))?;
         let boots = rack.start_boots()?;
         if let Some(dev) = board.device() {
             link(dev, &layout.relay_tty())?;
         }
         let detectors =
             Detectors::start(watched, plan.service, Arc::clone(&disk), options.detector_interval, timeline.clone())?;
-        let controller: Box<dyn Controller> = Box::new(LinuxController::new(
-            &controller_exe,
-            (&layout.cluster_file(), &layout.controller_file()),
-            &layout.control_socket(),
-            &run_dir.join("controller.log"),
-            options.controller_realtime,
-            timeline.clone(),
-        ));
         let mut rig = Self {
             options,
             timeline,
@@ -234,23 +304,35 @@ impl Rig {
         )));
         rig.rack.power_up();
         rig.controller.start()?;
-        let placed = rig.wait("the group placed", Duration::ZERO, |h| {
+        rig.serve_until_answered()?;
+        Ok(rig)
+    }
+
+    /// Waits for the first placement and the address, then starts the
+    /// client probe and the writer once the service answers.
+    fn serve_until_answered(&mut self) -> Result<(), RigError> {
+        let placed = self.wait("the group placed", Duration::ZERO, |h| {
             matches!(h, Happening::Controller(e) if matches!(&e.kind, ConsoleKind::Placed { group, .. } if group == GROUP))
         })?;
         let Happening::Controller(e) = &placed.what else { unreachable!("matched above") };
         let ConsoleKind::Placed { node, .. } = &e.kind else { unreachable!("matched above") };
         let node = node.clone();
-        rig.wait(
+        // From the start, not from the placement: the firmware's log line
+        // reaches the timeline through defmt-print, and can come after the
+        // agent has already configured the address.
+        self.wait(
             &format!("the service address on {node}"),
-            placed.at,
+            Duration::ZERO,
             |h| matches!(h, Happening::Address { node: n, present: true } if *n == node),
         )?;
-        let target = SocketAddrV4::new(plan.service, SERVICE_PORT);
-        let client = rig.topology.client.path();
-        rig.probe = Some(Probe::start(client.clone(), target, rig.options.probe_interval, rig.timeline.clone())?);
-        rig.wait(&format!("the client answered by {node}"), placed.at, |h| matches!(h, Happening::Answering { .. }))?;
-        rig.writer = Some(Writer::start(client, target, rig.options.write_interval, rig.timeline.clone())?);
-        Ok(rig)
+        let target = SocketAddrV4::new(self.layout.plan.service, SERVICE_PORT);
+        let client = self.topology.client.path();
+        self.probe = Some(Probe::start(client.clone(), target, self.options.probe_interval, self.timeline.clone())?);
+        self.wait(&format!("the client answered by {node}"), Duration::ZERO, |h| {
+            matches!(h, Happening::Answering { .. })
+        })?;
+        self.writer = Some(Writer::start(client, target, self.options.write_interval, self.timeline.clone())?);
+        Ok(())
     }
 
     /// The run's timeline.
@@ -374,6 +456,23 @@ impl Rig {
         }
     }
 
+    /// Wedges `node`'s link on the controller (the firmware's fault injection).
+    ///
+    /// # Errors
+    ///
+    /// [`RigError`] when the controller cannot.
+    pub fn wedge_link(&mut self, node: &str) -> Result<(), RigError> {
+        self.controller.wedge_link(node)?;
+        self.timeline.push(Happening::Fault { node: node.to_owned(), what: "controller's link wedged".into() });
+        Ok(())
+    }
+
+    /// Which controller runs.
+    #[must_use]
+    pub fn controller_kind(&self) -> &'static str {
+        self.controller.kind()
+    }
+
     /// Kills the controller (a crash).
     ///
     /// # Errors
@@ -402,7 +501,7 @@ impl Rig {
     /// # Errors
     ///
     /// [`RigError`] when it cannot be asked.
-    pub fn ask(&self, request: &str) -> Result<Value, RigError> {
+    pub fn ask(&mut self, request: &str) -> Result<Value, RigError> {
         self.controller.ask(request)
     }
 

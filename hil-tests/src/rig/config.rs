@@ -105,10 +105,12 @@ pub fn cluster_toml(layout: &Layout, options: &Options) -> String {
     let _ = writeln!(t, "warntime = {}", ms(options.warntime()));
     let _ = writeln!(t, "deadtime = {}", ms(options.deadtime));
     let _ = writeln!(t, "initdead = {}", ms(options.initdead()));
-    // Failovers are what the rig is for: damping must not hold them back.
+    // Failovers are what the rig is for: damping must not hold them back. The
+    // controller remembers 8 moves per group (a larger max_moves is enforced
+    // as 8), so the window is short enough for a failover every 2 s.
     let _ = writeln!(
         t,
-        "release_timeout = \"5s\"\nfence_timeout = \"2s\"\nfailback_delay = \"1m\"\nmove_window = \"1m\"\nmax_moves = 255"
+        "release_timeout = \"5s\"\nfence_timeout = \"2s\"\nfailback_delay = \"1m\"\nmove_window = \"10s\"\nmax_moves = 8"
     );
     let _ = writeln!(t, "\n[agent]\nprobe_interval = \"10s\"\nmlock = {}", options.agent_mlock);
     if let Some(p) = options.agent_realtime {

@@ -46,12 +46,23 @@ pub trait Controller: Send + std::fmt::Debug {
     /// Stops it cleanly, if it runs.
     fn stop(&mut self);
 
-    /// Sends one request (`status`, `unfence NODE`, ...) and returns the answer.
+    /// Sends one request (`status`, `unfence NODE`, ...) and returns the
+    /// answer, as the Linux controller's control socket gives it.
     ///
     /// # Errors
     ///
     /// [`RigError`] when it cannot be asked or answers with something else than JSON.
-    fn ask(&self, request: &str) -> Result<Value, RigError>;
+    fn ask(&mut self, request: &str) -> Result<Value, RigError>;
+
+    /// Disables the transmitter of `node`'s link (the firmware's `wedge`
+    /// fault injection), so that link driver stalls.
+    ///
+    /// # Errors
+    ///
+    /// [`RigError::Options`] for a controller that cannot.
+    fn wedge_link(&mut self, node: &str) -> Result<(), RigError> {
+        Err(RigError::Options(format!("the {} controller cannot wedge {node}'s link", self.kind())))
+    }
 
     /// How it ended, if it ended without being asked to.
     fn exited(&mut self) -> Option<String>;
@@ -196,7 +207,7 @@ impl Controller for LinuxController {
         }
     }
 
-    fn ask(&self, request: &str) -> Result<Value, RigError> {
+    fn ask(&mut self, request: &str) -> Result<Value, RigError> {
         let what = || format!("asking the controller `{request}` on {}", self.socket.display());
         let mut stream = UnixStream::connect(&self.socket).map_err(RigError::io(what()))?;
         stream.set_read_timeout(Some(ANSWER_TIMEOUT)).map_err(RigError::io(what()))?;

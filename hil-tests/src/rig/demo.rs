@@ -5,8 +5,8 @@
 //! `wardenctl unfence` does), and comes back as a standby holding nothing.
 
 use super::cluster::Rig;
+use super::failover::{follow_failover, unfence};
 use super::options::Options;
-use super::scenario::{follow_failover, unfence, window};
 use super::stats::ms;
 use super::timeline::{Happening, Narration};
 use super::verdict::Verdict;
@@ -31,7 +31,7 @@ pub fn run(mut options: Options) -> Result<Verdict, RigError> {
     let mut rig = Rig::up(options)?;
     let holder = rig.holder().ok_or_else(|| RigError::Broken("no single server holds the service address".into()))?;
     let (victim, other) = (rig.name(holder).to_owned(), rig.name(1 - holder).to_owned());
-    window(&mut rig, 50)?;
+    rig.wait_records(50)?;
     let log = rig.probe_log();
     println!(
         "   the service runs on {victim}; the client has {} answers, the writer {} records on the shared disk",
@@ -43,7 +43,7 @@ pub fn run(mut options: Options) -> Result<Verdict, RigError> {
     let t0 = rig.timeline().now();
     rig.set_supply(holder, false);
     let f = follow_failover(&mut rig, &victim, &other, t0)?;
-    window(&mut rig, 50)?;
+    rig.wait_records(50)?;
     let show = |d: Option<std::time::Duration>| d.map_or_else(|| "-".to_owned(), |d| format!("{:>6.1} ms", ms(d)));
     println!("\n   from the power cut:");
     println!("   {:<40} {}", format!("{victim} declared dead"), show(f.detected));
@@ -55,7 +55,7 @@ pub fn run(mut options: Options) -> Result<Verdict, RigError> {
 
     step(&format!("3. {victim}'s supply is back, but it stays fenced"));
     rig.set_supply(holder, true);
-    window(&mut rig, 50)?;
+    rig.wait_records(50)?;
     println!(
         "   relay {}, power {}: {victim} stays off until an operator admits it",
         if rig.relay(holder) { "on" } else { "off" },
@@ -64,7 +64,7 @@ pub fn run(mut options: Options) -> Result<Verdict, RigError> {
 
     step(&format!("4. unfence {victim} (what `wardenctl unfence {victim}` sends to the controller)"));
     unfence(&mut rig, &victim)?;
-    window(&mut rig, 50)?;
+    rig.wait_records(50)?;
     let status = rig.ask("status")?;
     if let Some(nodes) = status["status"]["nodes"].as_array() {
         for n in nodes {

@@ -13,21 +13,20 @@ pub enum RigError {
     #[error("the process rig needs root (it creates network namespaces, a loop device and mounts)")]
     NotRoot,
     /// A program the rig runs is not installed.
-    #[error("missing `{tool}`: install the Debian package {package} (apt-get install {package})")]
+    #[error("missing `{tool}`: install it with `{install}`")]
     MissingTool {
         /// The program.
         tool: &'static str,
-        /// The Debian package that has it.
-        package: &'static str,
+        /// The command that installs it.
+        install: &'static str,
     },
     /// A Warden binary is not built.
-    #[error(
-        "missing {}: build it first (cargo build --release --workspace), or point --bin-dir at the directory that has it",
-        path.display()
-    )]
+    #[error("missing {}: build it first ({build})", path.display())]
     MissingBinary {
         /// Where it was looked for.
         path: PathBuf,
+        /// How to build it.
+        build: &'static str,
     },
     /// Things a crashed run left behind.
     #[error(

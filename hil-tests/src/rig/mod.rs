@@ -23,9 +23,30 @@
 //!   measures failovers; [`soak`] counts unwanted failovers; [`demo`] tells
 //!   a failover step by step.
 //!
+//! ## Running it
+//!
+//! As root, after `cargo build --release --workspace` (the rig finds
+//! `warden-agent` and `warden-controller` next to itself):
+//!
+//! ```text
+//! warden-rig demo                              a failover after a power loss, step by step
+//! warden-rig scenario power-loss --json        one scenario's verdict (exit 0 pass, 1 fail, 2 error)
+//! warden-rig bench failover --runs 30          failover timings, min/p50/p99/max
+//! warden-rig soak --minutes 10 --stress        unwanted failovers with every core busy
+//! warden-rig cleanup                           what a crashed run left behind
+//! ```
+//!
+//! It needs `ip` (iproute2), `mkfs.ext4`, `e2fsck` and `debugfs`
+//! (e2fsprogs), `losetup` (mount), `xfs_io` (xfsprogs); `stress-ng` for
+//! `soak --stress` (busy threads otherwise); `chrt` (util-linux) for
+//! `--controller-realtime`; `qemu-system-arm`, `defmt-print` and the
+//! firmware (`cargo fw`) for `--controller qemu`. A missing one is named
+//! with how to install it.
+//!
 //! Every name a run creates starts with its [`prefix`]; [`leftovers`] finds
 //! and removes what a crashed run left. The controller is pluggable
-//! ([`controller`]).
+//! ([`controller`]): the Linux controller as a process, or the firmware
+//! under QEMU ([`qemu`], its log read through [`firmware_log`]).
 
 pub mod bench;
 pub mod board;
@@ -37,6 +58,8 @@ pub mod demo;
 pub mod detect;
 pub mod disk;
 mod error;
+pub mod failover;
+pub mod firmware_log;
 pub mod keeper;
 pub mod leftovers;
 pub mod netlink;
@@ -45,6 +68,7 @@ pub mod options;
 pub mod prefix;
 pub mod probe;
 pub mod procs;
+pub mod qemu;
 pub mod rack;
 pub mod realtime;
 pub mod scenario;

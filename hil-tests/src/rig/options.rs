@@ -69,6 +69,9 @@ pub struct Options {
     pub seed: u64,
     /// Where to copy the run's logs, configuration and timeline at its end.
     pub keep_logs: Option<PathBuf>,
+    /// The firmware ELF for `--controller qemu` (default: where `cargo fw`
+    /// puts it in the target directory `--bin-dir` is in).
+    pub firmware: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -94,6 +97,7 @@ impl Default for Options {
             narration: Narration::Quiet,
             seed: 1,
             keep_logs: None,
+            firmware: None,
         }
     }
 }

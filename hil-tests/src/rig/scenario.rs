@@ -7,6 +7,7 @@
 //! | `host-hang` | every process stopped (`SIGSTOP`) | the same |
 //! | `serial-cut` | its serial line cut both ways | the same |
 //! | `controller-restart` | the controller killed and started again | nothing moves, no relay toggles |
+//! | `firmware-watchdog` | (`--controller qemu`) the standby's link wedged on the board | the watchdog resets the board; nothing moves, no relay toggles |
 //!
 //! Every verdict also has the common checks (one address holder, one
 //! mount, no acknowledged record lost, the rig's power changes all carried
@@ -15,11 +16,11 @@
 use std::time::Duration;
 
 use super::cluster::Rig;
-use super::config::GROUP;
 use super::console::ConsoleKind;
+use super::failover::{follow_failover, is_console, unfence};
 use super::options::Options;
 use super::serial::LineFault;
-use super::timeline::{Entry, Happening};
+use super::timeline::Happening;
 use super::verdict::Verdict;
 use super::RigError;
 
@@ -36,12 +37,20 @@ pub enum Scenario {
     SerialCut,
     /// The controller is killed and started again.
     ControllerRestart,
+    /// The firmware's link driver stalls; its watchdog resets the board.
+    FirmwareWatchdog,
 }
 
 impl Scenario {
     /// Every scenario.
-    pub const ALL: [Self; 5] =
-        [Self::PowerLoss, Self::AgentKill, Self::HostHang, Self::SerialCut, Self::ControllerRestart];
+    pub const ALL: [Self; 6] = [
+        Self::PowerLoss,
+        Self::AgentKill,
+        Self::HostHang,
+        Self::SerialCut,
+        Self::ControllerRestart,
+        Self::FirmwareWatchdog,
+    ];
 
     /// Its name on the command line.
     #[must_use]
@@ -52,6 +61,7 @@ impl Scenario {
             Self::HostHang => "host-hang",
             Self::SerialCut => "serial-cut",
             Self::ControllerRestart => "controller-restart",
+            Self::FirmwareWatchdog => "firmware-watchdog",
         }
     }
 }
@@ -62,7 +72,7 @@ impl std::str::FromStr for Scenario {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| {
             let known: Vec<&str> = Self::ALL.iter().map(|k| k.name()).collect();
-            format!("unknown scenario `{s}` (known: {}; firmware-watchdog needs --controller qemu)", known.join(", "))
+            format!("unknown scenario `{s}` (known: {})", known.join(", "))
         })
     }
 }
@@ -79,119 +89,21 @@ const WINDOW_RECORDS: usize = 40;
 /// comes (then the error carries the logs); a scenario that runs to its end
 /// returns its verdict, passed or not.
 pub fn run(scenario: Scenario, options: Options) -> Result<Verdict, RigError> {
+    if scenario == Scenario::FirmwareWatchdog && options.controller != super::options::ControllerKind::Qemu {
+        return Err(RigError::Options(
+            "firmware-watchdog needs --controller qemu: the watchdog is the firmware board's".into(),
+        ));
+    }
     let mut rig = Rig::up(options)?;
     let mut verdict = Verdict::new(scenario.name());
     match scenario {
         Scenario::ControllerRestart => controller_restart(&mut rig, &mut verdict)?,
+        Scenario::FirmwareWatchdog => firmware_watchdog(&mut rig, &mut verdict)?,
         _ => failover(&mut rig, scenario, &mut verdict)?,
     }
     let record = rig.finish();
     verdict.common_checks(&record);
     Ok(verdict)
-}
-
-fn is_console(h: &Happening, f: impl Fn(&ConsoleKind) -> bool) -> bool {
-    matches!(h, Happening::Controller(e) if f(&e.kind))
-}
-
-/// Waits until the writer has `n` more acknowledged records than now: a
-/// window of real work measured in events, not in time.
-///
-/// # Errors
-///
-/// [`RigError::NeverSaw`] when the writer stalls.
-pub fn window(rig: &mut Rig, n: usize) -> Result<(), RigError> {
-    rig.wait_records(n)
-}
-
-/// The milestones of one failover from a fault at `t0` on `victim`, and
-/// the client's outage.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Failover {
-    /// The controller declared the victim dead (or started fencing it).
-    pub detected: Option<Duration>,
-    /// The controller confirmed the victim powered off.
-    pub fenced: Option<Duration>,
-    /// The controller gave the group to the other server.
-    pub placed: Option<Duration>,
-    /// The service address appeared on the other server.
-    pub address_up: Option<Duration>,
-    /// The client got its first answer from the other server.
-    pub answered: Option<Duration>,
-    /// The client-visible outage (last answer before the fault to first after).
-    pub outage: Option<Duration>,
-}
-
-impl Failover {
-    /// The milestones as named timings.
-    #[must_use]
-    pub fn timings(&self) -> Vec<(&'static str, Option<Duration>)> {
-        vec![
-            ("detection", self.detected),
-            ("fence_confirmed", self.fenced),
-            ("group_placed", self.placed),
-            ("address_on_new_holder", self.address_up),
-            ("first_answer_from_new_holder", self.answered),
-            ("client_visible_outage", self.outage),
-        ]
-    }
-}
-
-/// Waits for the failover of `victim` to `other` after a fault at `t0`
-/// and measures it.
-///
-/// # Errors
-///
-/// [`RigError::NeverSaw`] when a milestone never comes.
-pub fn follow_failover(rig: &mut Rig, victim: &str, other: &str, t0: Duration) -> Result<Failover, RigError> {
-    let since = |e: &Entry| Some(e.at.saturating_sub(t0));
-    let detected = rig.wait(&format!("{victim} declared dead"), t0, |h| {
-        is_console(h, |k| matches!(k, ConsoleKind::NodeDead(n) | ConsoleKind::Fencing(n) if n == victim))
-    })?;
-    let fenced = rig.wait(&format!("{victim} fenced"), t0, |h| {
-        is_console(h, |k| matches!(k, ConsoleKind::Fenced(n) if n == victim))
-    })?;
-    let placed = rig.wait(&format!("the group placed on {other}"), t0, |h| {
-        is_console(h, |k| matches!(k, ConsoleKind::Placed { group, node, .. } if group == GROUP && node == other))
-    })?;
-    let address = rig.wait(
-        &format!("the service address on {other}"),
-        t0,
-        |h| matches!(h, Happening::Address { node, present: true } if node == other),
-    )?;
-    let answered = rig.wait(
-        &format!("the client answered by {other}"),
-        t0,
-        |h| matches!(h, Happening::Answering { node } if node == other),
-    )?;
-    let outage = rig.probe_log().handover(t0, other).map(super::probe::Gap::length);
-    Ok(Failover {
-        detected: since(&detected),
-        fenced: since(&fenced),
-        placed: since(&placed),
-        address_up: since(&address),
-        answered: since(&answered),
-        outage,
-    })
-}
-
-/// Unfences `victim` as `wardenctl unfence` would, and waits until it is
-/// up again.
-///
-/// # Errors
-///
-/// [`RigError`] when the controller refuses or the node never comes back.
-pub fn unfence(rig: &mut Rig, victim: &str) -> Result<Duration, RigError> {
-    let at = rig.timeline().now();
-    let answer = rig.ask(&format!("unfence {victim}"))?;
-    if answer["ok"] != true {
-        return Err(RigError::Broken(format!("the controller refused `unfence {victim}`: {answer}")));
-    }
-    rig.wait(&format!("{victim} booted again"), at, |h| matches!(h, Happening::Booted { node } if node == victim))?;
-    rig.wait(&format!("{victim} up again"), at, |h| {
-        is_console(h, |k| matches!(k, ConsoleKind::NodeUp(n) if n == victim))
-    })?;
-    Ok(at)
 }
 
 fn inject(rig: &mut Rig, scenario: Scenario, victim: usize) {
@@ -200,7 +112,7 @@ fn inject(rig: &mut Rig, scenario: Scenario, victim: usize) {
         Scenario::AgentKill => rig.kill_agent(victim),
         Scenario::HostHang => rig.hang(victim, true),
         Scenario::SerialCut => rig.set_line_fault(victim, LineFault::Cut),
-        Scenario::ControllerRestart => {}
+        Scenario::ControllerRestart | Scenario::FirmwareWatchdog => {}
     }
 }
 
@@ -241,15 +153,29 @@ fn steady_until(rig: &Rig, t0: Duration, verdict: &mut Verdict) {
     );
 }
 
-fn failover(rig: &mut Rig, scenario: Scenario, verdict: &mut Verdict) -> Result<(), RigError> {
+/// The cluster before a fault: who holds the group, who stands by, and
+/// when the fault comes (after a window of work, the cluster steady).
+struct Before {
+    holder: usize,
+    victim: String,
+    other_index: usize,
+    other: String,
+    t0: Duration,
+}
+
+fn before_fault(rig: &mut Rig, verdict: &mut Verdict) -> Result<Before, RigError> {
     let holder = rig.holder().ok_or_else(|| RigError::Broken("no single server holds the service address".into()))?;
     let victim = rig.name(holder).to_owned();
     let other_index = 1 - holder;
     let other = rig.name(other_index).to_owned();
-    window(rig, WINDOW_RECORDS)?;
-
+    rig.wait_records(WINDOW_RECORDS)?;
     let t0 = rig.timeline().now();
     steady_until(rig, t0, verdict);
+    Ok(Before { holder, victim, other_index, other, t0 })
+}
+
+fn failover(rig: &mut Rig, scenario: Scenario, verdict: &mut Verdict) -> Result<(), RigError> {
+    let Before { holder, victim, other_index, other, t0 } = before_fault(rig, verdict)?;
     inject(rig, scenario, holder);
     let f = follow_failover(rig, &victim, &other, t0)?;
     verdict.timings = f.timings();
@@ -276,9 +202,9 @@ fn failover(rig: &mut Rig, scenario: Scenario, verdict: &mut Verdict) -> Result<
     );
 
     // Stays off: a window of work on the new holder, the relay off all along.
-    window(rig, WINDOW_RECORDS)?;
+    rig.wait_records(WINDOW_RECORDS)?;
     repair(rig, scenario, holder);
-    window(rig, WINDOW_RECORDS / 2)?;
+    rig.wait_records(WINDOW_RECORDS / 2)?;
     let relay_on = rig
         .timeline()
         .since(t0)
@@ -297,7 +223,7 @@ fn failover(rig: &mut Rig, scenario: Scenario, verdict: &mut Verdict) -> Result<
     );
 
     let at = unfence(rig, &victim)?;
-    window(rig, WINDOW_RECORDS)?;
+    rig.wait_records(WINDOW_RECORDS)?;
     let status = rig.ask("status")?;
     let node =
         status["status"]["nodes"].as_array().and_then(|n| n.iter().find(|n| n["name"] == victim.as_str())).cloned();
@@ -318,22 +244,106 @@ fn failover(rig: &mut Rig, scenario: Scenario, verdict: &mut Verdict) -> Result<
 }
 
 fn controller_restart(rig: &mut Rig, verdict: &mut Verdict) -> Result<(), RigError> {
-    let holder = rig.holder().ok_or_else(|| RigError::Broken("no single server holds the service address".into()))?;
-    let name = rig.name(holder).to_owned();
-    window(rig, WINDOW_RECORDS)?;
-    let t0 = rig.timeline().now();
-    steady_until(rig, t0, verdict);
+    let Before { holder, t0, .. } = before_fault(rig, verdict)?;
     rig.kill_controller()?;
     // Agents keep what they hold while the controller is silent (fail-static).
-    window(rig, WINDOW_RECORDS / 2)?;
+    rig.wait_records(WINDOW_RECORDS / 2)?;
     let restarted = rig.timeline().now();
     rig.start_controller()?;
-    for node in rig.nodes().to_vec() {
+    let nodes = rig.nodes().to_vec();
+    adopted_unchanged(rig, holder, &nodes, t0, restarted, verdict)?;
+    verdict.timings = vec![("controller_down", Some(restarted.saturating_sub(t0)))];
+    Ok(())
+}
+
+/// The firmware's watchdog, with a fenced server: the holder loses power
+/// and the group moves (as `power-loss`), its own supply comes back so that
+/// only its relay keeps it off; then the new holder's link is wedged on the
+/// board, that link's driver stalls, the main loop stops feeding the
+/// watchdog and the watchdog resets the board. The firmware boots again
+/// with its fence record: nothing moves, no relay toggles, and the fenced
+/// server stays off.
+fn firmware_watchdog(rig: &mut Rig, verdict: &mut Verdict) -> Result<(), RigError> {
+    let Before { holder, victim, other_index, other, t0 } = before_fault(rig, verdict)?;
+    rig.set_supply(holder, false);
+    let f = follow_failover(rig, &victim, &other, t0)?;
+    verdict.check(
+        &format!("{victim} fenced and the group on {other} before the reset"),
+        f.fenced.is_some() && f.answered.is_some(),
+        format!(
+            "fenced {} ms and answered by {other} {} ms after the power loss",
+            f.fenced.map_or("-".into(), |d| super::stats::ms(d).to_string()),
+            f.answered.map_or("-".into(), |d| super::stats::ms(d).to_string())
+        ),
+    );
+    rig.wait_records(WINDOW_RECORDS)?;
+    rig.set_supply(holder, true);
+    rig.wait_records(WINDOW_RECORDS / 2)?;
+
+    let t1 = rig.timeline().now();
+    verdict.expected_alarm = Some(WATCHDOG_ALARM);
+    rig.wedge_link(&other)?;
+    let dog = rig.wait("QMP's WATCHDOG event", t1, |h| matches!(h, Happening::Emulator(e) if e == "WATCHDOG"))?;
+    let reset = rig.wait("QMP's RESET event", dog.at, |h| matches!(h, Happening::Emulator(e) if e == "RESET"))?;
+    rig.wait("the firmware started again", reset.at, |h| is_console(h, |k| *k == ConsoleKind::Started))?;
+    verdict.check(
+        "the watchdog reset the board",
+        true,
+        format!(
+            "link wedged at {:.3} s, WATCHDOG at {:.3} s, RESET at {:.3} s",
+            t1.as_secs_f64(),
+            dog.at.as_secs_f64(),
+            reset.at.as_secs_f64()
+        ),
+    );
+    adopted_unchanged(rig, other_index, &[other], t1, reset.at, verdict)?;
+    let relay_on = rig
+        .timeline()
+        .since(t0)
+        .iter()
+        .any(|e| matches!(&e.what, Happening::Relay { node, on: true } if *node == victim));
+    let powered = rig.powered(holder);
+    let status = rig.ask("status")?;
+    let life = status["status"]["nodes"]
+        .as_array()
+        .and_then(|n| n.iter().find(|n| n["name"] == victim.as_str()))
+        .and_then(|n| n["life"].as_str())
+        .unwrap_or("nothing about it")
+        .to_owned();
+    verdict.check(
+        &format!("fenced {victim} still off after the reset"),
+        !relay_on && !powered && !rig.relay(holder) && life == "fenced",
+        format!(
+            "relay {}, power {}, the rebooted firmware says {life}",
+            if rig.relay(holder) { "on" } else { "off" },
+            if powered { "on" } else { "off" }
+        ),
+    );
+    verdict.timings = vec![("wedge_to_watchdog", Some(dog.at.saturating_sub(t1)))];
+    Ok(())
+}
+
+/// The alarm the firmware raises while it lets its watchdog starve.
+const WATCHDOG_ALARM: &str = "watchdog NOT fed";
+
+/// After a controller restart at `restarted` (faults from `t0`): the
+/// nodes `up` up under the new controller, a window of work, then no relay
+/// toggled, nothing moved, and the group adopted where it was.
+fn adopted_unchanged(
+    rig: &mut Rig,
+    holder: usize,
+    up: &[String],
+    t0: Duration,
+    restarted: Duration,
+    verdict: &mut Verdict,
+) -> Result<(), RigError> {
+    let name = rig.name(holder).to_owned();
+    for node in up {
         rig.wait(&format!("{node} up under the new controller"), restarted, |h| {
-            is_console(h, |k| matches!(k, ConsoleKind::NodeUp(n) if *n == node))
+            is_console(h, |k| matches!(k, ConsoleKind::NodeUp(n) if n == node))
         })?;
     }
-    window(rig, WINDOW_RECORDS * 2)?;
+    rig.wait_records(WINDOW_RECORDS * 2)?;
     let after = rig.timeline().since(t0);
     let relays: Vec<String> = after
         .iter()
@@ -376,6 +386,5 @@ fn controller_restart(rig: &mut Rig, verdict: &mut Verdict) -> Result<(), RigErr
     );
     let gaps = rig.probe_log().gaps.iter().filter(|g| g.to >= t0).count();
     verdict.counts.push(("client_gaps_after_restart", gaps as u64));
-    verdict.timings = vec![("controller_down", Some(restarted.saturating_sub(t0)))];
     Ok(())
 }

@@ -36,6 +36,17 @@ pub enum LineFault {
     Corrupt(f64),
 }
 
+impl std::fmt::Display for LineFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Clear => f.write_str("serial line clear"),
+            Self::Cut => f.write_str("serial line cut"),
+            Self::Delay(d) => write!(f, "serial line delayed by {} ms", d.as_millis()),
+            Self::Corrupt(p) => write!(f, "serial line flipping a bit in {:.1} % of bytes", p * 100.0),
+        }
+    }
+}
+
 /// Bytes counted in one direction. They saturate.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Carried {
@@ -45,6 +56,8 @@ pub struct Carried {
     pub dropped: u64,
     /// Delivered with a flipped bit.
     pub corrupted: u64,
+    /// Held back by a delay now, neither delivered nor dropped yet.
+    pub delayed: u64,
 }
 
 #[derive(Debug)]
@@ -262,7 +275,10 @@ impl Relay {
             self.count(to, |c| c.corrupted = c.corrupted.saturating_add(flipped));
         }
         match fault {
-            LineFault::Delay(d) => self.delayed.push_back((Instant::now() + d, to, epoch, bytes)),
+            LineFault::Delay(d) => {
+                self.count(to, |c| c.delayed = c.delayed.saturating_add(bytes.len() as u64));
+                self.delayed.push_back((Instant::now() + d, to, epoch, bytes));
+            }
             _ => self.write(to, &bytes),
         }
     }
@@ -271,6 +287,7 @@ impl Relay {
         let now = Instant::now();
         while self.delayed.front().is_some_and(|(due, ..)| *due <= now) {
             let Some((_, to, epoch, bytes)) = self.delayed.pop_front() else { break };
+            self.count(to, |c| c.delayed = c.delayed.saturating_sub(bytes.len() as u64));
             let current = lock(&self.state).epoch;
             if epoch == current {
                 self.write(to, &bytes);
@@ -300,5 +317,118 @@ impl Relay {
     fn count(&self, to: usize, f: impl FnOnce(&mut Carried)) {
         let mut s = lock(&self.state);
         f(if to == 1 { &mut s.to_controller } else { &mut s.to_agent });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+    use std::os::fd::AsRawFd as _;
+
+    use super::*;
+
+    /// The two program ends of a line: what the agent and the controller
+    /// would open, as raw non-blocking descriptors.
+    fn open_ends(line: &SerialLine) -> (File, File) {
+        let open = |p: &std::path::Path| {
+            let f = std::fs::OpenOptions::new().read(true).write(true).open(p).unwrap();
+            fcntl(f.as_raw_fd(), FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).unwrap();
+            f
+        };
+        (open(line.agent_device()), open(line.controller_device().unwrap()))
+    }
+
+    /// Reads what arrives at `end` until `want` bytes came (the bound only
+    /// turns a hang into a failure).
+    fn receive(end: &mut File, want: usize) -> Vec<u8> {
+        let mut got = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while got.len() < want && Instant::now() < deadline {
+            let mut fds = [PollFd::new(end.as_fd(), PollFlags::POLLIN)];
+            let _ = poll(&mut fds, PollTimeout::from(100u16));
+            let mut buf = [0u8; 256];
+            if let Ok(n) = end.read(&mut buf) {
+                got.extend_from_slice(&buf[..n]);
+            }
+        }
+        got
+    }
+
+    /// What is waiting at `end` now.
+    fn waiting(end: &mut File) -> Vec<u8> {
+        let mut buf = [0u8; 256];
+        end.read(&mut buf).map(|n| buf[..n].to_vec()).unwrap_or_default()
+    }
+
+    /// Waits until the line's counters satisfy `done`.
+    fn until(line: &SerialLine, what: &str, done: impl Fn(Carried, Carried) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !{
+            let (up, down) = line.carried();
+            done(up, down)
+        } {
+            assert!(Instant::now() < deadline, "never saw {what}: {:?}", line.carried());
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    fn line() -> SerialLine {
+        let end = Pty::open().unwrap();
+        SerialLine::open("alpha", ControllerEnd::Pty(end), 7).unwrap()
+    }
+
+    #[test]
+    fn a_dead_or_cut_line_carries_nothing_a_clear_one_everything() {
+        let line = line();
+        let (mut agent, mut controller) = open_ends(&line);
+        agent.write_all(b"dead").unwrap();
+        until(&line, "the bytes of a dead line dropped", |up, _| up.dropped == 4);
+        line.set_powered(true);
+        line.set_fault(LineFault::Cut);
+        agent.write_all(b"cut").unwrap();
+        controller.write_all(b"cut").unwrap();
+        until(&line, "the bytes of a cut line dropped", |up, down| up.dropped == 7 && down.dropped == 3);
+        line.set_fault(LineFault::Clear);
+        let frame: Vec<u8> = (0..=255).collect();
+        agent.write_all(&frame).unwrap();
+        assert_eq!(receive(&mut controller, frame.len()), frame, "a clear line changes nothing");
+        controller.write_all(b"beat").unwrap();
+        assert_eq!(receive(&mut agent, 4), b"beat");
+        let (up, down) = line.carried();
+        assert_eq!((up.delivered, down.delivered, up.corrupted), (256, 4, 0));
+    }
+
+    #[test]
+    fn corruption_flips_one_bit_per_corrupted_byte() {
+        let line = line();
+        let (mut agent, mut controller) = open_ends(&line);
+        line.set_powered(true);
+        line.set_fault(LineFault::Corrupt(1.0));
+        let sent = [0u8; 64];
+        agent.write_all(&sent).unwrap();
+        let got = receive(&mut controller, sent.len());
+        assert_eq!(got.len(), sent.len());
+        assert!(got.iter().all(|b| b.count_ones() == 1), "{got:?}");
+        assert_eq!(line.carried().0.corrupted, 64);
+    }
+
+    #[test]
+    fn a_delayed_line_keeps_order_and_a_power_loss_drops_what_was_in_flight() {
+        let line = line();
+        let (mut agent, mut controller) = open_ends(&line);
+        line.set_powered(true);
+        line.set_fault(LineFault::Delay(Duration::from_millis(30)));
+        agent.write_all(b"first ").unwrap();
+        agent.write_all(b"second").unwrap();
+        assert_eq!(receive(&mut controller, 12), b"first second");
+        // In flight when the power goes: dropped, never delivered.
+        line.set_fault(LineFault::Delay(Duration::from_secs(1)));
+        agent.write_all(b"in flight").unwrap();
+        until(&line, "the bytes held back", |up, _| up.delayed == 9);
+        line.set_powered(false);
+        line.set_powered(true);
+        until(&line, "the bytes in flight dropped", |up, _| up.dropped == 9);
+        assert_eq!(waiting(&mut controller), b"", "bytes of the earlier power-on arrived");
+        assert_eq!(line.carried().0.delivered, 12);
     }
 }

@@ -42,6 +42,20 @@ pub struct AgentCommand {
     pub args: Vec<OsString>,
 }
 
+/// What is installed on a server: what it runs at boot, where it keeps
+/// its state (wiped at every boot, as `/run` is) and its log.
+#[derive(Debug, Clone)]
+pub struct Install {
+    /// `warden-rig`, which runs the keeper.
+    pub rig_exe: PathBuf,
+    /// The agent.
+    pub agent: AgentCommand,
+    /// The agent's state directory.
+    pub state_dir: PathBuf,
+    /// The log of every boot (keeper, agent, service).
+    pub log: PathBuf,
+}
+
 /// One server.
 #[derive(Debug)]
 pub struct Server {
@@ -52,10 +66,7 @@ pub struct Server {
     /// Its serial line to the controller.
     pub line: Arc<SerialLine>,
     disk: Arc<Disk>,
-    rig_exe: PathBuf,
-    agent: AgentCommand,
-    state_dir: PathBuf,
-    log: PathBuf,
+    install: Install,
     keeper: Option<Child>,
     /// The keeper's pid while the server runs (0 when off): the detectors
     /// read the server's mounts through it.
@@ -75,26 +86,13 @@ pub struct PowerOff {
 impl Server {
     /// A server that is off.
     #[must_use]
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        name: &str,
-        net: ServerNet,
-        line: Arc<SerialLine>,
-        disk: Arc<Disk>,
-        rig_exe: PathBuf,
-        agent: AgentCommand,
-        state_dir: PathBuf,
-        log: PathBuf,
-    ) -> Self {
+    pub fn new(name: &str, net: ServerNet, line: Arc<SerialLine>, disk: Arc<Disk>, install: Install) -> Self {
         Self {
             name: name.to_owned(),
             net,
             line,
             disk,
-            rig_exe,
-            agent,
-            state_dir,
-            log,
+            install,
             keeper: None,
             anchor: Arc::new(AtomicI32::new(0)),
             boots: 0,
@@ -110,7 +108,7 @@ impl Server {
     /// Its log file (keeper and agent output, every boot).
     #[must_use]
     pub fn log(&self) -> &std::path::Path {
-        &self.log
+        &self.install.log
     }
 
     /// Whether it is running (booted and not powered off).
@@ -125,36 +123,37 @@ impl Server {
     ///
     /// [`RigError`] naming what could not be done.
     pub fn boot(&mut self) -> Result<(), RigError> {
+        let Install { rig_exe, agent, state_dir, log } = &self.install;
         tools::ip_batch(Some(self.net.netns.name()), &self.net.boot_lines())?;
-        let _ = std::fs::remove_dir_all(&self.state_dir);
-        std::fs::create_dir_all(&self.state_dir)
-            .map_err(RigError::io(format!("creating {}", self.state_dir.display())))?;
+        let _ = std::fs::remove_dir_all(state_dir);
+        std::fs::create_dir_all(state_dir).map_err(RigError::io(format!("creating {}", state_dir.display())))?;
         self.boots += 1;
+        let log_path = log;
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(&self.log)
-            .map_err(RigError::io(format!("opening {}", self.log.display())))?;
+            .open(log_path)
+            .map_err(RigError::io(format!("opening {}", log_path.display())))?;
         {
             use std::io::Write as _;
             let _ = writeln!(&log, "--- {} boot {} ---", self.name, self.boots);
         }
-        let err = log.try_clone().map_err(RigError::io(format!("opening {}", self.log.display())))?;
+        let err = log.try_clone().map_err(RigError::io(format!("opening {}", log_path.display())))?;
         self.line.set_powered(true);
-        let keeper = Command::new(&self.rig_exe)
+        let keeper = Command::new(rig_exe)
             .arg("keeper")
             .arg("--netns")
             .arg(self.net.netns.path())
             .arg("--server")
             .arg(&self.name)
             .arg("--")
-            .arg(&self.agent.program)
-            .args(&self.agent.args)
+            .arg(&agent.program)
+            .args(&agent.args)
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(err)
             .spawn()
-            .map_err(RigError::io(format!("starting {}'s keeper ({})", self.name, self.rig_exe.display())))?;
+            .map_err(RigError::io(format!("starting {}'s keeper ({})", self.name, rig_exe.display())))?;
         self.anchor.store(i32::try_from(keeper.id()).unwrap_or(0), Ordering::SeqCst);
         self.keeper = Some(keeper);
         Ok(())

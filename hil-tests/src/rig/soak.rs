@@ -93,6 +93,30 @@ impl Drop for Hog {
     }
 }
 
+/// The host's load over a stretch: what else ran on the machine matters
+/// as much as the settings under test.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HostLoad {
+    /// The 1-minute load average at the end.
+    pub loadavg: f64,
+    /// The share of the time some task waited for a CPU (`/proc/pressure/cpu`).
+    pub cpu_pressure: Option<f64>,
+}
+
+/// `some ... total=` of `/proc/pressure/cpu`, in microseconds.
+fn cpu_stall_total() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/pressure/cpu").ok()?;
+    let some = text.lines().find(|l| l.starts_with("some"))?;
+    some.split_whitespace().find_map(|w| w.strip_prefix("total=")).and_then(|t| t.parse().ok())
+}
+
+fn loadavg() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|t| t.split_whitespace().next().and_then(|w| w.parse().ok()))
+        .unwrap_or(f64::NAN)
+}
+
 /// What a soak saw.
 #[derive(Debug, Clone)]
 pub struct SoakReport {
@@ -110,6 +134,8 @@ pub struct SoakReport {
     pub verdict: Verdict,
     /// The settings.
     pub settings: Value,
+    /// The machine's load meanwhile.
+    pub load: HostLoad,
 }
 
 fn unwanted(e: &Entry) -> Option<String> {
@@ -151,6 +177,7 @@ pub fn run(
     let hog = if stress { Some(Hog::start(length)?) } else { None };
     let stress = hog.as_ref().map(Hog::describe);
     let start = rig.timeline().now();
+    let stalled_before = cpu_stall_total();
     let end = Instant::now() + length;
     let mut seen = 0;
     while Instant::now() < end {
@@ -171,6 +198,12 @@ pub fn run(
     let _ = seen;
     drop(hog);
     let soaked = rig.timeline().now().saturating_sub(start);
+    let load = HostLoad {
+        loadavg: loadavg(),
+        cpu_pressure: stalled_before
+            .zip(cpu_stall_total())
+            .map(|(a, b)| Duration::from_micros(b.saturating_sub(a)).as_secs_f64() / soaked.as_secs_f64().max(1e-3)),
+    };
     let record = rig.finish();
     let during: Vec<&Entry> = record.entries.iter().filter(|e| e.at >= start && e.at <= start + soaked).collect();
     let unwanted: Vec<String> = during.iter().filter_map(|e| unwanted(e)).collect();
@@ -191,10 +224,25 @@ pub fn run(
         unwanted.is_empty(),
         if unwanted.is_empty() { format!("none in {:.0} s", soaked.as_secs_f64()) } else { unwanted.join("; ") },
     );
+    let last = record.probe.last.as_ref().map(|(at, node)| (*at, node.clone()));
+    verdict.check(
+        "the service still answered at the end",
+        last.as_ref().is_some_and(|(at, _)| *at + Duration::from_secs(1) >= start + soaked),
+        last.map_or_else(
+            || "the client never got an answer".to_owned(),
+            |(at, node)| {
+                format!(
+                    "last answer from {node} at {:.3} s, soak ended at {:.3} s",
+                    at.as_secs_f64(),
+                    (start + soaked).as_secs_f64()
+                )
+            },
+        ),
+    );
     verdict.common_checks(&record);
     verdict.counts.push(("late_warnings", late.len() as u64));
     verdict.counts.push(("client_gaps", gaps.len() as u64));
-    Ok(SoakReport { length: soaked, stress, unwanted, late, gaps, verdict, settings })
+    Ok(SoakReport { length: soaked, stress, unwanted, late, gaps, verdict, settings, load })
 }
 
 impl SoakReport {
@@ -211,6 +259,11 @@ impl SoakReport {
             self.gaps.iter().max().map_or(String::new(), |m| format!(" (longest {:.1} ms)", ms(*m)))
         );
         out.push_str(&format!("settings: {}\n", self.settings));
+        out.push_str(&format!(
+            "host: load average {:.2} at the end, some task waiting for a CPU {} of the time\n",
+            self.load.loadavg,
+            self.load.cpu_pressure.map_or_else(|| "(no /proc/pressure)".to_owned(), |p| format!("{:.0} %", p * 100.0))
+        ));
         for l in self.unwanted.iter().chain(&self.late).take(40) {
             out.push_str(&format!("  {l}\n"));
         }
@@ -225,6 +278,7 @@ impl SoakReport {
             "soak_s": self.length.as_secs_f64(),
             "stress": self.stress,
             "settings": self.settings,
+            "host": {"loadavg": self.load.loadavg, "cpu_pressure": self.load.cpu_pressure},
             "unwanted": self.unwanted,
             "late": self.late,
             "client_gaps_ms": self.gaps.iter().map(|g| ms(*g)).collect::<Vec<_>>(),

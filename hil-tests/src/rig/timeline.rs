@@ -76,6 +76,8 @@ pub enum Happening {
         /// The server answering now.
         node: String,
     },
+    /// QEMU reported an event on QMP (`RESET`, `WATCHDOG`, `STOP`, ...).
+    Emulator(String),
     /// A safety detector fired.
     Violation(String),
     /// Free text from the rig.
@@ -119,6 +121,7 @@ pub fn describe(what: &Happening) -> String {
         Happening::Mount { node, present: true } => format!("{node}: shared disk mounted"),
         Happening::Mount { node, present: false } => format!("{node}: shared disk unmounted"),
         Happening::Answering { node } => format!("client: answers come from {node}"),
+        Happening::Emulator(e) => format!("qemu: {e}"),
         Happening::Violation(v) => format!("VIOLATION {v}"),
         Happening::Note(n) => n.clone(),
     }

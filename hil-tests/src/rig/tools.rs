@@ -7,30 +7,37 @@ use std::process::{Command, Output, Stdio};
 
 use super::RigError;
 
-/// A program the rig runs and the Debian package that has it.
+/// A program the rig runs and how to install it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tool {
     /// The program.
     pub name: &'static str,
-    /// Its Debian package.
-    pub package: &'static str,
+    /// The command that installs it.
+    pub install: &'static str,
 }
 
 /// Every program a rig run needs.
 pub const NEEDED: &[Tool] = &[
-    Tool { name: "ip", package: "iproute2" },
-    Tool { name: "mkfs.ext4", package: "e2fsprogs" },
-    Tool { name: "e2fsck", package: "e2fsprogs" },
-    Tool { name: "debugfs", package: "e2fsprogs" },
-    Tool { name: "losetup", package: "mount" },
-    Tool { name: "mount", package: "mount" },
-    Tool { name: "umount", package: "mount" },
+    Tool { name: "ip", install: "apt-get install iproute2" },
+    Tool { name: "mkfs.ext4", install: "apt-get install e2fsprogs" },
+    Tool { name: "e2fsck", install: "apt-get install e2fsprogs" },
+    Tool { name: "debugfs", install: "apt-get install e2fsprogs" },
+    Tool { name: "losetup", install: "apt-get install mount" },
     // The fs shutdown ioctl that cuts the disk at the instant of a power loss.
-    Tool { name: "xfs_io", package: "xfsprogs" },
+    Tool { name: "xfs_io", install: "apt-get install xfsprogs" },
 ];
 
 /// The CPU hog `soak --stress` prefers (busy threads otherwise).
-pub const STRESS: Tool = Tool { name: "stress-ng", package: "stress-ng" };
+pub const STRESS: Tool = Tool { name: "stress-ng", install: "apt-get install stress-ng" };
+
+/// What runs the controller under `--controller-realtime`.
+pub const CHRT: Tool = Tool { name: "chrt", install: "apt-get install util-linux" };
+
+/// The emulator of `--controller qemu`.
+pub const QEMU: Tool = Tool { name: "qemu-system-arm", install: "apt-get install qemu-system-arm" };
+
+/// The firmware's log decoder, for `--controller qemu`.
+pub const DEFMT_PRINT: Tool = Tool { name: "defmt-print", install: "cargo install defmt-print --locked" };
 
 /// Directories searched besides `$PATH` (root's sbin directories are not
 /// always on a test runner's path).
@@ -48,14 +55,14 @@ pub fn find(name: &str) -> Option<PathBuf> {
 /// # Errors
 ///
 /// [`RigError::NotRoot`], or [`RigError::MissingTool`] for the first
-/// missing tool, naming its package.
+/// missing tool, saying how to install it.
 pub fn preflight() -> Result<(), RigError> {
     if !nix::unistd::geteuid().is_root() {
         return Err(RigError::NotRoot);
     }
     for tool in NEEDED {
         if find(tool.name).is_none() {
-            return Err(RigError::MissingTool { tool: tool.name, package: tool.package });
+            return Err(RigError::MissingTool { tool: tool.name, install: tool.install });
         }
     }
     Ok(())

@@ -32,13 +32,22 @@ pub struct Verdict {
     pub timings: Vec<(&'static str, Option<Duration>)>,
     /// Counters worth reporting.
     pub counts: Vec<(&'static str, u64)>,
+    /// A controller alarm the scenario provokes on purpose (text it
+    /// contains): reported, not failed.
+    pub expected_alarm: Option<&'static str>,
 }
 
 impl Verdict {
     /// An empty verdict for `scenario`.
     #[must_use]
     pub fn new(scenario: &str) -> Self {
-        Self { scenario: scenario.to_owned(), checks: Vec::new(), timings: Vec::new(), counts: Vec::new() }
+        Self {
+            scenario: scenario.to_owned(),
+            checks: Vec::new(),
+            timings: Vec::new(),
+            counts: Vec::new(),
+            expected_alarm: None,
+        }
     }
 
     /// Adds a check.
@@ -107,19 +116,25 @@ impl Verdict {
             rig.is_empty(),
             if rig.is_empty() { "yes".into() } else { rig.join("; ") },
         );
-        let alarms: Vec<String> = record
+        let (expected, alarms): (Vec<String>, Vec<String>) = record
             .entries
             .iter()
             .filter_map(|e| match &e.what {
                 Happening::Controller(c) if c.kind == ConsoleKind::Alarm => Some(c.text.clone()),
                 _ => None,
             })
-            .collect();
-        self.check(
-            "no controller alarm",
-            alarms.is_empty(),
-            if alarms.is_empty() { "none".into() } else { alarms.join("; ") },
-        );
+            .partition(|a| self.expected_alarm.is_some_and(|x| a.contains(x)));
+        let name = if self.expected_alarm.is_some() {
+            "no controller alarm but the provoked one"
+        } else {
+            "no controller alarm"
+        };
+        let detail = match (alarms.is_empty(), expected.is_empty()) {
+            (true, true) => "none".to_owned(),
+            (true, false) => format!("only the provoked: {}", expected.join("; ")),
+            (false, _) => alarms.join("; "),
+        };
+        self.check(name, alarms.is_empty(), detail);
         self.counts.push(("probe_answers", record.probe.answered));
         self.counts.push(("probe_failures", record.probe.failed));
         self.counts.push(("records_acknowledged", record.writes.acked.len() as u64));

@@ -108,7 +108,7 @@ impl Campaign {
                         }
                         local.push(outcome);
                         let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
-                        if self.progress && (finished % (self.seeds / 10).max(1) == 0) {
+                        if self.progress && finished.is_multiple_of((self.seeds / 10).max(1)) {
                             eprintln!("warden-sim: {finished}/{} seeds", self.seeds);
                         }
                         if local.len() >= 64 {

@@ -180,7 +180,7 @@ impl Sim {
             if sc.hmac { Key::new(b"warden simulated cluster key").map_or(Auth::Crc, Auth::Hmac) } else { Auth::Crc };
         let groups = sc.groups.len();
         let mut sim = Self {
-            rng: Rng::new(sc.seed ^ 0x5EED_0F_5111),
+            rng: Rng::new(sc.seed ^ 0x005E_ED0F_5111),
             options,
             now: 0,
             queue: BinaryHeap::new(),

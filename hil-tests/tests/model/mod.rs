@@ -174,11 +174,6 @@ impl ClusterModel {
         self
     }
 
-    /// The bounds.
-    pub(crate) fn bounds(&self) -> Bounds {
-        self.bounds
-    }
-
     fn boot_controller(&self, now: Instant, seed: u64, fenced: [bool; NODES], sense: [bool; NODES]) -> Controller {
         let mut boot = Boot { now, seed, fenced: [false; MAX_NODES], powered: [None; MAX_NODES] };
         for n in 0..NODES {
