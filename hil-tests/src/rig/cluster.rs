@@ -6,6 +6,7 @@
 use std::net::SocketAddrV4;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,6 +55,7 @@ pub struct Rig {
     options: Options,
     timeline: Timeline,
     layout: Layout,
+    wardenctl: PathBuf,
     nodes: Vec<String>,
     probe: Option<Probe>,
     writer: Option<Writer>,
@@ -84,6 +86,8 @@ struct Programs {
     /// This program (keeper and service).
     rig: PathBuf,
     agent: PathBuf,
+    /// The operator's tool, run against a server's agent.
+    wardenctl: PathBuf,
     controller: ControllerProgram,
 }
 
@@ -125,7 +129,12 @@ impl Programs {
                 })
             }
         };
-        Ok(Self { agent: binary(dir.join("warden-agent"), WORKSPACE)?, controller, rig })
+        Ok(Self {
+            agent: binary(dir.join("warden-agent"), WORKSPACE)?,
+            wardenctl: binary(dir.join("wardenctl"), WORKSPACE)?,
+            controller,
+            rig,
+        })
     }
 
     /// The rig's wires must never wait for a page: its memory is locked,
@@ -237,6 +246,7 @@ impl Rig {
         leftovers::refuse_if_any()?;
         let programs = Programs::find(&options)?;
         programs.keep_resident();
+        let wardenctl = programs.wardenctl.clone();
 
         let prefix = Prefix::new()?;
         let run_dir = RunDir::create(&prefix)?;
@@ -280,6 +290,7 @@ impl Rig {
             options,
             timeline,
             layout,
+            wardenctl,
             nodes,
             probe: None,
             writer: None,
@@ -503,6 +514,25 @@ impl Rig {
     /// [`RigError`] when it cannot be asked.
     pub fn ask(&mut self, request: &str) -> Result<Value, RigError> {
         self.controller.ask(request)
+    }
+
+    /// Runs `wardenctl ARGS` against server `via`'s agent, as an operator
+    /// on that server would, and returns its exit status and output.
+    ///
+    /// # Errors
+    ///
+    /// [`RigError::Io`] when it cannot be run.
+    pub fn wardenctl(&self, via: usize, args: &[&str]) -> Result<(i32, String), RigError> {
+        let socket = self.layout.node_dir(self.name(via)).join("agent.sock");
+        let out = Command::new(&self.wardenctl)
+            .args(args)
+            .arg("--socket")
+            .arg(&socket)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(RigError::io(format!("running {}", self.wardenctl.display())))?;
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        Ok((out.status.code().unwrap_or(-1), text))
     }
 
     /// Whether server `index`'s relay is on.

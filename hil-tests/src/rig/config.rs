@@ -8,6 +8,7 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::options::Options;
 use super::topology::{Plan, PREFIX_LEN, SERVICE_PORT};
@@ -83,7 +84,7 @@ impl Layout {
     }
 }
 
-fn ms(d: std::time::Duration) -> String {
+fn ms(d: Duration) -> String {
     format!("\"{}ms\"", d.as_millis())
 }
 
@@ -94,6 +95,11 @@ fn quoted(p: &Path) -> String {
 fn toml_string(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
+
+/// The damping window of the rig's cluster.
+pub const MOVE_WINDOW: Duration = Duration::from_secs(4);
+/// Most moves of the group within [`MOVE_WINDOW`].
+pub const MAX_MOVES: u32 = 8;
 
 /// The cluster file.
 #[must_use]
@@ -107,10 +113,11 @@ pub fn cluster_toml(layout: &Layout, options: &Options) -> String {
     let _ = writeln!(t, "initdead = {}", ms(options.initdead()));
     // Failovers are what the rig is for: damping must not hold them back. The
     // controller remembers 8 moves per group (a larger max_moves is enforced
-    // as 8), so the window is short enough for a failover every 2 s.
+    // as 8); the bench paces its runs by MOVE_WINDOW / MAX_MOVES.
     let _ = writeln!(
         t,
-        "release_timeout = \"5s\"\nfence_timeout = \"2s\"\nfailback_delay = \"1m\"\nmove_window = \"10s\"\nmax_moves = 8"
+        "release_timeout = \"5s\"\nfence_timeout = \"2s\"\nfailback_delay = \"1m\"\nmove_window = {}\nmax_moves = {MAX_MOVES}",
+        ms(MOVE_WINDOW)
     );
     let _ = writeln!(t, "\n[agent]\nprobe_interval = \"10s\"\nmlock = {}", options.agent_mlock);
     if let Some(p) = options.agent_realtime {

@@ -89,18 +89,24 @@ pub fn follow_failover(rig: &mut Rig, victim: &str, other: &str, t0: Duration) -
     })
 }
 
-/// Unfences `victim` as `wardenctl unfence` would, and waits until it is
-/// up again.
+/// Unfences `victim` with `wardenctl unfence` on another server (through
+/// its agent, to the controller), and waits until it is up again.
 ///
 /// # Errors
 ///
-/// [`RigError`] when the controller refuses or the node never comes back.
+/// [`RigError`] when `wardenctl` fails, the controller refuses, or the node
+/// never comes back.
 pub fn unfence(rig: &mut Rig, victim: &str) -> Result<Duration, RigError> {
+    let via = (0..rig.nodes().len())
+        .find(|i| rig.name(*i) != victim)
+        .ok_or_else(|| RigError::Broken(format!("no server but {victim} to run wardenctl on")))?;
     let at = rig.timeline().now();
-    let answer = rig.ask(&format!("unfence {victim}"))?;
-    if answer["ok"] != true {
-        return Err(RigError::Broken(format!("the controller refused `unfence {victim}`: {answer}")));
+    let (code, text) = rig.wardenctl(via, &["unfence", victim])?;
+    let said = format!("{}: wardenctl unfence {victim}: {}", rig.name(via), text.trim());
+    if code != 0 {
+        return Err(RigError::Broken(format!("{said} (exit status {code})")));
     }
+    rig.timeline().push(Happening::Note(said));
     rig.wait(&format!("{victim} booted again"), at, |h| matches!(h, Happening::Booted { node } if node == victim))?;
     rig.wait(&format!("{victim} up again"), at, |h| {
         is_console(h, |k| matches!(k, ConsoleKind::NodeUp(n) if n == victim))
