@@ -1,8 +1,8 @@
 //! `warden-rig demo`: a failover told step by step. Two servers come up,
 //! the service runs on the first, the first loses power, the controller
 //! fences it and the second takes over; the fenced server stays off until
-//! it is unfenced through the controller's control socket (as
-//! `wardenctl unfence` does), and comes back as a standby holding nothing.
+//! `wardenctl unfence` (run on the second server, through its agent to the
+//! controller) admits it, and it comes back as a standby holding nothing.
 
 use super::cluster::Rig;
 use super::failover::{follow_failover, unfence};
@@ -62,20 +62,17 @@ pub fn run(mut options: Options) -> Result<Verdict, RigError> {
         if rig.powered(holder) { "on" } else { "off" }
     );
 
-    step(&format!("4. unfence {victim} (what `wardenctl unfence {victim}` sends to the controller)"));
+    step(&format!("4. `wardenctl unfence {victim}` on {other}"));
     unfence(&mut rig, &victim)?;
     rig.wait_records(50)?;
-    let status = rig.ask("status")?;
-    if let Some(nodes) = status["status"]["nodes"].as_array() {
-        for n in nodes {
-            println!(
-                "   {:<8} {:<8} power {:<4} holds {}",
-                n["name"].as_str().unwrap_or("?"),
-                n["life"].as_str().unwrap_or("?"),
-                n["power"].as_str().unwrap_or("?"),
-                n["holds"]
-            );
-        }
+    let other_index = 1 - holder;
+    println!("\n   `wardenctl status` on {other}:");
+    let (code, text) = rig.wardenctl(other_index, &["status"])?;
+    for line in text.lines() {
+        println!("   | {line}");
+    }
+    if code != 0 {
+        println!("   (wardenctl status exited {code})");
     }
 
     step("5. Verdict");
