@@ -2,8 +2,7 @@
 //! agents, simulated links, relays with sense inputs and a world of
 //! resources, on virtual time that jumps to the next event or timer.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
 use warden_agent::protocol::{Action, Agent, AgentConfig, AgentOutput, GroupShape, Step, StepResult};
 use warden_agent::resource::{ErrorKind, Presence};
@@ -11,6 +10,7 @@ use warden_core::controller::{Boot, Controller, Event, Life, MoveReason, Output}
 use warden_core::wire::{encode, Auth, Key, Message, Op, MAX_FRAME};
 use warden_core::{Duration, GroupId, Instant, NodeId, MAX_NODES};
 
+use super::agenda::Agenda;
 use super::rng::Rng;
 use super::scenario::{Fault, Scenario};
 use super::trace::{Entry, Trace};
@@ -105,30 +105,6 @@ enum Ev {
     Script(Scripted),
 }
 
-#[derive(Debug)]
-struct Scheduled {
-    at: u64,
-    seq: u64,
-    ev: Ev,
-}
-
-impl PartialEq for Scheduled {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-impl Eq for Scheduled {}
-impl PartialOrd for Scheduled {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Scheduled {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.at, self.seq).cmp(&(other.at, other.seq))
-    }
-}
-
 /// Most events handled at one instant before the run is declared stuck.
 const SAME_INSTANT_LIMIT: u32 = 100_000;
 
@@ -138,8 +114,7 @@ pub struct Sim {
     options: RunOptions,
     rng: Rng,
     now: u64,
-    queue: BinaryHeap<Reverse<Scheduled>>,
-    seq: u64,
+    queue: Agenda<Ev>,
     controller: Option<Controller>,
     controller_boots: u64,
     /// The persisted fence records.
@@ -183,8 +158,7 @@ impl Sim {
             rng: Rng::new(sc.seed ^ 0x005E_ED0F_5111),
             options,
             now: 0,
-            queue: BinaryHeap::new(),
-            seq: 0,
+            queue: Agenda::new(),
             controller: None,
             controller_boots: 0,
             store: vec![false; nodes],
@@ -234,7 +208,7 @@ impl Sim {
     pub fn run(mut self) -> Outcome {
         let end = self.sc.fault_until + self.sc.liveness_bound();
         while !self.done {
-            let event_at = self.queue.peek().map(|Reverse(s)| s.at);
+            let event_at = self.queue.next_at();
             let timer_at = self.next_timer();
             let at = match (event_at, timer_at) {
                 (Some(e), Some(t)) => e.min(t),
@@ -252,8 +226,8 @@ impl Sim {
             }
             self.advance(at);
             if event_at == Some(at) {
-                if let Some(Reverse(s)) = self.queue.pop() {
-                    self.handle(s.ev);
+                if let Some((_, ev)) = self.queue.pop() {
+                    self.handle(ev);
                 }
             } else {
                 self.fire_timers();
@@ -293,8 +267,7 @@ impl Sim {
     }
 
     fn schedule_at(&mut self, at: u64, ev: Ev) {
-        self.seq += 1;
-        self.queue.push(Reverse(Scheduled { at, seq: self.seq, ev }));
+        self.queue.push(at, ev);
     }
 
     fn instant(&self) -> Instant {

@@ -23,6 +23,7 @@
 //! fenced servers; liveness requires every group to be held again, fully,
 //! on exactly one powered server, within [`Scenario::liveness_bound`].
 
+mod agenda;
 mod campaign;
 mod engine;
 mod narrate;
