@@ -3,6 +3,7 @@
 //! resources, on virtual time that jumps to the next event or timer.
 
 use std::collections::{HashMap, VecDeque};
+use std::ops::ControlFlow;
 
 use warden_agent::protocol::{Action, Agent, AgentConfig, AgentOutput, GroupShape, Step, StepResult};
 use warden_agent::resource::{ErrorKind, Presence};
@@ -491,13 +492,14 @@ impl Sim {
                 *last = at;
             }
             let payload = self.payload(message);
-            let copies = if self.fault_on(Fault::Duplicate) && self.rng.chance(self.sc.duplicate) { 2 } else { 1 };
-            for copy in 0..copies {
-                let (node, link) = (n as u8, l as u8);
-                let payload = payload.clone();
-                let ev =
-                    if up { Ev::ToController { node, link, payload } } else { Ev::ToAgent { node, link, payload } };
-                self.schedule_at(at + copy, ev);
+            let duplicate = self.fault_on(Fault::Duplicate) && self.rng.chance(self.sc.duplicate);
+            let (node, link) = (n as u8, l as u8);
+            let ev = if up { Ev::ToController { node, link, payload } } else { Ev::ToAgent { node, link, payload } };
+            // The copy comes a millisecond later, scheduled after the original.
+            let copy = duplicate.then(|| ev.clone());
+            self.schedule_at(at, ev);
+            if let Some(copy) = copy {
+                self.schedule_at(at + 1, copy);
             }
         }
     }
@@ -519,57 +521,66 @@ impl Sim {
         Payload::Bytes(bytes)
     }
 
-    /// The messages a payload carries once it reaches a decoder.
-    fn open(&mut self, n: usize, l: usize, up: bool, payload: Payload) -> Vec<Message> {
-        match payload {
-            Payload::Message(m) => vec![m],
-            Payload::Bytes(bytes) => {
-                let mut out = Vec::new();
-                let auth = self.auth.clone();
-                if let Some(link) = self.servers[n].links.get_mut(l) {
-                    let decoder = if up { &mut link.up } else { &mut link.down };
-                    decoder.feed(&bytes, &auth, |r| {
-                        if let Ok(m) = r {
-                            out.push(m);
-                        }
-                    });
+    /// The frames the decoder at the receiving end of link `l` of node `n`
+    /// finds once `bytes` reach it.
+    fn decode(&mut self, n: usize, l: usize, up: bool, bytes: &[u8]) -> Vec<Message> {
+        let mut out = Vec::new();
+        if let Some(link) = self.servers[n].links.get_mut(l) {
+            let decoder = if up { &mut link.up } else { &mut link.down };
+            decoder.feed(bytes, &self.auth, |r| {
+                if let Ok(m) = r {
+                    out.push(m);
                 }
-                out
-            }
+            });
         }
+        out
     }
 
     fn deliver_up(&mut self, n: usize, l: usize, payload: Payload) {
         if self.controller.is_none() || !self.servers[n].links[l].is_up(self.now) {
             return;
         }
-        for m in self.open(n, l, true, payload) {
-            if self.options.wire {
-                self.trace.push(self.now, Entry::Message(NodeId(n as u8), true, m.body));
+        match payload {
+            Payload::Message(m) => {
+                let _ = self.controller_hears(n, m);
             }
-            let now = self.instant();
-            if let Some(c) = self.controller.as_mut() {
-                c.handle_message(now, NodeId(n as u8), m);
-            }
-            self.drain_controller();
-            // Rule 3: a fenced node that talks (a message the session
-            // accepted) has power; it must be, or recently have been,
-            // commanded off.
-            let window = self.sc.timing.fence_timeout.0 + 1;
-            let accepted = self
-                .controller
-                .as_ref()
-                .and_then(|c| c.node(NodeId(n as u8)))
-                .is_some_and(|v| v.last_heard == Some(now));
-            if accepted
-                && self.store[n]
-                && self.servers[n].powered()
-                && self.last_off_command[n].is_none_or(|t| self.now > t + window)
-            {
-                self.violate(format!("node{n} is fenced but talks, and its relay is not commanded off (rule 3)"));
-                return;
+            Payload::Bytes(bytes) => {
+                for m in self.decode(n, l, true, &bytes) {
+                    if self.controller_hears(n, m).is_break() {
+                        return;
+                    }
+                }
             }
         }
+    }
+
+    /// The controller takes in a message from node `n`; breaks once that
+    /// broke rule 3 (the rest of the payload is not delivered).
+    fn controller_hears(&mut self, n: usize, m: Message) -> ControlFlow<()> {
+        if self.options.wire {
+            self.trace.push(self.now, Entry::Message(NodeId(n as u8), true, m.body));
+        }
+        let now = self.instant();
+        if let Some(c) = self.controller.as_mut() {
+            c.handle_message(now, NodeId(n as u8), m);
+        }
+        self.drain_controller();
+        // Rule 3: a fenced node that talks (a message the session
+        // accepted) has power; it must be, or recently have been,
+        // commanded off.
+        let window = self.sc.timing.fence_timeout.0 + 1;
+        let exposed = self.store[n]
+            && self.servers[n].powered()
+            && self.last_off_command[n].is_none_or(|t| self.now > t + window);
+        // Asked only then: the view is not free.
+        let accepted = || {
+            self.controller.as_ref().and_then(|c| c.node(NodeId(n as u8))).is_some_and(|v| v.last_heard == Some(now))
+        };
+        if exposed && accepted() {
+            self.violate(format!("node{n} is fenced but talks, and its relay is not commanded off (rule 3)"));
+            return ControlFlow::Break(());
+        }
+        ControlFlow::Continue(())
     }
 
     fn deliver_down(&mut self, n: usize, l: usize, payload: Payload) {
@@ -577,16 +588,26 @@ impl Sim {
         if !s.powered() || s.hung || s.agent.is_none() || !s.links[l].is_up(self.now) {
             return;
         }
-        for m in self.open(n, l, false, payload) {
-            if self.options.wire {
-                self.trace.push(self.now, Entry::Message(NodeId(n as u8), false, m.body));
+        match payload {
+            Payload::Message(m) => self.agent_hears(n, m),
+            Payload::Bytes(bytes) => {
+                for m in self.decode(n, l, false, &bytes) {
+                    self.agent_hears(n, m);
+                }
             }
-            let now = self.instant();
-            if let Some(agent) = self.servers[n].agent.as_mut() {
-                agent.handle_message(now, m);
-            }
-            self.drain_agent(n);
         }
+    }
+
+    /// The agent of node `n` takes in a message.
+    fn agent_hears(&mut self, n: usize, m: Message) {
+        if self.options.wire {
+            self.trace.push(self.now, Entry::Message(NodeId(n as u8), false, m.body));
+        }
+        let now = self.instant();
+        if let Some(agent) = self.servers[n].agent.as_mut() {
+            agent.handle_message(now, m);
+        }
+        self.drain_agent(n);
     }
 
     // -----------------------------------------------------------------
@@ -1069,7 +1090,7 @@ impl Sim {
         // Rule 3: a fenced node with power is commanded off as soon as the
         // controller can know it: at once while its sense input follows the
         // relay (a stuck one hides it; then its messages give it away, see
-        // `deliver_up`).
+        // `controller_hears`).
         let limit = self.sc.sense_latency + self.sc.timing.keepalive.0 + 1;
         for n in 0..self.servers.len() {
             let observable = self.now >= self.servers[n].sense_stuck_until;
