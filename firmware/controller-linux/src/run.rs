@@ -127,6 +127,9 @@ pub struct Driver {
     next_sense: Instant,
     next_status: Option<Instant>,
     alerts: Vec<Child>,
+    /// A step of the loop longer than this (the keepalive) is reported:
+    /// meanwhile no link is read.
+    slow_step: std::time::Duration,
 }
 
 fn print_line(now: Instant, line: &str) {
@@ -225,6 +228,7 @@ impl Driver {
             }
         };
         let next_status = hw.status_interval.map(|_| now);
+        let slow_step = std::time::Duration::from_millis(cluster.timing.keepalive.as_millis());
         let mut driver = Self {
             controller,
             cluster,
@@ -244,6 +248,7 @@ impl Driver {
             next_sense: now.saturating_add(std_ms(hw.sense_interval)),
             next_status,
             alerts: Vec::new(),
+            slow_step,
             hw,
         };
         print_line(
@@ -274,7 +279,9 @@ impl Driver {
                 self.drain(now);
             }
             if now >= self.next_sense {
+                let started = std::time::Instant::now();
                 self.sense_all(now);
+                self.note_slow("reading the relays' sense", started);
                 self.next_sense = self.clock.now().saturating_add(std_ms(self.hw.sense_interval));
             }
             if let (Some(at), Some(every)) = (self.next_status, self.hw.status_interval) {
@@ -292,8 +299,16 @@ impl Driver {
                     .min();
             let now = self.clock.now();
             let wait = deadline.map_or(MAX_WAIT_MS, |d| d.saturating_since(now).as_millis().min(MAX_WAIT_MS));
+            let asked = std::time::Instant::now();
             let (signal, readable_links, control_ready) = self.wait(wait)?;
             let now = self.clock.now();
+            let overslept = asked.elapsed().saturating_sub(std::time::Duration::from_millis(wait));
+            if overslept > self.slow_step {
+                print_line(
+                    now,
+                    &format!("main loop woke {} ms late: the process was not running", overslept.as_millis()),
+                );
+            }
             match signal {
                 Some(Signal::SIGUSR1) => {
                     print!("{}", report::status_table(&self.controller, &self.cluster, &self.links, now));
@@ -313,8 +328,19 @@ impl Driver {
                 }
             }
             if control_ready {
+                let started = std::time::Instant::now();
                 self.serve_control(now);
+                self.note_slow("serving the control socket", started);
             }
+        }
+    }
+
+    /// Reports a step that kept the loop from its links for longer than a
+    /// keepalive: the reason a node may look late that is the controller's.
+    fn note_slow(&self, what: &str, started: std::time::Instant) {
+        let took = started.elapsed();
+        if took > self.slow_step {
+            print_line(self.clock.now(), &format!("main loop held {} ms by {what}", took.as_millis()));
         }
     }
 

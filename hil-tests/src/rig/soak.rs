@@ -4,6 +4,13 @@
 //! reported late). With `--stress` every core is kept busy meanwhile by a
 //! CPU hog the rig starts and stops (`stress-ng` when installed, busy
 //! threads otherwise).
+//!
+//! A stall watch runs beside it: a thread of the rig at the rig's real-time
+//! priority that sleeps [`STALL_TICK`] at a time and records every wake-up
+//! later than [`STALL_MIN`]. A late wake-up of that thread is the machine
+//! stalling everything (a virtual machine's CPU taken away, a kernel that
+//! cannot schedule), not the agents or the controller falling behind: the
+//! report shows such stalls beside the late and dead nodes.
 
 use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -93,6 +100,72 @@ impl Drop for Hog {
     }
 }
 
+/// The stall watch's sleep.
+pub const STALL_TICK: Duration = Duration::from_millis(5);
+/// The least oversleep the stall watch records.
+pub const STALL_MIN: Duration = Duration::from_millis(20);
+
+/// A thread at the rig's real-time priority that records its own late
+/// wake-ups (stopped when dropped).
+#[derive(Debug)]
+pub struct StallWatch {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<Vec<(Duration, Duration)>>>,
+}
+
+impl StallWatch {
+    /// Starts watching; stalls go to `timeline` as they happen.
+    ///
+    /// # Errors
+    ///
+    /// [`RigError::Io`] when the thread cannot be started.
+    pub fn start(timeline: super::timeline::Timeline) -> Result<Self, RigError> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("stall-watch".into())
+            .spawn(move || {
+                super::realtime::raise_rig_thread();
+                let mut stalls = Vec::new();
+                while !flag.load(Ordering::Relaxed) {
+                    let before = Instant::now();
+                    std::thread::sleep(STALL_TICK);
+                    let over = before.elapsed().saturating_sub(STALL_TICK);
+                    if over >= STALL_MIN {
+                        let at = timeline.now();
+                        timeline.push_at(
+                            at,
+                            Happening::Note(format!(
+                                "rig: machine stall, a real-time thread woke {} ms late",
+                                ms(over)
+                            )),
+                        );
+                        stalls.push((at, over));
+                    }
+                }
+                stalls
+            })
+            .map_err(RigError::io("starting the stall watch"))?;
+        Ok(Self { stop, thread: Some(thread) })
+    }
+
+    /// Stops it; every stall seen (when, how long).
+    #[must_use]
+    pub fn finish(mut self) -> Vec<(Duration, Duration)> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.take().and_then(|t| t.join().ok()).unwrap_or_default()
+    }
+}
+
+impl Drop for StallWatch {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// The host's load over a stretch: what else ran on the machine matters
 /// as much as the settings under test.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -136,6 +209,8 @@ pub struct SoakReport {
     pub settings: Value,
     /// The machine's load meanwhile.
     pub load: HostLoad,
+    /// Machine stalls seen by the stall watch: when, and how long.
+    pub stalls: Vec<(Duration, Duration)>,
 }
 
 fn unwanted(e: &Entry) -> Option<String> {
@@ -174,6 +249,7 @@ pub fn run(
         "controller_realtime_priority": options.controller_realtime,
     });
     let rig = Rig::up(options)?;
+    let watch = StallWatch::start(rig.timeline().clone())?;
     let hog = if stress { Some(Hog::start(length)?) } else { None };
     let stress = hog.as_ref().map(Hog::describe);
     let start = rig.timeline().now();
@@ -197,6 +273,7 @@ pub fn run(
     }
     let _ = seen;
     drop(hog);
+    let stalls = watch.finish();
     let soaked = rig.timeline().now().saturating_sub(start);
     let load = HostLoad {
         loadavg: loadavg(),
@@ -242,7 +319,13 @@ pub fn run(
     verdict.common_checks(&record);
     verdict.counts.push(("late_warnings", late.len() as u64));
     verdict.counts.push(("client_gaps", gaps.len() as u64));
-    Ok(SoakReport { length: soaked, stress, unwanted, late, gaps, verdict, settings, load })
+    verdict.counts.push(("machine_stalls", stalls.len() as u64));
+    Ok(SoakReport { length: soaked, stress, unwanted, late, gaps, verdict, settings, load, stalls })
+}
+
+/// The time a report line starts with (`12.345 s ...`).
+fn leading_seconds(line: &str) -> f64 {
+    line.split_whitespace().next().and_then(|w| w.parse().ok()).unwrap_or(f64::MAX)
 }
 
 impl SoakReport {
@@ -264,7 +347,17 @@ impl SoakReport {
             self.load.loadavg,
             self.load.cpu_pressure.map_or_else(|| "(no /proc/pressure)".to_owned(), |p| format!("{:.0} %", p * 100.0))
         ));
-        for l in self.unwanted.iter().chain(&self.late).take(40) {
+        out.push_str(&format!(
+            "machine stalls (the rig's real-time thread woke >= {} ms late): {}{}\n",
+            ms(STALL_MIN),
+            self.stalls.len(),
+            self.stalls.iter().map(|(_, d)| *d).max().map_or(String::new(), |m| format!(" (longest {} ms)", ms(m)))
+        ));
+        let stalls =
+            self.stalls.iter().map(|(at, d)| format!("{:.3} s machine stall of {} ms", at.as_secs_f64(), ms(*d)));
+        let mut lines: Vec<String> = self.unwanted.iter().chain(&self.late).cloned().chain(stalls).collect();
+        lines.sort_by(|a, b| leading_seconds(a).total_cmp(&leading_seconds(b)));
+        for l in lines.iter().take(60) {
             out.push_str(&format!("  {l}\n"));
         }
         out.push_str(&self.verdict.render());
@@ -282,6 +375,7 @@ impl SoakReport {
             "unwanted": self.unwanted,
             "late": self.late,
             "client_gaps_ms": self.gaps.iter().map(|g| ms(*g)).collect::<Vec<_>>(),
+            "machine_stalls": self.stalls.iter().map(|(at, d)| json!({"at_s": at.as_secs_f64(), "ms": ms(*d)})).collect::<Vec<_>>(),
             "verdict": self.verdict.to_json(),
         })
     }
