@@ -9,7 +9,7 @@ use warden_agent::protocol::{Action, Agent, AgentConfig, AgentOutput, GroupShape
 use warden_agent::resource::{ErrorKind, Presence};
 use warden_core::controller::{Boot, Controller, Event, Life, MoveReason, Output};
 use warden_core::wire::{encode, Auth, Key, Message, Op, MAX_FRAME};
-use warden_core::{Duration, GroupId, Instant, NodeId, MAX_NODES};
+use warden_core::{Duration, GroupId, GroupSet, Instant, NodeId, MAX_NODES};
 
 use super::agenda::Agenda;
 use super::rng::Rng;
@@ -736,9 +736,7 @@ impl Sim {
         let stuck = step.action == Action::Stop && self.fault_on(Fault::StuckRelease) && self.rng.chance(0.05);
         let time = self.rng.range(self.sc.step_time.0, self.sc.step_time.1);
         let s = &mut self.servers[n];
-        if let Some(slot) = s.pending.get_mut(g) {
-            *slot = Some(Pending { step, stuck });
-        }
+        s.set_pending(g, Some(Pending { step, stuck }));
         let power_epoch = s.power_epoch;
         self.trace.push(self.now, Entry::StepBegin(NodeId(n as u8), step));
         if !stuck {
@@ -756,30 +754,22 @@ impl Sim {
             return;
         }
         let g = step.group.index();
-        if s.pending.get(g).copied().flatten().map(|p| p.step) != Some(step) {
+        if s.pending(g).map(|p| p.step) != Some(step) {
             return;
         }
-        s.pending[g] = None;
+        s.set_pending(g, None);
         let r = usize::from(step.resource);
-        let Some(active) = s.active.get_mut(g).and_then(|group| group.get_mut(r)) else { return };
-        let result = match step.action {
-            Action::Start if fail => {
-                *active = half_started;
-                StepResult::Failed(ErrorKind::Failed)
-            }
-            Action::Start => {
-                *active = true;
-                StepResult::Done
-            }
-            Action::Stop if fail => StepResult::Failed(ErrorKind::Busy),
-            Action::Stop => {
-                *active = false;
-                StepResult::Done
-            }
-            Action::Probe => StepResult::Present(if *active { Presence::Active } else { Presence::Inactive }),
-            Action::Monitor if *active => StepResult::Healthy,
-            Action::Monitor => StepResult::Unhealthy,
+        let Some(active) = s.active(g, r) else { return };
+        let (active, result) = match step.action {
+            Action::Start if fail => (half_started, StepResult::Failed(ErrorKind::Failed)),
+            Action::Start => (true, StepResult::Done),
+            Action::Stop if fail => (active, StepResult::Failed(ErrorKind::Busy)),
+            Action::Stop => (false, StepResult::Done),
+            Action::Probe => (active, StepResult::Present(if active { Presence::Active } else { Presence::Inactive })),
+            Action::Monitor if active => (active, StepResult::Healthy),
+            Action::Monitor => (active, StepResult::Unhealthy),
         };
+        s.set_active(g, r, active);
         self.trace.push(self.now, Entry::StepEnd(NodeId(n as u8), step, result));
         let now = self.instant();
         let s = &mut self.servers[n];
@@ -851,11 +841,11 @@ impl Sim {
             }
             Fault::ServiceDeath => {
                 let s = &mut self.servers[n];
-                let held: Vec<usize> = (0..s.active.len()).filter(|g| s.holds_fully(GroupId(*g as u8))).collect();
+                let held: Vec<usize> = (0..s.groups()).filter(|g| s.holds_fully(GroupId(*g as u8))).collect();
                 if !held.is_empty() {
                     let g = held[self.rng.index(held.len())];
-                    let r = self.rng.index(s.active[g].len());
-                    s.active[g][r] = false;
+                    let r = self.rng.index(s.resources(g));
+                    s.set_active(g, r, false);
                     self.trace.push(self.now, Entry::Fault(format!("{node}: group{g} resource {r} dies")));
                 }
             }
@@ -1076,25 +1066,28 @@ impl Sim {
 
     fn check(&mut self) {
         // Rule 1: exclusivity, against what is really active.
-        for g in 0..self.sc.groups.len() {
-            let group = GroupId(g as u8);
-            if self.servers.iter().filter(|s| s.holds(group)).nth(1).is_some() {
-                let names: Vec<String> = (0..self.servers.len())
-                    .filter(|n| self.servers[*n].holds(group))
-                    .map(|n| format!("node{n}"))
-                    .collect();
-                self.violate(format!("{group} is active on {} at once (rule 1, exclusivity)", names.join(" and ")));
-                return;
-            }
+        let mut seen = GroupSet::EMPTY;
+        let mut twice = GroupSet::EMPTY;
+        for s in &self.servers {
+            let held = s.held();
+            twice = twice.union(seen.intersection(held));
+            seen = seen.union(held);
+        }
+        if !twice.is_empty() {
+            // The lowest such group.
+            let group = GroupId(twice.0.trailing_zeros() as u8);
+            let names: Vec<String> =
+                (0..self.servers.len()).filter(|n| self.servers[*n].holds(group)).map(|n| format!("node{n}")).collect();
+            self.violate(format!("{group} is active on {} at once (rule 1, exclusivity)", names.join(" and ")));
+            return;
         }
         // Rule 3: a fenced node with power is commanded off as soon as the
         // controller can know it: at once while its sense input follows the
         // relay (a stuck one hides it; then its messages give it away, see
         // `controller_hears`).
-        let limit = self.sc.sense_latency + self.sc.timing.keepalive.0 + 1;
         for n in 0..self.servers.len() {
-            let observable = self.now >= self.servers[n].sense_stuck_until;
-            let exposed = self.store[n] && self.servers[n].powered() && self.controller.is_some() && observable;
+            let s = &self.servers[n];
+            let exposed = self.store[n] && s.powered() && self.controller.is_some() && self.now >= s.sense_stuck_until;
             if !exposed {
                 self.fenced_powered_since[n] = None;
                 continue;
@@ -1103,6 +1096,7 @@ impl Sim {
             // sense confirms, so the last command may be that old.
             let since = *self.fenced_powered_since[n].get_or_insert(self.now);
             let reference = self.last_off_command[n].map_or(since, |t| t.max(since));
+            let limit = self.sc.sense_latency + self.sc.timing.keepalive.0 + 1;
             if self.now > reference + self.sc.timing.fence_timeout.0 + limit {
                 self.violate(format!(
                     "node{n} is fenced but has had power for {}ms, the last {}ms without a command to switch it off \

@@ -3,7 +3,7 @@
 
 use warden_agent::protocol::{Action, Agent, Step, StepResult};
 use warden_core::wire::Decoder;
-use warden_core::GroupId;
+use warden_core::{GroupId, GroupSet};
 
 /// One link between a server and the controller.
 #[derive(Debug, Clone)]
@@ -59,9 +59,14 @@ pub(super) struct Server {
     /// Bumped at every agent start: results for an older agent are dropped.
     pub(super) agent_epoch: u32,
     /// Per group, per resource: really active.
-    pub(super) active: Vec<Vec<bool>>,
+    active: Vec<Vec<bool>>,
     /// Per group: the step under way.
-    pub(super) pending: Vec<Option<Pending>>,
+    pending: Vec<Option<Pending>>,
+    /// The groups of which a resource is active or a start is under way,
+    /// kept with `active` and `pending` (see [`Self::holds`]), so that the
+    /// exclusivity check after every event is a few bit operations. (A
+    /// cluster has at most `MAX_GROUPS` groups: the controller refuses more.)
+    holding: GroupSet,
     /// Step results that came in while the server was hung.
     pub(super) deferred: Vec<(Step, StepResult)>,
     /// Its ping nodes are unreachable until this time.
@@ -83,6 +88,7 @@ impl Server {
             agent_epoch: 0,
             active: shape.iter().map(|&r| vec![false; usize::from(r)]).collect(),
             pending: vec![None; shape.len()],
+            holding: GroupSet::EMPTY,
             deferred: Vec::new(),
             ping_lost_until: 0,
             links: (0..links).map(|_| Link::new()).collect(),
@@ -97,9 +103,64 @@ impl Server {
     /// Whether anything of group `g` may be active here: a resource is, or
     /// a start is under way. Only powered servers hold anything.
     pub(super) fn holds(&self, g: GroupId) -> bool {
-        self.powered()
-            && (self.active.get(g.index()).is_some_and(|r| r.iter().any(|a| *a))
-                || self.pending.get(g.index()).is_some_and(|p| p.is_some_and(|p| p.step.action == Action::Start)))
+        self.held().contains(g)
+    }
+
+    /// Every group [held](Self::holds) here, at once.
+    pub(super) fn held(&self) -> GroupSet {
+        if self.powered() {
+            self.holding
+        } else {
+            GroupSet::EMPTY
+        }
+    }
+
+    /// Works out again whether group `g` is held, after a change to it.
+    fn note_change(&mut self, g: usize) {
+        let Ok(id) = u8::try_from(g).map(GroupId) else { return };
+        let held = self.active.get(g).is_some_and(|r| r.iter().any(|a| *a))
+            || self.pending.get(g).is_some_and(|p| p.is_some_and(|p| p.step.action == Action::Start));
+        if held {
+            self.holding.insert(id);
+        } else {
+            self.holding.remove(id);
+        }
+    }
+
+    /// Number of groups.
+    pub(super) fn groups(&self) -> usize {
+        self.active.len()
+    }
+
+    /// Number of resources of group `g`.
+    pub(super) fn resources(&self, g: usize) -> usize {
+        self.active.get(g).map_or(0, Vec::len)
+    }
+
+    /// Whether resource `r` of group `g` is active (`None`: no such resource).
+    pub(super) fn active(&self, g: usize, r: usize) -> Option<bool> {
+        self.active.get(g).and_then(|group| group.get(r)).copied()
+    }
+
+    /// Makes resource `r` of group `g` active or not.
+    pub(super) fn set_active(&mut self, g: usize, r: usize, on: bool) {
+        if let Some(a) = self.active.get_mut(g).and_then(|group| group.get_mut(r)) {
+            *a = on;
+            self.note_change(g);
+        }
+    }
+
+    /// The step under way on group `g`.
+    pub(super) fn pending(&self, g: usize) -> Option<Pending> {
+        self.pending.get(g).copied().flatten()
+    }
+
+    /// Sets (or, with `None`, ends) the step under way on group `g`.
+    pub(super) fn set_pending(&mut self, g: usize, pending: Option<Pending>) {
+        if let Some(slot) = self.pending.get_mut(g) {
+            *slot = pending;
+            self.note_change(g);
+        }
     }
 
     /// Whether every resource of group `g` is active here and no start or
@@ -119,6 +180,7 @@ impl Server {
             group.iter_mut().for_each(|a| *a = false);
         }
         self.pending.iter_mut().for_each(|p| *p = None);
+        self.holding = GroupSet::EMPTY;
         self.deferred.clear();
         self.agent = None;
         self.hung = false;
@@ -127,5 +189,39 @@ impl Server {
         for link in &mut self.links {
             link.down = Decoder::new();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use warden_agent::protocol::{Action, Step};
+    use warden_core::{GroupId, GroupSet};
+
+    use super::{Pending, Server};
+
+    fn pending(action: Action) -> Option<Pending> {
+        Some(Pending { step: Step { group: GroupId(1), resource: 0, action }, stuck: false })
+    }
+
+    #[test]
+    fn held_follows_resources_and_starts_under_way() {
+        let mut s = Server::new(&[1, 2], 1);
+        assert_eq!(s.held(), GroupSet::EMPTY);
+        s.set_pending(1, pending(Action::Start));
+        assert!(s.holds(GroupId(1)) && !s.holds(GroupId(0)));
+        s.set_active(1, 1, true);
+        s.set_pending(1, None);
+        assert!(s.holds(GroupId(1)));
+        s.set_pending(1, pending(Action::Probe));
+        s.set_active(1, 1, false);
+        assert!(!s.holds(GroupId(1)), "a probe under way holds nothing");
+        s.set_active(0, 0, true);
+        assert_eq!(s.held(), GroupSet(0b01));
+        s.supply = false;
+        assert_eq!(s.held(), GroupSet::EMPTY, "an unpowered server holds nothing");
+        s.supply = true;
+        s.lose_power();
+        assert_eq!(s.held(), GroupSet::EMPTY);
+        assert_eq!(s.active(0, 0), Some(false));
     }
 }
