@@ -20,6 +20,7 @@
 pub mod config;
 pub mod control;
 pub mod links;
+pub mod relay_worker;
 pub mod relays;
 pub mod report;
 pub mod run;

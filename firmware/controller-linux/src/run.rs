@@ -10,9 +10,12 @@
 //! * `Persist`: written to the fence file (fsync, rename, directory fsync)
 //!   before the next output. If it cannot be written, the relay switch it
 //!   guards is not carried out and an alarm line is printed.
-//! * `Power`: through the relay backend; the sense is read again at once to
-//!   confirm. A switch the hardware refused is tried again at every sense
-//!   poll until it is taken or superseded.
+//! * `Power`: handed to the relay thread ([`crate::relay_worker`]), after
+//!   the fence record it follows is durable; the sense is read again at once
+//!   to confirm. A switch the hardware refused is tried again at every sense
+//!   poll until it is taken or superseded. The relays (switching, sense
+//!   polling) never hold the loop: a relay module that answers slowly or
+//!   not at all does not keep the links unread.
 //! * `Send`: encoded once and written on every link to the node.
 //! * `Alarm`: a console line, and the cluster's alert command run with the
 //!   event in its environment.
@@ -35,7 +38,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use serde_json::json;
 use warden_agent::config::{read_key, Auth as ClusterAuth, Config as Cluster};
 use warden_bsp::linux::{DevWatchdog, FenceFile, MonotonicClock};
-use warden_bsp::{Clock, FenceStore, PowerSwitch, Watchdog};
+use warden_bsp::{Clock, FenceStore, Watchdog};
 use warden_core::controller::{Boot, Controller, Event, Output};
 use warden_core::wire::{encode, Auth, Key, MAX_FRAME};
 use warden_core::{Duration, Instant, NodeId, MAX_NODES};
@@ -43,6 +46,7 @@ use warden_core::{Duration, Instant, NodeId, MAX_NODES};
 use crate::config::ControllerConfig;
 use crate::control::{self, ControlSocket, Request};
 use crate::links::Links;
+use crate::relay_worker::{Done, Job, RelayWorker};
 use crate::relays::Relays;
 use crate::report;
 
@@ -108,7 +112,9 @@ pub struct Driver {
     auth: Auth,
     clock: MonotonicClock,
     links: Links,
-    relays: Relays,
+    relays: RelayWorker,
+    /// Sense readings asked of the relay thread and not yet answered.
+    senses_in_flight: usize,
     store: FenceFile,
     watchdog: Option<DevWatchdog>,
     control: Option<ControlSocket>,
@@ -210,6 +216,8 @@ impl Driver {
         let now = clock.now();
         let boot = Boot { now, seed: random_seed()?, fenced, powered: boot_sense.powered };
         let controller = Controller::new(cluster.cluster_config(), boot).map_err(RunError::Cluster)?;
+        let relays =
+            RelayWorker::start(relays).map_err(|source| RunError::Os { what: "starting the relay thread", source })?;
         let links = Links::open(hw.nodes.iter().flat_map(|n| n.links.iter().map(move |l| (n.id, l))))?;
         let control = ControlSocket::bind(&hw.socket)?;
         let watchdog = match &hw.watchdog {
@@ -236,6 +244,7 @@ impl Driver {
             clock,
             links,
             relays,
+            senses_in_flight: 0,
             store,
             watchdog,
             control: Some(control),
@@ -278,11 +287,8 @@ impl Driver {
                 self.controller.handle_timeout(now);
                 self.drain(now);
             }
-            if now >= self.next_sense {
-                let started = std::time::Instant::now();
-                self.sense_all(now);
-                self.note_slow("reading the relays' sense", started);
-                self.next_sense = self.clock.now().saturating_add(std_ms(self.hw.sense_interval));
+            if now >= self.next_sense && self.sense_all() {
+                self.next_sense = now.saturating_add(std_ms(self.hw.sense_interval));
             }
             if let (Some(at), Some(every)) = (self.next_status, self.hw.status_interval) {
                 if now >= at {
@@ -292,16 +298,24 @@ impl Driver {
             }
             self.alerts.retain_mut(|c| matches!(c.try_wait(), Ok(None)));
 
-            let deadline =
-                [self.controller.poll_timeout(), Some(self.next_sense), self.next_status, self.links.next_retry()]
-                    .into_iter()
-                    .flatten()
-                    .min();
+            let deadline = [
+                self.controller.poll_timeout(),
+                // While a round is under way, its answers wake the loop.
+                (self.senses_in_flight == 0).then_some(self.next_sense),
+                self.next_status,
+                self.links.next_retry(),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             let now = self.clock.now();
             let wait = deadline.map_or(MAX_WAIT_MS, |d| d.saturating_since(now).as_millis().min(MAX_WAIT_MS));
             let asked = std::time::Instant::now();
             let (signal, readable_links, control_ready) = self.wait(wait)?;
             let now = self.clock.now();
+            for done in self.relays.take_done() {
+                self.relay_done(now, done);
+            }
             let overslept = asked.elapsed().saturating_sub(std::time::Duration::from_millis(wait));
             if overslept > self.slow_step {
                 print_line(
@@ -351,6 +365,7 @@ impl Driver {
         let control_fds: Vec<BorrowedFd<'_>> = self.control.as_ref().map(ControlSocket::poll_fds).unwrap_or_default();
         let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(1 + link_fds.len() + control_fds.len());
         fds.push(PollFd::new(self.signals.as_fd(), PollFlags::POLLIN));
+        fds.push(PollFd::new(self.relays.poll_fd(), PollFlags::POLLIN));
         fds.extend(link_fds.iter().map(|(_, fd)| PollFd::new(*fd, PollFlags::POLLIN)));
         fds.extend(control_fds.iter().map(|fd| PollFd::new(*fd, PollFlags::POLLIN)));
         let timeout = PollTimeout::try_from(wait_ms).unwrap_or(PollTimeout::MAX);
@@ -361,8 +376,8 @@ impl Driver {
         let ready = |fd: &PollFd<'_>| fd.revents().is_some_and(|r| !r.is_empty());
         let signal_ready = fds.first().is_some_and(ready);
         let readable: Vec<usize> =
-            link_fds.iter().zip(fds.iter().skip(1)).filter(|(_, fd)| ready(fd)).map(|((i, _), _)| *i).collect();
-        let control_ready = fds.iter().skip(1 + link_fds.len()).any(ready);
+            link_fds.iter().zip(fds.iter().skip(2)).filter(|(_, fd)| ready(fd)).map(|((i, _), _)| *i).collect();
+        let control_ready = fds.iter().skip(2 + link_fds.len()).any(ready);
         drop(fds);
         drop(control_fds);
         drop(link_fds);
@@ -378,41 +393,66 @@ impl Driver {
         Ok((signal, readable, control_ready))
     }
 
-    /// Reads every relay's sense, feeds readings to the controller, and
-    /// retries relay switches the hardware refused.
-    fn sense_all(&mut self, now: Instant) {
-        for i in 0..self.hw.nodes.len() {
-            let Some(node) = self.hw.nodes.get(i) else { continue };
-            let (id, channel, name) = (node.id, node.channel, node.name.clone());
-            if let Some(on) = self.pending_power.get(id.index()).copied().flatten() {
-                match self.relays.set(channel, on) {
+    /// Asks the relay thread for every relay's sense, after retrying the
+    /// switches the hardware refused. A round still under way (a module that
+    /// does not answer) is not asked again on top of itself: false then,
+    /// and the round is asked for as soon as the last one is answered.
+    fn sense_all(&mut self) -> bool {
+        if self.senses_in_flight > 0 {
+            return false;
+        }
+        for node in &self.hw.nodes {
+            if let Some(on) = self.pending_power.get(node.id.index()).copied().flatten() {
+                self.relays.submit(Job::Set { node: node.id, channel: node.channel, on });
+            }
+            self.relays.submit(Job::Sense { node: node.id, channel: node.channel });
+            self.senses_in_flight += 1;
+        }
+        true
+    }
+
+    /// What the relay thread did: a switch taken or refused, a sense
+    /// reading for the controller.
+    fn relay_done(&mut self, now: Instant, done: Done) {
+        match done {
+            Done::Set { node, on, result } => {
+                let name = report::node_name(&self.cluster, node).to_owned();
+                match result {
                     Ok(()) => {
-                        print_line(now, &format!("node {name}: relay commanded {} (retry)", on_off(on)));
-                        self.set_pending(id, None);
+                        if self.pending_power.get(node.index()).copied().flatten() == Some(on) {
+                            self.set_pending(node, None);
+                        }
+                        print_line(now, &format!("node {name}: relay commanded {}", on_off(on)));
                     }
-                    Err(e) => print_line(now, &format!("node {name}: relay still refuses: {e}")),
-                }
-            }
-            let reading = self.relays.sense(channel);
-            let failing = reading.is_err();
-            if let Some(slot) = self.sense_failing.get_mut(id.index()) {
-                if *slot != failing {
-                    *slot = failing;
-                    match &reading {
-                        Err(e) => print_line(now, &format!("node {name}: cannot read power: {e}")),
-                        Ok(_) => print_line(now, &format!("node {name}: power readable again")),
+                    Err(e) => {
+                        self.set_pending(node, Some(on));
+                        print_line(now, &format!("ALARM node {name}: relay refused {}: {e} (will retry)", on_off(on)));
                     }
                 }
             }
-            if let Ok(Some(powered)) = reading {
-                if let Some(slot) = self.sensed.get_mut(id.index()) {
-                    if *slot != Some(powered) {
-                        print_line(now, &format!("node {name}: power sensed {}", on_off(powered)));
-                        *slot = Some(powered);
+            Done::Sense { node, result } => {
+                self.senses_in_flight = self.senses_in_flight.saturating_sub(1);
+                let name = report::node_name(&self.cluster, node).to_owned();
+                let failing = result.is_err();
+                if let Some(slot) = self.sense_failing.get_mut(node.index()) {
+                    if *slot != failing {
+                        *slot = failing;
+                        match &result {
+                            Err(e) => print_line(now, &format!("node {name}: cannot read power: {e}")),
+                            Ok(_) => print_line(now, &format!("node {name}: power readable again")),
+                        }
                     }
                 }
-                self.controller.handle_sense(now, id, powered);
-                self.drain(now);
+                if let Ok(Some(powered)) = result {
+                    if let Some(slot) = self.sensed.get_mut(node.index()) {
+                        if *slot != Some(powered) {
+                            print_line(now, &format!("node {name}: power sensed {}", on_off(powered)));
+                            *slot = Some(powered);
+                        }
+                    }
+                    self.controller.handle_sense(now, node, powered);
+                    self.drain(now);
+                }
             }
         }
     }
@@ -458,19 +498,9 @@ impl Driver {
                         continue;
                     }
                     let Some(channel) = self.hw.nodes.get(node.index()).map(|n| n.channel) else { continue };
-                    match self.relays.set(channel, on) {
-                        Ok(()) => {
-                            self.set_pending(node, None);
-                            print_line(now, &format!("node {name}: relay commanded {}", on_off(on)));
-                        }
-                        Err(e) => {
-                            self.set_pending(node, Some(on));
-                            print_line(
-                                now,
-                                &format!("ALARM node {name}: relay refused {}: {e} (will retry)", on_off(on)),
-                            );
-                        }
-                    }
+                    // A newer command supersedes a refused one waiting for its retry.
+                    self.set_pending(node, None);
+                    self.relays.submit(Job::Set { node, channel, on });
                     // Confirm through the sense without waiting for the next poll.
                     self.next_sense = now;
                 }

@@ -193,6 +193,7 @@ impl Drop for ControllerProcess {
 
 /// A relay board played on a pty by a thread.
 struct PlayedBoard {
+    pty: Pty,
     pty_path: PathBuf,
     events: mpsc::Receiver<BoardEvent>,
     stop: Arc<AtomicBool>,
@@ -206,25 +207,31 @@ impl PlayedBoard {
         let (tx, events) = mpsc::channel();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
+        let mut master = pty.master.try_clone().unwrap();
         let thread = thread::spawn(move || {
-            let mut master = pty.master.try_clone().unwrap();
             let mut board = Board::new([true, true]);
             relay_board::serve(&mut board, &mut master, &flag, |_, e| {
                 let _ = tx.send(e);
             })
             .unwrap();
-            drop(pty);
         });
-        Self { pty_path, events, stop, thread: Some(thread) }
+        Self { pty, pty_path, events, stop, thread: Some(thread) }
+    }
+
+    /// The board stops answering; its line stays open, as a module that
+    /// hangs.
+    fn mute(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let _ = &self.pty;
     }
 }
 
 impl Drop for PlayedBoard {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.mute();
     }
 }
 
@@ -486,4 +493,33 @@ fn a_corrupt_fence_file_stops_the_boot_with_its_name() {
     assert!(err.contains(&format!("fence store {}: fence records are corrupt", fences.display())), "stderr: {err}");
     assert!(err.contains("refusing to start"), "stderr: {err}");
     drop(File::open(&fences).unwrap());
+}
+
+#[test]
+fn a_relay_module_that_stops_answering_does_not_keep_the_links_unread() {
+    let mut rig = Rig::new();
+    rig.start_controller();
+    rig.until("web placed on alpha", |r| r.agents[0].holds.contains(WEB));
+    rig.until("both nodes up", |r| r.saw_line("node alpha is up") && r.saw_line("node beta is up"));
+
+    // Every sense query now waits out answer_timeout (500 ms, per channel):
+    // done in the main loop, that is a second without reading the links,
+    // past deadtime (600 ms).
+    rig.board.mute();
+    rig.until("the sense failing", |r| r.saw_line("alpha: cannot read power") && r.saw_line("beta: cannot read power"));
+    let seen = rig.lines.len();
+    for a in &mut rig.agents {
+        a.beats.clear();
+    }
+    // Thirty keepalives of beats to each node (five deadtimes).
+    rig.until("thirty more beats to each node", |r| r.agents.iter().all(|a| a.beats.len() >= 30));
+    let after: Vec<&String> = rig.lines[seen..].iter().collect();
+    for word in ["is late", "is dead", "fencing", "fenced"] {
+        assert!(
+            !after.iter().any(|l| l.contains(word)),
+            "a line says `{word}` while only the relay module was silent:\n{}",
+            rig.log()
+        );
+    }
+    assert!(rig.agents[0].holds.contains(WEB), "web left alpha:\n{}", rig.log());
 }
