@@ -12,6 +12,7 @@
 //! cannot schedule), not the agents or the controller falling behind: the
 //! report shows such stalls beside the late and dead nodes.
 
+use std::os::unix::process::CommandExt as _;
 use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -27,6 +28,9 @@ use super::timeline::{Entry, Happening};
 use super::tools::{self, STRESS};
 use super::verdict::Verdict;
 use super::{signals, RigError};
+
+/// How long stress-ng may take to end on SIGTERM before it is killed.
+const HOG_GRACE: Duration = Duration::from_secs(3);
 
 /// What keeps the CPUs busy.
 #[derive(Debug)]
@@ -48,6 +52,8 @@ impl Hog {
         if tools::find(STRESS.name).is_some() {
             let child = tools::command(STRESS.name)
                 .args(["--cpu", &cores.to_string(), "--timeout", &format!("{}s", limit.as_secs() + 1), "--quiet"])
+                // Its own process group, so that its workers are ended with it.
+                .process_group(0)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -84,9 +90,17 @@ impl Drop for Hog {
     fn drop(&mut self) {
         match self {
             Self::StressNg(child) => {
+                use nix::sys::signal::{killpg, Signal};
+                // stress-ng and its workers, by their process group (which
+                // is stress-ng's pid): asked to end, then made to.
                 if let Ok(pid) = i32::try_from(child.id()) {
-                    // stress-ng's workers go with their parent on SIGTERM.
-                    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
+                    let group = nix::unistd::Pid::from_raw(pid);
+                    let _ = killpg(group, Signal::SIGTERM);
+                    let deadline = Instant::now() + HOG_GRACE;
+                    while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    let _ = killpg(group, Signal::SIGKILL);
                 }
                 let _ = child.wait();
             }
