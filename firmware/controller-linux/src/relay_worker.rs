@@ -68,8 +68,8 @@ pub struct RelayWorker {
     done: Receiver<Done>,
     wake: UnixStream,
     thread: Option<JoinHandle<()>>,
-    /// Jobs handed over and not yet reported done.
-    outstanding: usize,
+    /// Sense jobs handed over and not yet reported done.
+    senses: usize,
 }
 
 impl RelayWorker {
@@ -94,20 +94,20 @@ impl RelayWorker {
                 }
             }
         })?;
-        Ok(Self { jobs: Some(jobs), done, wake, thread: Some(thread), outstanding: 0 })
+        Ok(Self { jobs: Some(jobs), done, wake, thread: Some(thread), senses: 0 })
     }
 
     /// Hands `job` over; it is carried out after every job handed over before it.
     pub fn submit(&mut self, job: Job) {
-        if self.jobs.as_ref().is_some_and(|j| j.send(job).is_ok()) {
-            self.outstanding += 1;
+        if self.jobs.as_ref().is_some_and(|j| j.send(job).is_ok()) && matches!(job, Job::Sense { .. }) {
+            self.senses += 1;
         }
     }
 
-    /// Whether jobs are still under way.
+    /// Whether sense readings are still under way.
     #[must_use]
-    pub fn busy(&self) -> bool {
-        self.outstanding > 0
+    pub fn sensing(&self) -> bool {
+        self.senses > 0
     }
 
     /// What poll(2) should watch: readable when a job is done.
@@ -124,7 +124,9 @@ impl RelayWorker {
         loop {
             match self.done.try_recv() {
                 Ok(d) => {
-                    self.outstanding = self.outstanding.saturating_sub(1);
+                    if matches!(d, Done::Sense { .. }) {
+                        self.senses = self.senses.saturating_sub(1);
+                    }
                     out.push(d);
                 }
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => return out,
@@ -198,7 +200,7 @@ mod tests {
         worker.submit(Job::Sense { node: NodeId(1), channel: Channel(1) });
         worker.submit(Job::Set { node: NodeId(2), channel: Channel(7), on: true });
         // The relays are stuck in the first sense: the caller goes on.
-        assert!(worker.busy());
+        assert!(worker.sensing());
         assert!(worker.take_done().is_empty());
         drop(held);
         let done = wait_done(&mut worker, 4);
@@ -211,7 +213,7 @@ mod tests {
                 Done::Set { node: NodeId(2), on: true, result: Err(PowerError::NoAnswer(Channel(7))) },
             ]
         );
-        assert!(!worker.busy());
+        assert!(!worker.sensing());
         assert_eq!(*log.lock().unwrap(), ["sense 0", "set 1 false", "sense 1", "set 7 true"]);
     }
 }

@@ -113,8 +113,6 @@ pub struct Driver {
     clock: MonotonicClock,
     links: Links,
     relays: RelayWorker,
-    /// Sense readings asked of the relay thread and not yet answered.
-    senses_in_flight: usize,
     store: FenceFile,
     watchdog: Option<DevWatchdog>,
     control: Option<ControlSocket>,
@@ -244,7 +242,6 @@ impl Driver {
             clock,
             links,
             relays,
-            senses_in_flight: 0,
             store,
             watchdog,
             control: Some(control),
@@ -301,7 +298,7 @@ impl Driver {
             let deadline = [
                 self.controller.poll_timeout(),
                 // While a round is under way, its answers wake the loop.
-                (self.senses_in_flight == 0).then_some(self.next_sense),
+                (!self.relays.sensing()).then_some(self.next_sense),
                 self.next_status,
                 self.links.next_retry(),
             ]
@@ -398,7 +395,7 @@ impl Driver {
     /// does not answer) is not asked again on top of itself: false then,
     /// and the round is asked for as soon as the last one is answered.
     fn sense_all(&mut self) -> bool {
-        if self.senses_in_flight > 0 {
+        if self.relays.sensing() {
             return false;
         }
         for node in &self.hw.nodes {
@@ -406,7 +403,6 @@ impl Driver {
                 self.relays.submit(Job::Set { node: node.id, channel: node.channel, on });
             }
             self.relays.submit(Job::Sense { node: node.id, channel: node.channel });
-            self.senses_in_flight += 1;
         }
         true
     }
@@ -416,23 +412,25 @@ impl Driver {
     fn relay_done(&mut self, now: Instant, done: Done) {
         match done {
             Done::Set { node, on, result } => {
-                let name = report::node_name(&self.cluster, node).to_owned();
-                match result {
-                    Ok(()) => {
-                        if self.pending_power.get(node.index()).copied().flatten() == Some(on) {
-                            self.set_pending(node, None);
-                        }
-                        print_line(now, &format!("node {name}: relay commanded {}", on_off(on)));
+                let name = report::node_name(&self.cluster, node);
+                // Still pending with this state: the switch was a retry of
+                // one the hardware refused (a new command clears it).
+                let retry = self.pending_power.get(node.index()).copied().flatten() == Some(on);
+                match (result, retry) {
+                    (Ok(()), true) => {
+                        self.set_pending(node, None);
+                        print_line(now, &format!("node {name}: relay commanded {} (retry)", on_off(on)));
                     }
-                    Err(e) => {
+                    (Ok(()), false) => print_line(now, &format!("node {name}: relay commanded {}", on_off(on))),
+                    (Err(e), true) => print_line(now, &format!("node {name}: relay still refuses: {e}")),
+                    (Err(e), false) => {
                         self.set_pending(node, Some(on));
                         print_line(now, &format!("ALARM node {name}: relay refused {}: {e} (will retry)", on_off(on)));
                     }
                 }
             }
             Done::Sense { node, result } => {
-                self.senses_in_flight = self.senses_in_flight.saturating_sub(1);
-                let name = report::node_name(&self.cluster, node).to_owned();
+                let name = report::node_name(&self.cluster, node);
                 let failing = result.is_err();
                 if let Some(slot) = self.sense_failing.get_mut(node.index()) {
                     if *slot != failing {
