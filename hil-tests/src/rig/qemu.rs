@@ -116,7 +116,7 @@ impl QemuController {
         timeline: Timeline,
     ) -> Result<(Self, Ends), RigError> {
         for tool in [tools::QEMU, tools::DEFMT_PRINT] {
-            if tools::find(tool.name).is_none() && which_cargo_bin(tool.name).is_none() {
+            if tools::find(tool.name).is_none() {
                 return Err(RigError::MissingTool { tool: tool.name, install: tool.install });
             }
         }
@@ -150,8 +150,7 @@ impl QemuController {
         let board = OwnedFd::from(connect(&sock("u4"), &mut qemu)?);
         let qmp = connect(&sock("qmp"), &mut qemu)?;
 
-        let printer_path = tools::find("defmt-print").or_else(|| which_cargo_bin("defmt-print")).unwrap_or_default();
-        let mut printer = Command::new(printer_path)
+        let mut printer = tools::command(tools::DEFMT_PRINT.name)
             .args(["--log-format", "{t} {L} {s}", "-e"])
             .arg(&firmware.elf)
             .arg("stdin")
@@ -427,12 +426,4 @@ impl Drop for QemuController {
         let _ = self.printer.kill();
         let _ = self.printer.wait();
     }
-}
-
-/// A program `cargo install` put in `~/.cargo/bin`.
-fn which_cargo_bin(name: &str) -> Option<PathBuf> {
-    let home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))?;
-    Some(home.join("bin").join(name)).filter(|p| p.is_file())
 }

@@ -43,11 +43,24 @@ pub const DEFMT_PRINT: Tool = Tool { name: "defmt-print", install: "cargo instal
 /// always on a test runner's path).
 const SBIN: &[&str] = &["/usr/local/sbin", "/usr/sbin", "/sbin"];
 
+/// Where `cargo install` puts programs (`defmt-print`), not always on
+/// `sudo`'s path.
+fn cargo_bin() -> Option<PathBuf> {
+    std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .map(|home| home.join("bin"))
+}
+
 /// Where `name` is installed, if it is.
 #[must_use]
 pub fn find(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path).chain(SBIN.iter().map(PathBuf::from)).map(|dir| dir.join(name)).find(|p| p.is_file())
+    std::env::split_paths(&path)
+        .chain(SBIN.iter().map(PathBuf::from))
+        .chain(cargo_bin())
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
 }
 
 /// Checks that we are root and that every [`NEEDED`] tool is installed.
