@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use serde_json::{json, Value};
 use warden_agent::config::Config as Cluster;
-use warden_core::controller::{Controller, Event, Life, MoveReason};
+use warden_core::controller::{Controller, Event, MoveReason};
 use warden_core::{GroupId, GroupSet, Instant, NodeId};
 
 use crate::links::Links;
@@ -108,17 +108,6 @@ pub fn event_line(cluster: &Cluster, event: &Event) -> String {
     }
 }
 
-fn life(l: Life) -> &'static str {
-    match l {
-        Life::Booting => "booting",
-        Life::Up => "up",
-        Life::Late => "late",
-        Life::Dead => "dead",
-        Life::Fencing => "fencing",
-        Life::Fenced => "fenced",
-    }
-}
-
 fn power(p: Option<bool>) -> &'static str {
     match p {
         Some(true) => "on",
@@ -161,7 +150,7 @@ pub fn status_json(controller: &Controller, cluster: &Cluster, links: &Links, no
             json!({
                 "name": node_name(cluster, v.node),
                 "id": v.node.0,
-                "life": life(v.life),
+                "life": v.life.name(),
                 "standby": v.standby,
                 "power": power(v.powered),
                 "last_heard_ms_ago": ago(now, v.last_heard),
@@ -206,7 +195,7 @@ pub fn status_table(controller: &Controller, cluster: &Cluster, links: &Links, n
     for i in 0..cluster.nodes.len() {
         let Some(v) = u8::try_from(i).ok().and_then(|i| controller.node(NodeId(i))) else { continue };
         let heard = ago(now, v.last_heard).map_or_else(|| "never".to_owned(), |ms| format!("{ms}ms ago"));
-        let mut state = if v.standby { format!("{}*", life(v.life)) } else { life(v.life).to_owned() };
+        let mut state = if v.standby { format!("{}*", v.life.name()) } else { v.life.name().to_owned() };
         state.truncate(8);
         let node_links: Vec<String> = links
             .iter()

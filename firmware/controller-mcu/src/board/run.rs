@@ -7,7 +7,7 @@ use core::mem::MaybeUninit;
 use defmt::{error, info, warn};
 use warden_bsp::relay::RelayModule;
 use warden_bsp::{Channel, Clock, FenceStore, IoLink, Link, PowerError, PowerSwitch, Watchdog};
-use warden_core::controller::{Boot, Controller, Event, Life, MoveReason, Output};
+use warden_core::controller::{Boot, Controller, Event, MoveReason, Output};
 use warden_core::wire::{encode, Auth, Decoder, FrameError, Op, Refusal, MAX_FRAME};
 use warden_core::{Duration, GroupId, Instant, NodeId, MAX_NODES};
 
@@ -85,17 +85,6 @@ const fn power_error(e: PowerError) -> &'static str {
         PowerError::NoAnswer(_) => "no answer from the relay module",
         PowerError::BadAnswer(_) => "bad answer from the relay module",
         _ => "relay module UART failed",
-    }
-}
-
-const fn life(l: Life) -> &'static str {
-    match l {
-        Life::Booting => "booting",
-        Life::Up => "up",
-        Life::Late => "late",
-        Life::Dead => "dead",
-        Life::Fencing => "fencing",
-        Life::Fenced => "fenced",
     }
 }
 
@@ -353,7 +342,7 @@ impl Devices {
             info!(
                 "status node {=u8}: {=str}{=str}, power {=str}, want {=u32:#b}, holds {=u32:#b}",
                 i,
-                life(view.life),
+                view.life.name(),
                 if view.standby { " (standby)" } else { "" },
                 power,
                 view.want.0,

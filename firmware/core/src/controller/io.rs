@@ -168,6 +168,21 @@ pub enum Life {
     Fenced,
 }
 
+impl Life {
+    /// Its name on consoles and in status output.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Booting => "booting",
+            Self::Up => "up",
+            Self::Late => "late",
+            Self::Dead => "dead",
+            Self::Fencing => "fencing",
+            Self::Fenced => "fenced",
+        }
+    }
+}
+
 /// A node at a glance (for the console, `wardenctl status`, and tests).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct NodeView {
