@@ -125,6 +125,25 @@ fn repair(rig: &mut Rig, scenario: Scenario, victim: usize) {
     }
 }
 
+/// Whether server `index` stayed off since `t0` (its relay never switched
+/// on, and relay and power off now), and what was seen.
+fn kept_off(rig: &Rig, index: usize, t0: Duration) -> (bool, String) {
+    let name = rig.name(index);
+    let relay_on =
+        rig.timeline().since(t0).iter().any(|e| matches!(&e.what, Happening::Relay { node, on: true } if node == name));
+    let (relay, powered) = (rig.relay(index), rig.powered(index));
+    let on_off = |b: bool| if b { "on" } else { "off" };
+    (
+        !relay_on && !relay && !powered,
+        format!(
+            "relay {}{}, power {}",
+            on_off(relay),
+            if relay_on { " (switched on meanwhile)" } else { "" },
+            on_off(powered)
+        ),
+    )
+}
+
 /// Checks that nothing failed over between the first placement and `t0`
 /// (a node declared dead, a fence, a move, a relay switched).
 fn steady_until(rig: &Rig, t0: Duration, verdict: &mut Verdict) {
@@ -205,20 +224,13 @@ fn failover(rig: &mut Rig, scenario: Scenario, verdict: &mut Verdict) -> Result<
     rig.wait_records(WINDOW_RECORDS)?;
     repair(rig, scenario, holder);
     rig.wait_records(WINDOW_RECORDS / 2)?;
-    let relay_on = rig
-        .timeline()
-        .since(t0)
-        .iter()
-        .any(|e| matches!(&e.what, Happening::Relay { node, on: true } if *node == victim));
-    let powered = rig.powered(holder);
+    let (off, seen) = kept_off(rig, holder, t0);
     verdict.check(
         &format!("fenced {victim} stays off until unfenced"),
-        !relay_on && !powered && !rig.relay(holder),
+        off,
         format!(
-            "fenced at {}; relay {}, power {} before the unfence",
+            "fenced at {}; {seen} before the unfence",
             fenced_at.map_or("never".into(), |t| format!("{:.3} s", t.as_secs_f64())),
-            if rig.relay(holder) { "on" } else { "off" },
-            if powered { "on" } else { "off" }
         ),
     );
 
@@ -297,12 +309,7 @@ fn firmware_watchdog(rig: &mut Rig, verdict: &mut Verdict) -> Result<(), RigErro
         ),
     );
     adopted_unchanged(rig, other_index, &[other], t1, reset.at, verdict)?;
-    let relay_on = rig
-        .timeline()
-        .since(t0)
-        .iter()
-        .any(|e| matches!(&e.what, Happening::Relay { node, on: true } if *node == victim));
-    let powered = rig.powered(holder);
+    let (off, seen) = kept_off(rig, holder, t0);
     let status = rig.ask("status")?;
     let life = status["status"]["nodes"]
         .as_array()
@@ -312,12 +319,8 @@ fn firmware_watchdog(rig: &mut Rig, verdict: &mut Verdict) -> Result<(), RigErro
         .to_owned();
     verdict.check(
         &format!("fenced {victim} still off after the reset"),
-        !relay_on && !powered && !rig.relay(holder) && life == "fenced",
-        format!(
-            "relay {}, power {}, the rebooted firmware says {life}",
-            if rig.relay(holder) { "on" } else { "off" },
-            if powered { "on" } else { "off" }
-        ),
+        off && life == "fenced",
+        format!("{seen}, the rebooted firmware says {life}"),
     );
     verdict.timings = vec![("wedge_to_watchdog", Some(dog.at.saturating_sub(t1)))];
     Ok(())
