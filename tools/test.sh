@@ -52,6 +52,6 @@ say "workspace tests"
 cargo test --workspace --release
 
 say "simulation: 20000 seeds"
-cargo run --release -q -p warden-hil --bin warden-sim -- --seeds 20000
+cargo run --release -q -p warden-sim --bin warden-sim -- --seeds 20000
 
 say "done"

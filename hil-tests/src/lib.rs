@@ -1,13 +1,13 @@
-//! # warden-hil
+//! # warden-rig
 //!
-//! Test rigs for Warden:
-//! * [`sim`]: deterministic simulation of the whole cluster on virtual
-//!   time, with seeded faults, safety checks after every event and a
-//!   liveness check after the faults stop (`warden-sim`).
-//! * [`rig`]: the process rig: the real agent and controller binaries on
-//!   simulated servers in namespaces, with pseudo-terminal serial lines,
-//!   relays that really cut power, a shared disk, fault scenarios,
-//!   failover benchmarks and soaks (`warden-rig`, as root).
+//! The process rig (DESIGN §6.2, §6.3): the real agent and controller
+//! binaries (or the firmware under QEMU) on simulated servers in network and
+//! mount namespaces, with pseudo-terminal serial lines, relays that really
+//! cut power, a shared disk, fault scenarios, failover benchmarks and soaks
+//! (`warden-rig`, as root).
+//!
+//! The deterministic simulator and the model check are `warden-sim`
+//! (`hil-tests/sim`), a crate with no Linux driver in its build; the rig
+//! borrows only its seeded RNG.
 
 pub mod rig;
-pub mod sim;

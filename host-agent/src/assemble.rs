@@ -7,13 +7,13 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::config::{CheckConfig, Config, DiskConfig, Fsck, GroupConfig, MonitorConfig, ResourceConfig, Service};
 use crate::drivers::disk::{Disk, DiskParams, FsckPolicy};
 use crate::drivers::monitor::{escape, GroupMonitor, Monitor};
 use crate::drivers::net::{Address, Announce, MacAddress, SwitchNotify};
 use crate::drivers::service::{LsbScript, OcfAgent, Respawn, SupervisedCommand, SystemdUnit};
-use crate::protocol::GroupShape;
 use crate::resource::{Resource, ResourceError};
+use warden_agent_proto::GroupShape;
+use warden_cluster::{CheckConfig, Config, DiskConfig, Fsck, GroupConfig, MonitorConfig, ResourceConfig, Service};
 
 /// Switch-notify frames sent back to back, for switches that drop the odd one.
 const NOTIFY_FRAMES: u32 = 3;
@@ -212,7 +212,7 @@ fn monitor(config: &MonitorConfig, purpose: Purpose) -> Result<GroupMonitor, Res
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config;
+    use warden_cluster as config;
 
     const TEXT: &str = r#"
 [cluster]

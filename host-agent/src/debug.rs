@@ -25,11 +25,11 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::assemble::{self, Purpose};
-use crate::config::{self, ConfigError};
 use crate::lock::{AgentLock, LockError};
 use crate::perform::{perform, Performed};
-use crate::protocol::Action;
 use crate::resource::Resource;
+use warden_agent_proto::Action;
+use warden_cluster::{self as config, ConfigError};
 
 /// Which command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -1,5 +1,5 @@
 //! The lock that says "an agent runs here": an `flock` on the lock file
-//! next to the control socket ([`crate::config::AgentSettings::lock_file`]).
+//! next to the control socket ([`warden_cluster::AgentSettings::lock_file`]).
 //! The daemon holds it for as long as it runs, and the debug commands for
 //! as long as they run, so neither acts on the resources behind the other's
 //! back. The kernel drops the lock when its holder dies, so a crashed agent

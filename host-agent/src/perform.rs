@@ -7,8 +7,8 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
-use crate::protocol::{Action, StepResult};
 use crate::resource::{ErrorKind, Health, Resource};
+use warden_agent_proto::{Action, StepResult};
 
 /// How a step went.
 #[derive(Debug, Clone, PartialEq, Eq)]

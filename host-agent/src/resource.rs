@@ -16,16 +16,7 @@
 
 use std::fmt;
 
-/// Whether a resource is there, as probed on the real system.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Presence {
-    /// Fully there (address on the interface, disk mounted, service running).
-    Active,
-    /// Not there at all.
-    Inactive,
-    /// Cannot tell, or only partly there: treated as held for safety.
-    Unknown,
-}
+pub use warden_agent_proto::{ErrorKind, Presence};
 
 /// Result of a monitor check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,24 +25,6 @@ pub enum Health {
     Healthy,
     /// The check failed; the text says how (for logs and alerts).
     Unhealthy(String),
-}
-
-/// What kind of failure a step hit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ErrorKind {
-    /// The step ran and failed.
-    Failed,
-    /// The step did not finish within its timeout.
-    Timeout,
-    /// Something it needs is missing (a script, a command, a device).
-    NotInstalled,
-    /// The resource's parameters are wrong.
-    Config,
-    /// The resource is held by something that would not let go (a busy mount).
-    Busy,
-    /// The agent lacks the privilege to do it.
-    Permission,
 }
 
 /// A failed step: what kind of failure, and a message naming the thing.

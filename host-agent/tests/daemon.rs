@@ -35,10 +35,10 @@ use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
 use serde_json::Value;
-use warden_agent::control::{Client, ControlReply, ErrorKind, OperatorOp};
-use warden_agent::protocol::{Action, Agent, AgentOutput, StepResult};
-use warden_agent::resource::Presence;
+use warden_agent_proto::Presence;
+use warden_agent_proto::{Action, Agent, AgentOutput, StepResult};
 use warden_bsp::linux::Pty;
+use warden_control::{Client, ControlReply, ErrorKind, OperatorOp};
 use warden_core::controller::{Boot, Controller, Event, Output};
 use warden_core::wire::{encode, Auth, Decoder, Key, Message, MAX_FRAME};
 use warden_core::{GroupId, GroupSet, Instant as CoreInstant, NodeId, MAX_NODES};
@@ -71,7 +71,7 @@ struct MemoryNode {
 }
 
 impl MemoryNode {
-    fn new(config: &warden_agent::config::Config) -> Self {
+    fn new(config: &warden_cluster::Config) -> Self {
         let agent = Agent::new(warden_agent::daemon::agent_config(config, N2), CoreInstant(0), 99).unwrap();
         let active = config.groups.iter().map(|g| vec![false; g.resources.len() + g.monitors.len()]).collect();
         Self { agent, active }
@@ -114,7 +114,7 @@ struct Played {
 }
 
 impl Played {
-    fn start(config: &warden_agent::config::Config, udp: UdpSocket, master: File) -> Self {
+    fn start(config: &warden_cluster::Config, udp: UdpSocket, master: File) -> Self {
         let config = config.clone();
         let stop = Arc::new(AtomicBool::new(false));
         let seen = Arc::new((Mutex::new(Seen::default()), Condvar::new()));
@@ -371,8 +371,8 @@ serial = {{ device = "/dev/ttyS9" }}
         }
     }
 
-    fn config(&self) -> warden_agent::config::Config {
-        warden_agent::config::load(&self.config_path).unwrap_or_else(|e| panic!("{e}"))
+    fn config(&self) -> warden_cluster::Config {
+        warden_cluster::load(&self.config_path).unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn start_agent(&self) -> Spawned {

@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use warden_agent::config::{self, Auth, ResourceConfig, Service};
+use warden_cluster::{self as config, Auth, ResourceConfig, Service};
 use warden_core::NodeId;
 use warden_tools::import_heartbeat::{import, import_dir, Import, ImportError, Options, Texts};
 

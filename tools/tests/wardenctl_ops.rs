@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::thread::JoinHandle;
 
-use warden_agent::control::{
+use warden_control::{
     AgentStatus, ClusterGroup, ClusterNode, ClusterStatus, ControlReply, ControlRequest, Counters, ErrorKind,
     GroupStatus, LinkStatus,
 };

@@ -21,7 +21,7 @@ use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
-use warden_agent::config::Config as Cluster;
+use warden_cluster::Config as Cluster;
 use warden_core::wire::Op;
 
 /// Longest request line taken.
@@ -236,7 +236,7 @@ mod tests {
 
     #[test]
     fn requests_by_name() {
-        let cluster = crate::config::fixture::cluster();
+        let cluster = crate::fixture::cluster();
         let good: &[(&str, Request)] = &[
             ("status", Request::Status),
             ("  table ", Request::Table),

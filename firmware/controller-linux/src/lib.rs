@@ -8,8 +8,8 @@
 //!
 //! ## Layers
 //!
-//! * [`config`]: the controller's own hardware file, checked against the
-//!   cluster file.
+//! * The controller's own hardware file is read by
+//!   [`warden_cluster::hardware`], checked against the cluster file.
 //! * [`relays`]: every node's relay behind one [`PowerSwitch`](warden_bsp::PowerSwitch).
 //! * [`links`]: every node's links, with a frame decoder and counters each.
 //! * [`control`]: operator requests on the control socket, parsed and checked.
@@ -17,10 +17,16 @@
 //! * [`run`]: boot (rule 4) and the main loop that carries out the
 //!   controller's outputs in order.
 
-pub mod config;
 pub mod control;
 pub mod links;
 pub mod relay_worker;
 pub mod relays;
 pub mod report;
 pub mod run;
+
+/// The small cluster file (alpha, beta, group web) the hardware file's own
+/// tests use, shared with the tests here.
+#[cfg(test)]
+#[path = "../../cluster/src/hardware/fixture.rs"]
+#[allow(dead_code)]
+mod fixture;

@@ -19,7 +19,7 @@ use warden_bsp::{Link, LinkError};
 use warden_core::wire::{Auth, DecodeStats, Decoder, Message};
 use warden_core::{Duration, Instant, NodeId};
 
-use crate::config::LinkConfig;
+use warden_cluster::hardware::LinkConfig;
 
 /// How long a link that failed waits before it is opened again.
 pub const RETRY: Duration = Duration::from_millis(1000);

@@ -5,7 +5,7 @@ use warden_bsp::linux::{open_relay_module, GpioInput, GpioOutput, OpenError, Ser
 use warden_bsp::{Channel, Fences, PinBank, PowerError, PowerSwitch};
 use warden_core::{Duration, MAX_NODES};
 
-use crate::config::{ControllerConfig, RelayConfig};
+use warden_cluster::hardware::{ControllerConfig, RelayConfig};
 
 /// The relay backends of the controller.
 #[derive(Debug)]
@@ -68,27 +68,27 @@ impl Relays {
         let mut powered = [None; MAX_NODES];
         let mut problems = Vec::new();
         for node in &config.nodes {
+            let channel = Channel(node.channel);
             let fenced = fences.get(node.id.index()).copied().unwrap_or(false);
             let sensed = match &node.relay {
                 RelayConfig::Module => {
-                    relays.on_module.push(node.channel);
-                    relays.sense(node.channel)
+                    relays.on_module.push(channel);
+                    relays.sense(channel)
                 }
                 RelayConfig::Gpio { chip, line, active_low, sense_line, sense_active_low } => {
                     let sense = sense_line.map(|l| GpioInput::open(chip, l, *sense_active_low)).transpose()?;
                     let mut sense_reading = Ok(None);
                     let sense = sense.map(|mut pin| {
                         use embedded_hal::digital::InputPin;
-                        sense_reading =
-                            pin.is_high().map(Some).map_err(|_| PowerError::Device { channel: node.channel, code: 0 });
+                        sense_reading = pin.is_high().map(Some).map_err(|_| PowerError::Device { channel, code: 0 });
                         pin
                     });
                     let initial = sense_reading.as_ref().ok().copied().flatten().unwrap_or(!fenced);
                     let relay = GpioOutput::open(chip, *line, *active_low, initial)?;
                     relays
                         .pins
-                        .add(node.channel, relay, sense)
-                        .map_err(|_| RelayOpenError::Shared { node: node.name.clone(), channel: node.channel })?;
+                        .add(channel, relay, sense)
+                        .map_err(|_| RelayOpenError::Shared { node: node.name.clone(), channel })?;
                     sense_reading
                 }
             };

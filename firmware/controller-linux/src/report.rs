@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use serde_json::{json, Value};
-use warden_agent::config::Config as Cluster;
+use warden_cluster::Config as Cluster;
 use warden_core::controller::{Controller, Event, MoveReason};
 use warden_core::{GroupId, GroupSet, Instant, NodeId};
 

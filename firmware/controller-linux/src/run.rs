@@ -36,19 +36,19 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use serde_json::json;
-use warden_agent::config::{read_key, Auth as ClusterAuth, Config as Cluster};
 use warden_bsp::linux::{DevWatchdog, FenceFile, MonotonicClock};
-use warden_bsp::{Clock, FenceStore, Watchdog};
+use warden_bsp::{Channel, Clock, FenceStore, Watchdog};
+use warden_cluster::{read_key, Auth as ClusterAuth, Config as Cluster};
 use warden_core::controller::{Boot, Controller, Event, Output};
 use warden_core::wire::{encode, Auth, Key, MAX_FRAME};
 use warden_core::{Duration, Instant, NodeId, MAX_NODES};
 
-use crate::config::ControllerConfig;
 use crate::control::{self, ControlSocket, Request};
 use crate::links::Links;
 use crate::relay_worker::{Done, Job, RelayWorker};
 use crate::relays::Relays;
 use crate::report;
+use warden_cluster::hardware::ControllerConfig;
 
 /// Longest wait in one poll(2), so a stuck clock source cannot park the loop.
 const MAX_WAIT_MS: u64 = 1000;
@@ -208,7 +208,7 @@ impl Driver {
         for n in &hw.nodes {
             let p = boot_sense.powered.get(n.id.index()).copied().flatten();
             let p = p.map_or("unknown", |on| if on { "on" } else { "off" });
-            print_line(now, &format!("node {}: {} sensed {p}", n.name, n.channel));
+            print_line(now, &format!("node {}: {} sensed {p}", n.name, Channel(n.channel)));
         }
 
         let now = clock.now();
@@ -400,9 +400,9 @@ impl Driver {
         }
         for node in &self.hw.nodes {
             if let Some(on) = self.pending_power.get(node.id.index()).copied().flatten() {
-                self.relays.submit(Job::Set { node: node.id, channel: node.channel, on });
+                self.relays.submit(Job::Set { node: node.id, channel: Channel(node.channel), on });
             }
-            self.relays.submit(Job::Sense { node: node.id, channel: node.channel });
+            self.relays.submit(Job::Sense { node: node.id, channel: Channel(node.channel) });
         }
         true
     }
@@ -495,7 +495,7 @@ impl Driver {
                         );
                         continue;
                     }
-                    let Some(channel) = self.hw.nodes.get(node.index()).map(|n| n.channel) else { continue };
+                    let Some(channel) = self.hw.nodes.get(node.index()).map(|n| Channel(n.channel)) else { continue };
                     // A newer command supersedes a refused one waiting for its retry.
                     self.set_pending(node, None);
                     self.relays.submit(Job::Set { node, channel, on });

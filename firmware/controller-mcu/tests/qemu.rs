@@ -74,7 +74,7 @@ struct LogLine {
 
 /// An agent played by the test on its UART's socket.
 ///
-/// Its session keeps the real agent's rules (`warden_agent::protocol::Agent`):
+/// Its session keeps the real agent's rules (`warden_agent_proto::Agent`):
 /// it says Hello once at start; a Beat the session rules refuse (other than
 /// a replay) means the controller restarted or its session moved on, and
 /// starts a new handshake; while that handshake is unanswered, each refused

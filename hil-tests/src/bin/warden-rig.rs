@@ -23,9 +23,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use warden_hil::rig::scenario::{self, Scenario};
-use warden_hil::rig::timeline::Narration;
-use warden_hil::rig::{bench, demo, keeper, leftovers, service, signals, soak, ControllerKind, Options, RigError};
+use warden_rig::rig::scenario::{self, Scenario};
+use warden_rig::rig::timeline::Narration;
+use warden_rig::rig::{bench, demo, keeper, leftovers, service, signals, soak, ControllerKind, Options, RigError};
 
 /// The Warden process rig.
 #[derive(Debug, Parser)]

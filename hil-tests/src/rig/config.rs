@@ -213,6 +213,6 @@ pub fn write(layout: &Layout, options: &Options) -> Result<(), RigError> {
     let controller = layout.controller_file();
     std::fs::write(&controller, controller_toml(layout, options))
         .map_err(RigError::io(format!("writing {}", controller.display())))?;
-    warden_agent::config::load(&cluster).map_err(|e| RigError::Broken(format!("the rig's cluster file: {e}")))?;
+    warden_cluster::load(&cluster).map_err(|e| RigError::Broken(format!("the rig's cluster file: {e}")))?;
     Ok(())
 }

@@ -21,7 +21,7 @@ use warden_bsp::linux::Pty;
 
 use super::realtime;
 use super::RigError;
-use crate::sim::Rng;
+use warden_sim::Rng;
 
 /// What the line does to the bytes it carries.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -15,8 +15,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use warden_agent::config::{self, Config, ConfigError};
 use warden_agent::{daemon, debug};
+use warden_cluster::{self as config, Config, ConfigError};
 
 /// Warden's host agent.
 #[derive(Debug, Parser)]

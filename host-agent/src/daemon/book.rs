@@ -5,10 +5,10 @@
 
 use warden_core::GroupId;
 
-use crate::control::{GroupStatus, ResourceStatus};
 use crate::perform::Performed;
-use crate::protocol::{Action, AgentEvent, Step, StepResult};
 use crate::resource::Presence;
+use warden_agent_proto::{Action, AgentEvent, Step, StepResult};
+use warden_control::{GroupStatus, ResourceStatus};
 
 /// One resource's record.
 #[derive(Debug, Clone)]

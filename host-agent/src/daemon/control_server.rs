@@ -15,7 +15,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
-use crate::control::{ControlReply, ControlRequest, ErrorKind, MAX_LINE};
+use warden_control::{ControlReply, ControlRequest, ErrorKind, MAX_LINE};
 
 /// Connections served at once; more are closed at once.
 const MAX_CONNECTIONS: usize = 16;

@@ -17,8 +17,8 @@ use warden_bsp::{Link, LinkError};
 use warden_core::wire::{encode, Auth, DecodeStats, Decoder, FrameError, Message, MAX_FRAME};
 
 use super::journal;
-use crate::config::NodeConfig;
-use crate::control::LinkStatus;
+use warden_cluster::NodeConfig;
+use warden_control::LinkStatus;
 
 /// How often a link that is down is tried again.
 pub(crate) const REOPEN_EVERY: Duration = Duration::from_secs(2);

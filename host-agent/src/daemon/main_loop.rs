@@ -31,14 +31,14 @@ use super::ping::{self, NetScore};
 use super::realtime;
 use super::workers::{StepDone, Worker};
 use super::{io_error, DaemonError};
-use crate::config::{Config, NodeConfig};
-use crate::control::{
+use crate::lock::AgentLock;
+use crate::resource::Resource;
+use warden_agent_proto::{Action, Agent, AgentEvent, AgentOutput, RequestError, StepResult};
+use warden_cluster::{Config, NodeConfig};
+use warden_control::{
     AgentStatus, ClusterGroup, ClusterNode, ClusterStatus, ControlReply, ControlRequest, Counters, ErrorKind,
     EventRecord, OperatorOp, REQUEST_TIMEOUT,
 };
-use crate::lock::AgentLock;
-use crate::protocol::{Action, Agent, AgentEvent, AgentOutput, RequestError, StepResult};
-use crate::resource::Resource;
 
 /// Events kept for `status`.
 const EVENTS_KEPT: usize = 64;

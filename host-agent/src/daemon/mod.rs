@@ -1,5 +1,5 @@
 //! The host agent daemon (`warden-agent run`): the protocol half
-//! ([`crate::protocol::Agent`]) wired to the real world.
+//! ([`warden_agent_proto::Agent`]) wired to the real world.
 //!
 //! * [`links`]: the node's serial line and UDP socket to the controller,
 //!   one session over all of them.
@@ -44,9 +44,9 @@ use warden_core::wire::{Auth, Key};
 use warden_core::NodeId;
 
 use crate::assemble::{self, Purpose};
-use crate::config::{self, Config, NodeConfig};
 use crate::lock::{AgentLock, LockError};
-use crate::protocol::{Agent, AgentConfig, GroupShape};
+use warden_agent_proto::{Agent, AgentConfig, GroupShape};
+use warden_cluster::{self as config, Config, NodeConfig};
 
 pub use main_loop::Stopped;
 
@@ -89,7 +89,7 @@ pub enum DaemonError {
     Assemble(#[from] assemble::AssembleError),
     /// The protocol half refuses the timing.
     #[error("agent configuration: {0}")]
-    Agent(#[from] crate::protocol::AgentConfigError),
+    Agent(#[from] warden_agent_proto::AgentConfigError),
     /// A system resource the daemon needs (a thread, a socket, a device).
     #[error("{what}: {source}")]
     Io {

@@ -19,7 +19,7 @@ use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockProtocol, So
 
 use super::journal;
 use super::mailbox::Post;
-use crate::config::NodeConfig;
+use warden_cluster::NodeConfig;
 
 const ECHO_REQUEST_V4: u8 = 8;
 const ECHO_REPLY_V4: u8 = 0;

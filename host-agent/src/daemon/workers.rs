@@ -15,8 +15,8 @@ use warden_core::GroupId;
 
 use super::mailbox::Post;
 use crate::perform::{perform, Performed};
-use crate::protocol::{Step, StepResult};
 use crate::resource::{ErrorKind, Resource};
+use warden_agent_proto::{Step, StepResult};
 
 /// A step that ended, for the main loop.
 #[derive(Debug)]

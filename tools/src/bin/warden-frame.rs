@@ -50,7 +50,7 @@ fn main() -> ExitCode {
 fn run(cli: &Cli) -> anyhow::Result<()> {
     let auth = match &cli.key_file {
         Some(path) => {
-            let bytes = warden_agent::config::read_key(path)?;
+            let bytes = warden_cluster::read_key(path)?;
             Auth::Hmac(Key::new(&bytes).map_err(|e| anyhow::anyhow!("key file {}: {e}", path.display()))?)
         }
         None if cli.crc => Auth::Crc,

@@ -22,7 +22,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
-use warden_agent::control::OperatorOp;
+use warden_control::OperatorOp;
 use warden_tools::ctl::{choose_socket, run_request, run_status, Exit};
 use warden_tools::import_heartbeat::{import_dir, write_atomic, Options};
 

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use warden_agent::control::{Client, ControlReply, ErrorKind, OperatorOp, REQUEST_TIMEOUT};
+use warden_control::{Client, ControlReply, ErrorKind, OperatorOp, REQUEST_TIMEOUT};
 
 use super::render;
 

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use warden_agent::control::{AgentStatus, ClusterStatus};
+use warden_control::{AgentStatus, ClusterStatus};
 
 /// Columns padded to the widest cell, separated by two spaces.
 fn table(header: &[&str], rows: &[Vec<String>]) -> String {

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use warden_agent::config::{self, AgentSettings};
+use warden_cluster::{self as config, AgentSettings};
 
 /// Where the socket path came from (said in errors).
 #[derive(Debug, Clone, PartialEq, Eq)]

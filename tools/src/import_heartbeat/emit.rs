@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use warden_agent::config::format_millis;
+use warden_cluster::format_millis;
 
 use super::authkeys::Key;
 use super::hacf::{HaCf, HEARTBEAT_BAUD};

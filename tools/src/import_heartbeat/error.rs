@@ -3,7 +3,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use warden_agent::config::{ConfigError, KeyError};
+use warden_cluster::{ConfigError, KeyError};
 
 /// One of heartbeat's three files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

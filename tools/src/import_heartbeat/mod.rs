@@ -16,7 +16,7 @@
 //!
 //! Everything else is returned as [`Unmapped`], one per directive, for the
 //! caller to show; nothing is dropped silently. The produced text is checked
-//! with [`warden_agent::config::parse`] before it is returned.
+//! with [`warden_cluster::parse`] before it is returned.
 
 mod authkeys;
 mod emit;
@@ -29,7 +29,7 @@ use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use warden_agent::config::{open_private, parse};
+use warden_cluster::{open_private, parse};
 use warden_core::controller::Timing;
 use warden_core::Duration;
 
@@ -59,7 +59,7 @@ pub struct Options {
 
 /// An imported configuration.
 pub struct Import {
-    /// Warden's TOML; [`warden_agent::config::parse`] accepts it.
+    /// Warden's TOML; [`warden_cluster::parse`] accepts it.
     pub toml: String,
     /// The key to write to the key file; `None` with `crc`.
     pub key: Option<Vec<u8>>,
@@ -152,7 +152,7 @@ fn timing(cf: &hacf::HaCf, notes: &mut Vec<String>) -> Result<Vec<(&'static str,
         out.push(("initdead", t.initdead.as_millis()));
         notes.push(format!(
             "ha.cf gives no `initdead`: set to twice deadtime, {}",
-            warden_agent::config::format_millis(t.initdead.as_millis())
+            warden_cluster::format_millis(t.initdead.as_millis())
         ));
     }
     if let Err(e) = t.validate() {

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Parser;
-use warden_controller_linux::config;
+use warden_cluster::hardware as config;
 use warden_controller_linux::run::Driver;
 
 /// The Warden controller: heartbeats, power relays and failover decisions.
@@ -42,7 +42,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli) -> anyhow::Result<()> {
-    let cluster = warden_agent::config::load(&cli.cluster)?;
+    let cluster = warden_cluster::load(&cli.cluster)?;
     let hw = config::load(&cli.controller, &cluster)?;
     if cli.check {
         println!("ok: {} nodes, {} groups", hw.nodes.len(), cluster.groups.len());

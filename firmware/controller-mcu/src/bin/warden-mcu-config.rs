@@ -30,7 +30,7 @@ mod host {
 
     use anyhow::{bail, Context as _};
     use clap::Parser;
-    use warden_agent::config::{load, read_key, Auth};
+    use warden_cluster::{load, read_key, Auth};
     use warden_controller_mcu::blob::{self, AuthConfig, BoardConfig, REGION_LEN};
     use warden_controller_mcu::LINK_UARTS;
 

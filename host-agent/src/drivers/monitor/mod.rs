@@ -25,11 +25,10 @@
 //! once per interval and turns unhealthy only after that many failures in a
 //! row.
 
-mod escape;
 mod member;
 
-pub use escape::{escape, unescape, EscapeError};
 pub use member::GroupMonitor;
+pub use warden_cluster::{escape, unescape, EscapeError};
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
