@@ -23,9 +23,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use warden_rig::rig::scenario::{self, Scenario};
-use warden_rig::rig::timeline::Narration;
-use warden_rig::rig::{bench, demo, keeper, leftovers, service, signals, soak, ControllerKind, Options, RigError};
+use warden_rig::host::{keeper, leftovers, signals};
+use warden_rig::runs::scenario::{self, Scenario};
+use warden_rig::runs::{bench, demo, soak};
+use warden_rig::watch::service;
+use warden_rig::watch::timeline::Narration;
+use warden_rig::{ControllerKind, Options, RigError};
 
 /// The Warden process rig.
 #[derive(Debug, Parser)]

@@ -1,0 +1,639 @@
+//! A whole rig run: the network, the shared disk, the servers and their
+//! serial lines and power, the controller, the detectors, the client probe
+//! and the writer, built in that order and taken down in the reverse (also
+//! on failure and on SIGINT/SIGTERM: [`Rig`] is the guard).
+
+use std::net::SocketAddrV4;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use warden_bsp::linux::Pty;
+
+use super::config::{self, Layout, GROUP, RECORDS};
+use super::options::{ControllerKind, Options};
+use crate::controller::console::ConsoleKind;
+use crate::controller::qemu::{Firmware, QemuController};
+use crate::controller::{Controller, LinuxController};
+use crate::hardware::board::RelayBoard;
+use crate::hardware::disk::Disk;
+use crate::hardware::rack::{BootThread, Rack};
+use crate::hardware::serial::{ControllerEnd, LineFault, SerialLine};
+use crate::hardware::server::{AgentCommand, Install, Server};
+use crate::host::prefix::{Prefix, RunDir};
+use crate::host::topology::{Plan, Topology, SERVICE_PORT};
+use crate::host::{leftovers, signals, tools};
+use crate::watch::detect::{Detectors, Findings, Watched};
+use crate::watch::probe::{Probe, ProbeLog};
+use crate::watch::timeline::{Entry, Happening, Timeline, BOUND};
+use crate::watch::writer::{self, RecordCheck, Writer, WriterLog};
+use crate::RigError;
+
+/// The servers' names.
+pub const NODES: [&str; 2] = ["alpha", "beta"];
+
+/// What a finished run leaves to judge.
+#[derive(Debug, Clone)]
+pub struct RunRecord {
+    /// Everything that happened.
+    pub entries: Vec<Entry>,
+    /// The client's view.
+    pub probe: ProbeLog,
+    /// The detectors' findings.
+    pub findings: Findings,
+    /// The writer's records.
+    pub writes: WriterLog,
+    /// The records checked against the disk.
+    pub records: Result<RecordCheck, String>,
+}
+
+/// A running rig.
+#[derive(Debug)]
+pub struct Rig {
+    options: Options,
+    timeline: Timeline,
+    layout: Layout,
+    wardenctl: PathBuf,
+    nodes: Vec<String>,
+    probe: Option<Probe>,
+    writer: Option<Writer>,
+    detectors: Detectors,
+    controller: Box<dyn Controller>,
+    board: RelayBoard,
+    _boots: BootThread,
+    rack: Arc<Rack>,
+    lines: Vec<Arc<SerialLine>>,
+    disk: Arc<Disk>,
+    topology: Topology,
+    run_dir: RunDir,
+    prefix: Prefix,
+}
+
+/// The controller a run starts.
+#[derive(Debug)]
+enum ControllerProgram {
+    /// `warden-controller`.
+    Linux(PathBuf),
+    /// The firmware under QEMU.
+    Qemu(Firmware),
+}
+
+/// The programs a run starts.
+#[derive(Debug)]
+struct Programs {
+    /// This program (keeper and service).
+    rig: PathBuf,
+    agent: PathBuf,
+    /// The operator's tool, run against a server's agent.
+    wardenctl: PathBuf,
+    controller: ControllerProgram,
+}
+
+impl Programs {
+    /// Finds them: this program, and the agent and the controller in
+    /// `--bin-dir` or next to it (the firmware where `cargo fw` puts it).
+    fn find(options: &Options) -> Result<Self, RigError> {
+        let rig = std::env::current_exe().map_err(RigError::io("finding this program"))?;
+        let dir = match &options.bin_dir {
+            Some(d) => d.clone(),
+            None => rig.parent().map(Path::to_owned).unwrap_or_default(),
+        };
+        let binary = |path: PathBuf, build: &'static str| {
+            if path.is_file() {
+                Ok(path)
+            } else {
+                Err(RigError::MissingBinary { path, build })
+            }
+        };
+        const WORKSPACE: &str = "cargo build --release --workspace, or point --bin-dir at the directory that has it";
+        if options.controller_realtime.is_some() && options.controller == ControllerKind::Qemu {
+            return Err(RigError::Options(
+                "--controller-realtime applies to the Linux controller, not to QEMU's firmware".into(),
+            ));
+        }
+        if options.controller_realtime.is_some() && tools::find(tools::CHRT.name).is_none() {
+            return Err(RigError::MissingTool { tool: tools::CHRT.name, install: tools::CHRT.install });
+        }
+        let controller = match options.controller {
+            ControllerKind::Linux => ControllerProgram::Linux(binary(dir.join("warden-controller"), WORKSPACE)?),
+            ControllerKind::Qemu => {
+                let elf = options
+                    .firmware
+                    .clone()
+                    .unwrap_or_else(|| dir.join("../thumbv7em-none-eabihf/firmware/warden-controller-mcu"));
+                ControllerProgram::Qemu(Firmware {
+                    elf: binary(elf, "cargo fw, or point --firmware at the ELF")?,
+                    config_tool: binary(dir.join("warden-mcu-config"), WORKSPACE)?,
+                })
+            }
+        };
+        Ok(Self {
+            agent: binary(dir.join("warden-agent"), WORKSPACE)?,
+            wardenctl: binary(dir.join("wardenctl"), WORKSPACE)?,
+            controller,
+            rig,
+        })
+    }
+
+    /// The rig's wires must never wait for a page: its memory is locked,
+    /// and the programs it starts are read once, so that their first start
+    /// does not wait for the build machine's disk.
+    fn keep_resident(&self) {
+        use nix::sys::mman::{mlockall, MlockAllFlags};
+        if let Err(e) = mlockall(MlockAllFlags::MCL_CURRENT | MlockAllFlags::MCL_FUTURE) {
+            eprintln!("warden-rig: note: the rig's memory is not locked ({e})");
+        }
+        let controller = match &self.controller {
+            ControllerProgram::Linux(p) => p,
+            ControllerProgram::Qemu(f) => &f.elf,
+        };
+        for program in [&self.rig, &self.agent, controller] {
+            if let Ok(mut file) = std::fs::File::open(program) {
+                let _ = std::io::copy(&mut file, &mut std::io::sink());
+            }
+        }
+    }
+
+    /// What server `node` runs, and where it keeps its things.
+    fn install(&self, layout: &Layout, node: &str) -> Result<Install, RigError> {
+        let dir = layout.node_dir(node);
+        std::fs::create_dir_all(&dir).map_err(RigError::io(format!("creating {}", dir.display())))?;
+        let agent = AgentCommand {
+            program: self.agent.clone(),
+            args: vec![
+                "run".into(),
+                "--config".into(),
+                layout.cluster_file().into(),
+                "--node".into(),
+                node.into(),
+                "--socket".into(),
+                dir.join("agent.sock").into(),
+                "--state-dir".into(),
+                dir.join("state").into(),
+            ],
+        };
+        Ok(Install { rig_exe: self.rig.clone(), agent, state_dir: dir.join("state"), log: dir.join("log") })
+    }
+}
+
+/// A controller, the ends of its node links and the end of its relay board.
+type Wired = (Box<dyn Controller>, Vec<ControllerEnd>, ControllerEnd);
+
+/// The controller of `programs`, not yet started, and the ends the rig's
+/// lines and relay board are played on: pseudo-terminals for the Linux
+/// controller, QEMU's UART sockets for the firmware.
+fn start_controller(
+    programs: &Programs,
+    layout: &Layout,
+    options: &Options,
+    timeline: &Timeline,
+) -> Result<Wired, RigError> {
+    match &programs.controller {
+        ControllerProgram::Linux(program) => {
+            let pty = |what: &str| Pty::open().map_err(RigError::io(format!("opening the pty of {what}")));
+            let ends = layout.nodes.iter().map(|n| pty(n).map(ControllerEnd::Pty)).collect::<Result<Vec<_>, _>>()?;
+            let controller = LinuxController::new(
+                program,
+                (&layout.cluster_file(), &layout.controller_file()),
+                &layout.control_socket(),
+                &layout.run_dir.join("controller.log"),
+                options.controller_realtime,
+                timeline.clone(),
+            );
+            Ok((Box::new(controller), ends, ControllerEnd::Pty(pty("the relay board")?)))
+        }
+        ControllerProgram::Qemu(firmware) => {
+            let (controller, ends) =
+                QemuController::launch(firmware, layout, vec![GROUP.to_owned()], timeline.clone())?;
+            let links = ends.links.into_iter().map(ControllerEnd::Socket).collect();
+            Ok((Box::new(controller), links, ControllerEnd::Socket(ends.board)))
+        }
+    }
+}
+
+/// Every server's serial line on its controller end, with links to its
+/// ends in the run directory.
+fn serial_lines(layout: &Layout, ends: Vec<ControllerEnd>, seed: u64) -> Result<Vec<Arc<SerialLine>>, RigError> {
+    let mut lines = Vec::new();
+    for ((i, node), end) in layout.nodes.iter().enumerate().zip(ends) {
+        let line = SerialLine::open(node, end, seed.wrapping_add(i as u64))?;
+        link(line.agent_device(), &layout.agent_tty(node))?;
+        if let Some(dev) = line.controller_device() {
+            link(dev, &layout.controller_tty(node))?;
+        }
+        lines.push(Arc::new(line));
+    }
+    Ok(lines)
+}
+
+fn link(target: &Path, at: &Path) -> Result<(), RigError> {
+    symlink(target, at).map_err(RigError::io(format!("linking {} to {}", at.display(), target.display())))
+}
+
+impl Rig {
+    /// Builds everything, boots the servers, starts the controller and
+    /// waits until the group runs and the client gets answers.
+    ///
+    /// # Errors
+    ///
+    /// [`RigError`] naming what could not be set up; whatever was built is
+    /// taken down again.
+    pub fn up(options: Options) -> Result<Self, RigError> {
+        options.check()?;
+        tools::preflight()?;
+        leftovers::refuse_if_any()?;
+        let programs = Programs::find(&options)?;
+        programs.keep_resident();
+        let wardenctl = programs.wardenctl.clone();
+
+        let prefix = Prefix::new()?;
+        let run_dir = RunDir::create(&prefix)?;
+        let timeline = Timeline::new(options.narration);
+        let nodes: Vec<String> = NODES.iter().map(|n| (*n).to_owned()).collect();
+        let plan = Plan::default();
+        let (topology, nets) = Topology::build(&prefix, &nodes, plan)?;
+        let image = crate::hardware::disk::image_path(&prefix, run_dir.path());
+        let disk = Arc::new(Disk::create(&image, prefix.as_str(), &run_dir.join("srv"))?);
+        let layout = Layout {
+            cluster: prefix.as_str().to_owned(),
+            run_dir: run_dir.path().to_owned(),
+            nodes: nodes.clone(),
+            disk: disk.device().to_owned(),
+            mountpoint: disk.mountpoint().to_owned(),
+            nic: prefix.interface("n")?,
+            plan,
+            rig_exe: programs.rig.clone(),
+        };
+        config::write(&layout, &options)?;
+        let (controller, ends, board_end) = start_controller(&programs, &layout, &options, &timeline)?;
+        let lines = serial_lines(&layout, ends, options.seed)?;
+
+        let mut servers = Vec::new();
+        for ((node, net), line) in nodes.iter().zip(nets).zip(&lines) {
+            servers.push(Server::new(node, net, Arc::clone(line), Arc::clone(&disk), programs.install(&layout, node)?));
+        }
+        let watched: Vec<Watched> = servers
+            .iter()
+            .map(|s| Watched { node: s.name.clone(), netns: s.net.netns.path(), anchor: s.anchor() })
+            .collect();
+        let rack = Arc::new(Rack::new(servers, timeline.clone(), options.boot_delay));
+        let board = RelayBoard::start(board_end, Arc::clone(&rack))?;
+        let boots = rack.start_boots()?;
+        if let Some(dev) = board.device() {
+            link(dev, &layout.relay_tty())?;
+        }
+        let detectors =
+            Detectors::start(watched, plan.service, Arc::clone(&disk), options.detector_interval, timeline.clone())?;
+        let mut rig = Self {
+            options,
+            timeline,
+            layout,
+            wardenctl,
+            nodes,
+            probe: None,
+            writer: None,
+            detectors,
+            controller,
+            board,
+            _boots: boots,
+            rack,
+            lines,
+            disk,
+            topology,
+            run_dir,
+            prefix,
+        };
+        rig.timeline.push(Happening::Note(format!(
+            "rig {}: servers {}, service {}:{SERVICE_PORT}, shared disk {}, run directory {}",
+            rig.prefix,
+            rig.nodes.join(" and "),
+            plan.service,
+            rig.disk.device().display(),
+            rig.run_dir.path().display()
+        )));
+        rig.rack.power_up();
+        rig.controller.start()?;
+        rig.serve_until_answered()?;
+        Ok(rig)
+    }
+
+    /// Waits for the first placement and the address, then starts the
+    /// client probe and the writer once the service answers.
+    fn serve_until_answered(&mut self) -> Result<(), RigError> {
+        let placed = self.wait("the group placed", Duration::ZERO, |h| {
+            matches!(h, Happening::Controller(e) if matches!(&e.kind, ConsoleKind::Placed { group, .. } if group == GROUP))
+        })?;
+        let Happening::Controller(e) = &placed.what else { unreachable!("matched above") };
+        let ConsoleKind::Placed { node, .. } = &e.kind else { unreachable!("matched above") };
+        let node = node.clone();
+        // From the start, not from the placement: the firmware's log line
+        // reaches the timeline through defmt-print, and can come after the
+        // agent has already configured the address.
+        self.wait(
+            &format!("the service address on {node}"),
+            Duration::ZERO,
+            |h| matches!(h, Happening::Address { node: n, present: true } if *n == node),
+        )?;
+        let target = SocketAddrV4::new(self.layout.plan.service, SERVICE_PORT);
+        let client = self.topology.client.path();
+        self.probe = Some(Probe::start(client.clone(), target, self.options.probe_interval, self.timeline.clone())?);
+        self.wait(&format!("the client answered by {node}"), Duration::ZERO, |h| {
+            matches!(h, Happening::Answering { .. })
+        })?;
+        self.writer = Some(Writer::start(client, target, self.options.write_interval, self.timeline.clone())?);
+        Ok(())
+    }
+
+    /// The run's timeline.
+    #[must_use]
+    pub fn timeline(&self) -> &Timeline {
+        &self.timeline
+    }
+
+    /// The options it runs with.
+    #[must_use]
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// The servers' names.
+    #[must_use]
+    pub fn nodes(&self) -> &[String] {
+        &self.nodes
+    }
+
+    /// The index of server `name`.
+    #[must_use]
+    pub fn index(&self, name: &str) -> Option<usize> {
+        self.nodes.iter().position(|n| n == name)
+    }
+
+    /// The name of server `index`.
+    #[must_use]
+    pub fn name(&self, index: usize) -> &str {
+        self.nodes.get(index).map_or("?", String::as_str)
+    }
+
+    /// The run directory.
+    #[must_use]
+    pub fn run_dir(&self) -> &Path {
+        self.run_dir.path()
+    }
+
+    /// The server that holds the service address now (the detectors' view).
+    #[must_use]
+    pub fn holder(&self) -> Option<usize> {
+        let f = self.detectors.findings();
+        match f.address.iter().filter(|h| **h).count() {
+            1 => f.address.iter().position(|h| *h),
+            _ => None,
+        }
+    }
+
+    /// Waits for the first entry at or after `since` that `matches`; fails
+    /// on SIGINT/SIGTERM, if the controller exits, or after [`BOUND`], with
+    /// the ends of the logs.
+    ///
+    /// # Errors
+    ///
+    /// [`RigError::NeverSaw`], [`RigError::Interrupted`], [`RigError::Broken`].
+    pub fn wait(
+        &mut self,
+        what: &str,
+        since: Duration,
+        matches: impl FnMut(&Happening) -> bool,
+    ) -> Result<Entry, RigError> {
+        let controller = &mut self.controller;
+        let result = self.timeline.wait_for(what, since, BOUND, matches, || {
+            signals::check()?;
+            match controller.exited() {
+                Some(status) => Err(RigError::Broken(format!("the controller exited ({status})"))),
+                None => Ok(()),
+            }
+        });
+        result.map_err(|e| match e {
+            RigError::NeverSaw { what, waited, .. } => RigError::NeverSaw { what, waited, context: self.context() },
+            RigError::Broken(m) => RigError::Broken(format!("{m} while waiting for {what}\n{}", self.context())),
+            other => other,
+        })
+    }
+
+    /// The ends of the controller's and the servers' logs.
+    #[must_use]
+    pub fn context(&self) -> String {
+        let mut out = format!("--- controller ({}) ---\n{}\n", self.controller.kind(), self.controller.log_tail(25));
+        for node in &self.nodes {
+            let path = self.layout.node_dir(node).join("log");
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(15).collect();
+            out.push_str(&format!("--- {node} ({}) ---\n", path.display()));
+            for l in tail.into_iter().rev() {
+                out.push_str(l);
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    /// Cuts or restores server `index`'s own supply.
+    pub fn set_supply(&self, index: usize, on: bool) {
+        self.rack.set_supply(index, on);
+    }
+
+    /// Kills server `index`'s agent.
+    pub fn kill_agent(&self, index: usize) {
+        let killed = self.rack.with_server(index, |s| s.kill_agent()).unwrap_or(0);
+        self.timeline.push(Happening::Fault {
+            node: self.name(index).to_owned(),
+            what: format!("agent killed (SIGKILL, {killed} process)"),
+        });
+    }
+
+    /// Stops (`hang`) or resumes every process of server `index`.
+    pub fn hang(&self, index: usize, hung: bool) {
+        self.rack.with_server(index, |s| if hung { s.hang() } else { s.resume() });
+        let what = if hung { "host hung (SIGSTOP of every process)" } else { "host resumed (SIGCONT)" };
+        self.timeline.push(Happening::Fault { node: self.name(index).to_owned(), what: what.to_owned() });
+    }
+
+    /// Sets what server `index`'s serial line does to its bytes.
+    pub fn set_line_fault(&self, index: usize, fault: LineFault) {
+        if let Some(line) = self.lines.get(index) {
+            line.set_fault(fault);
+            self.timeline
+                .push(Happening::Fault { node: self.name(index).to_owned(), what: format!("serial line: {fault:?}") });
+        }
+    }
+
+    /// Wedges `node`'s link on the controller (the firmware's fault injection).
+    ///
+    /// # Errors
+    ///
+    /// [`RigError`] when the controller cannot.
+    pub fn wedge_link(&mut self, node: &str) -> Result<(), RigError> {
+        self.controller.wedge_link(node)?;
+        self.timeline.push(Happening::Fault { node: node.to_owned(), what: "controller's link wedged".into() });
+        Ok(())
+    }
+
+    /// Which controller runs.
+    #[must_use]
+    pub fn controller_kind(&self) -> &'static str {
+        self.controller.kind()
+    }
+
+    /// Kills the controller (a crash).
+    ///
+    /// # Errors
+    ///
+    /// [`RigError`] when it was not running.
+    pub fn kill_controller(&mut self) -> Result<(), RigError> {
+        self.controller.kill()
+    }
+
+    /// Starts the controller again, on lines cleared of what the dead one
+    /// left unread.
+    ///
+    /// # Errors
+    ///
+    /// [`RigError`] when it cannot start.
+    pub fn start_controller(&mut self) -> Result<(), RigError> {
+        for line in &self.lines {
+            line.flush_controller_end();
+        }
+        self.board.flush_controller_end();
+        self.controller.start()
+    }
+
+    /// Asks the controller, as `wardenctl` does.
+    ///
+    /// # Errors
+    ///
+    /// [`RigError`] when it cannot be asked.
+    pub fn ask(&mut self, request: &str) -> Result<Value, RigError> {
+        self.controller.ask(request)
+    }
+
+    /// Runs `wardenctl ARGS` against server `via`'s agent, as an operator
+    /// on that server would, and returns its exit status and output.
+    ///
+    /// # Errors
+    ///
+    /// [`RigError::Io`] when it cannot be run.
+    pub fn wardenctl(&self, via: usize, args: &[&str]) -> Result<(i32, String), RigError> {
+        let socket = self.layout.node_dir(self.name(via)).join("agent.sock");
+        let out = Command::new(&self.wardenctl)
+            .args(args)
+            .arg("--socket")
+            .arg(&socket)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(RigError::io(format!("running {}", self.wardenctl.display())))?;
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        Ok((out.status.code().unwrap_or(-1), text))
+    }
+
+    /// Whether server `index`'s relay is on.
+    #[must_use]
+    pub fn relay(&self, index: usize) -> bool {
+        self.rack.relay(index)
+    }
+
+    /// Whether server `index` has power.
+    #[must_use]
+    pub fn powered(&self, index: usize) -> bool {
+        self.rack.powered(index)
+    }
+
+    /// The client's view so far.
+    #[must_use]
+    pub fn probe_log(&self) -> ProbeLog {
+        self.probe.as_ref().map(Probe::log).unwrap_or_default()
+    }
+
+    /// The writer's records so far.
+    #[must_use]
+    pub fn writer_log(&self) -> WriterLog {
+        self.writer.as_ref().map(Writer::log).unwrap_or_default()
+    }
+
+    /// Waits until the writer has `n` more acknowledged records than now.
+    ///
+    /// # Errors
+    ///
+    /// [`RigError::NeverSaw`] when the writer stalls, with the logs;
+    /// [`RigError::Interrupted`].
+    pub fn wait_records(&mut self, n: usize) -> Result<(), RigError> {
+        let Some(writer) = &self.writer else { return Err(RigError::Broken("the writer is not running".into())) };
+        let target = writer.log().acked.len() + n;
+        let controller = &mut self.controller;
+        let reached = writer.wait_acked(target, BOUND, || {
+            signals::check()?;
+            match controller.exited() {
+                Some(status) => Err(RigError::Broken(format!("the controller exited ({status})"))),
+                None => Ok(()),
+            }
+        })?;
+        if reached {
+            Ok(())
+        } else {
+            Err(RigError::NeverSaw {
+                what: format!("{n} more acknowledged records"),
+                waited: BOUND,
+                context: self.context(),
+            })
+        }
+    }
+
+    /// The detectors' findings so far.
+    #[must_use]
+    pub fn findings(&self) -> Findings {
+        self.detectors.findings()
+    }
+
+    /// Ends the run: the client and the writer stop, the controller stops,
+    /// every server loses power, and the writer's acknowledged records are
+    /// looked for on the disk as the next holder would find it.
+    #[must_use]
+    pub fn finish(mut self) -> RunRecord {
+        let probe = self.probe.take().map(|p| p.log()).unwrap_or_default();
+        let writes = self.writer.take().map(Writer::finish).unwrap_or_default();
+        self.controller.stop();
+        self.rack.power_down();
+        let records =
+            self.disk.read_file(RECORDS).map(|c| writer::check(&writes, c.as_deref())).map_err(|e| e.to_string());
+        RunRecord { entries: self.timeline.entries(), probe, findings: self.detectors.findings(), writes, records }
+    }
+}
+
+impl Rig {
+    /// Copies the run's logs, files and timeline to `dir`.
+    fn keep_logs(&self, dir: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        for name in ["controller.log", "cluster.toml", "controller.toml"] {
+            let _ = std::fs::copy(self.run_dir.join(name), dir.join(name));
+        }
+        for node in &self.nodes {
+            let _ = std::fs::copy(self.layout.node_dir(node).join("log"), dir.join(format!("{node}.log")));
+        }
+        let text: String = self.timeline.entries().iter().map(|e| e.line() + "\n").collect();
+        std::fs::write(dir.join("timeline.txt"), text)
+    }
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        self.probe = None;
+        self.writer = None;
+        self.controller.stop();
+        self.rack.power_down();
+        if let Some(dir) = self.options.keep_logs.clone() {
+            if let Err(e) = self.keep_logs(&dir) {
+                eprintln!("warden-rig: keeping the logs in {}: {e}", dir.display());
+            }
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! One failover, followed and timed: from a fault on the server holding
+//! the group to the controller's detection, the fence confirmed by the
+//! power sense, the placement on the other server, the service address
+//! there, and the client's first answer from it; and the unfence that
+//! brings the fenced server back as a standby. Used by the scenarios, the
+//! bench and the demo.
+
+use std::time::Duration;
+
+use super::cluster::Rig;
+use super::config::GROUP;
+use crate::controller::console::ConsoleKind;
+use crate::watch::timeline::{Entry, Happening};
+use crate::RigError;
+
+/// Whether `h` is a controller console line of a kind `f` accepts.
+pub fn is_console(h: &Happening, f: impl Fn(&ConsoleKind) -> bool) -> bool {
+    matches!(h, Happening::Controller(e) if f(&e.kind))
+}
+
+/// The milestones of one failover from a fault at `t0` on `victim`, and
+/// the client's outage.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Failover {
+    /// The controller declared the victim dead (or started fencing it).
+    pub detected: Option<Duration>,
+    /// The controller confirmed the victim powered off.
+    pub fenced: Option<Duration>,
+    /// The controller gave the group to the other server.
+    pub placed: Option<Duration>,
+    /// The service address appeared on the other server.
+    pub address_up: Option<Duration>,
+    /// The client got its first answer from the other server.
+    pub answered: Option<Duration>,
+    /// The client-visible outage (last answer before the fault to first after).
+    pub outage: Option<Duration>,
+}
+
+impl Failover {
+    /// The milestones as named timings.
+    #[must_use]
+    pub fn timings(&self) -> Vec<(&'static str, Option<Duration>)> {
+        vec![
+            ("detection", self.detected),
+            ("fence_confirmed", self.fenced),
+            ("group_placed", self.placed),
+            ("address_on_new_holder", self.address_up),
+            ("first_answer_from_new_holder", self.answered),
+            ("client_visible_outage", self.outage),
+        ]
+    }
+}
+
+/// Waits for the failover of `victim` to `other` after a fault at `t0`
+/// and measures it.
+///
+/// # Errors
+///
+/// [`RigError::NeverSaw`] when a milestone never comes.
+pub fn follow_failover(rig: &mut Rig, victim: &str, other: &str, t0: Duration) -> Result<Failover, RigError> {
+    let since = |e: &Entry| Some(e.at.saturating_sub(t0));
+    let detected = rig.wait(&format!("{victim} declared dead"), t0, |h| {
+        is_console(h, |k| matches!(k, ConsoleKind::NodeDead(n) | ConsoleKind::Fencing(n) if n == victim))
+    })?;
+    let fenced = rig.wait(&format!("{victim} fenced"), t0, |h| {
+        is_console(h, |k| matches!(k, ConsoleKind::Fenced(n) if n == victim))
+    })?;
+    let placed = rig.wait(&format!("the group placed on {other}"), t0, |h| {
+        is_console(h, |k| matches!(k, ConsoleKind::Placed { group, node, .. } if group == GROUP && node == other))
+    })?;
+    let address = rig.wait(
+        &format!("the service address on {other}"),
+        t0,
+        |h| matches!(h, Happening::Address { node, present: true } if node == other),
+    )?;
+    let answered = rig.wait(
+        &format!("the client answered by {other}"),
+        t0,
+        |h| matches!(h, Happening::Answering { node } if node == other),
+    )?;
+    let outage = rig.probe_log().handover(t0, other).map(crate::watch::probe::Gap::length);
+    Ok(Failover {
+        detected: since(&detected),
+        fenced: since(&fenced),
+        placed: since(&placed),
+        address_up: since(&address),
+        answered: since(&answered),
+        outage,
+    })
+}
+
+/// Unfences `victim` with `wardenctl unfence` on another server (through
+/// its agent, to the controller), and waits until it is up again.
+///
+/// # Errors
+///
+/// [`RigError`] when `wardenctl` fails, the controller refuses, or the node
+/// never comes back.
+pub fn unfence(rig: &mut Rig, victim: &str) -> Result<Duration, RigError> {
+    let via = (0..rig.nodes().len())
+        .find(|i| rig.name(*i) != victim)
+        .ok_or_else(|| RigError::Broken(format!("no server but {victim} to run wardenctl on")))?;
+    let at = rig.timeline().now();
+    let (code, text) = rig.wardenctl(via, &["unfence", victim])?;
+    let said = format!("{}: wardenctl unfence {victim}: {}", rig.name(via), text.trim());
+    if code != 0 {
+        return Err(RigError::Broken(format!("{said} (exit status {code})")));
+    }
+    rig.timeline().push(Happening::Note(said));
+    rig.wait(&format!("{victim} booted again"), at, |h| matches!(h, Happening::Booted { node } if node == victim))?;
+    rig.wait(&format!("{victim} up again"), at, |h| {
+        is_console(h, |k| matches!(k, ConsoleKind::NodeUp(n) if n == victim))
+    })?;
+    Ok(at)
+}

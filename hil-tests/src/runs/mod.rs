@@ -1,0 +1,14 @@
+//! What a user runs: the fault scenarios ([`scenario`]), failover timings
+//! ([`mod@bench`]), unwanted failovers over time ([`soak`]) and a failover
+//! told step by step ([`demo`]), each following failovers the same way
+//! ([`failover`]); the whole rig they build and take down ([`cluster`]),
+//! its [`options`], and the files a run hands to Warden ([`config`]).
+
+pub mod bench;
+pub mod cluster;
+pub mod config;
+pub mod demo;
+pub mod failover;
+pub mod options;
+pub mod scenario;
+pub mod soak;

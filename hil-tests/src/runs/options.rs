@@ -1,0 +1,157 @@
+//! How a rig run is set up: the cluster's timing, the rig's own delays and
+//! sampling, which controller runs, and scheduling settings under test.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::watch::timeline::Narration;
+use crate::RigError;
+
+/// Which controller the rig runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ControllerKind {
+    /// `warden-controller`, the Linux controller, as a process.
+    Linux,
+    /// The Cortex-M firmware under `qemu-system-arm -M mps2-an386`.
+    Qemu,
+}
+
+impl std::str::FromStr for ControllerKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "linux" => Ok(Self::Linux),
+            "qemu" => Ok(Self::Qemu),
+            other => Err(format!("unknown controller `{other}` (known: linux, qemu)")),
+        }
+    }
+}
+
+/// The options of a run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Beats and statuses this often.
+    pub keepalive: Duration,
+    /// Silence after which a node is dead.
+    pub deadtime: Duration,
+    /// Silence after which a node is late (default: 60 % of deadtime).
+    pub warntime: Option<Duration>,
+    /// Silence tolerated after a boot (default: deadtime, and at least a
+    /// second more than the boot delay).
+    pub initdead: Option<Duration>,
+    /// Power on to agent start.
+    pub boot_delay: Duration,
+    /// How often the controller reads its relays' sense.
+    pub sense_interval: Duration,
+    /// The disk resource's fsck policy (`never`, `if-dirty`, `always`).
+    pub fsck: String,
+    /// The client sends a request this often.
+    pub probe_interval: Duration,
+    /// The detectors sample this often.
+    pub detector_interval: Duration,
+    /// The writer writes a record this often.
+    pub write_interval: Duration,
+    /// Where `warden-agent` and `warden-controller` are (default: next to
+    /// this program).
+    pub bin_dir: Option<PathBuf>,
+    /// Which controller.
+    pub controller: ControllerKind,
+    /// `[agent] realtime_priority`.
+    pub agent_realtime: Option<u8>,
+    /// `[agent] mlock`.
+    pub agent_mlock: bool,
+    /// Run the controller under `SCHED_FIFO` at this priority (`chrt`).
+    pub controller_realtime: Option<u8>,
+    /// What is printed as it happens.
+    pub narration: Narration,
+    /// Seeds the serial lines' corruption.
+    pub seed: u64,
+    /// Where to copy the run's logs, configuration and timeline at its end.
+    pub keep_logs: Option<PathBuf>,
+    /// The firmware ELF for `--controller qemu` (default: where `cargo fw`
+    /// puts it in the target directory `--bin-dir` is in).
+    pub firmware: Option<PathBuf>,
+}
+
+impl Default for Options {
+    /// keepalive 20 ms, deadtime 100 ms, boot delay 200 ms, the client and
+    /// the detectors every 5 ms, a record every 10 ms, the Linux controller.
+    fn default() -> Self {
+        Self {
+            keepalive: Duration::from_millis(20),
+            deadtime: Duration::from_millis(100),
+            warntime: None,
+            initdead: None,
+            boot_delay: Duration::from_millis(200),
+            sense_interval: Duration::from_millis(500),
+            fsck: "if-dirty".to_owned(),
+            probe_interval: Duration::from_millis(5),
+            detector_interval: Duration::from_millis(5),
+            write_interval: Duration::from_millis(10),
+            bin_dir: None,
+            controller: ControllerKind::Linux,
+            agent_realtime: None,
+            agent_mlock: false,
+            controller_realtime: None,
+            narration: Narration::Quiet,
+            seed: 1,
+            keep_logs: None,
+            firmware: None,
+        }
+    }
+}
+
+impl Options {
+    /// Warntime as configured or derived.
+    #[must_use]
+    pub fn warntime(&self) -> Duration {
+        self.warntime.unwrap_or_else(|| (self.deadtime * 6 / 10).max(self.keepalive + Duration::from_millis(1)))
+    }
+
+    /// Initdead as configured or derived.
+    #[must_use]
+    pub fn initdead(&self) -> Duration {
+        self.initdead.unwrap_or_else(|| self.deadtime.max(self.boot_delay + Duration::from_secs(1)))
+    }
+
+    /// Checks what the cluster file would refuse, and what the rig needs.
+    ///
+    /// # Errors
+    ///
+    /// [`RigError::Options`] naming the option.
+    pub fn check(&self) -> Result<(), RigError> {
+        let bad = |m: String| Err(RigError::Options(m));
+        let whole_ms = Duration::from_millis(u64::try_from(self.keepalive.as_millis()).unwrap_or(u64::MAX));
+        if self.keepalive.is_zero() || whole_ms != self.keepalive {
+            return bad(format!("--keepalive {:?}: a whole number of milliseconds above zero", self.keepalive));
+        }
+        if self.deadtime <= self.keepalive * 2 {
+            return bad(format!("--deadtime {:?} must be more than twice --keepalive", self.deadtime));
+        }
+        let warntime = self.warntime();
+        if warntime <= self.keepalive || warntime >= self.deadtime {
+            return bad(format!("--warntime {warntime:?} must lie strictly between keepalive and deadtime"));
+        }
+        if self.initdead() < self.deadtime {
+            return bad(format!("--initdead {:?} must be at least deadtime", self.initdead()));
+        }
+        if self.initdead() <= self.boot_delay {
+            return bad(format!("--initdead {:?} must exceed the boot delay {:?}", self.initdead(), self.boot_delay));
+        }
+        if !matches!(self.fsck.as_str(), "never" | "if-dirty" | "always") {
+            return bad(format!("--fsck {}: one of never, if-dirty, always", self.fsck));
+        }
+        for (name, d) in [
+            ("--probe-interval", self.probe_interval),
+            ("--detector-interval", self.detector_interval),
+            ("--sense-interval", self.sense_interval),
+            ("--write-interval", self.write_interval),
+        ] {
+            if d.is_zero() {
+                return bad(format!("{name} must be above zero"));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,393 @@
+//! The fault scenarios, each run on a fresh rig to a [`Verdict`]:
+//!
+//! | scenario | fault on the server holding the group | expected |
+//! |---|---|---|
+//! | `power-loss` | its own supply cut | fenced, group on the other server, stays off until unfenced |
+//! | `agent-kill` | its agent killed (`SIGKILL`) | the same |
+//! | `host-hang` | every process stopped (`SIGSTOP`) | the same |
+//! | `serial-cut` | its serial line cut both ways | the same |
+//! | `controller-restart` | the controller killed and started again | nothing moves, no relay toggles |
+//! | `firmware-watchdog` | (`--controller qemu`) the standby's link wedged on the board | the watchdog resets the board; nothing moves, no relay toggles |
+//!
+//! Every verdict also has the common checks (one address holder, one
+//! mount, no acknowledged record lost, the rig's power changes all carried
+//! out, no controller alarm).
+
+use std::time::Duration;
+
+use super::cluster::Rig;
+use super::failover::{follow_failover, is_console, unfence};
+use super::options::Options;
+use crate::controller::console::ConsoleKind;
+use crate::hardware::serial::LineFault;
+use crate::watch::timeline::Happening;
+use crate::watch::verdict::Verdict;
+use crate::RigError;
+
+/// A scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    /// The holder's own supply is cut.
+    PowerLoss,
+    /// The holder's agent is killed.
+    AgentKill,
+    /// Every process of the holder is stopped.
+    HostHang,
+    /// The holder's serial line is cut.
+    SerialCut,
+    /// The controller is killed and started again.
+    ControllerRestart,
+    /// The firmware's link driver stalls; its watchdog resets the board.
+    FirmwareWatchdog,
+}
+
+impl Scenario {
+    /// Every scenario.
+    pub const ALL: [Self; 6] = [
+        Self::PowerLoss,
+        Self::AgentKill,
+        Self::HostHang,
+        Self::SerialCut,
+        Self::ControllerRestart,
+        Self::FirmwareWatchdog,
+    ];
+
+    /// Its name on the command line.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::PowerLoss => "power-loss",
+            Self::AgentKill => "agent-kill",
+            Self::HostHang => "host-hang",
+            Self::SerialCut => "serial-cut",
+            Self::ControllerRestart => "controller-restart",
+            Self::FirmwareWatchdog => "firmware-watchdog",
+        }
+    }
+}
+
+impl std::str::FromStr for Scenario {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| {
+            let known: Vec<&str> = Self::ALL.iter().map(|k| k.name()).collect();
+            format!("unknown scenario `{s}` (known: {})", known.join(", "))
+        })
+    }
+}
+
+/// Records acknowledged by the writer that make an observation window:
+/// "for this many more fsync'd writes, nothing else happened".
+const WINDOW_RECORDS: usize = 40;
+
+/// Runs `scenario` on a fresh rig.
+///
+/// # Errors
+///
+/// [`RigError`] when the rig cannot be set up or an awaited event never
+/// comes (then the error carries the logs); a scenario that runs to its end
+/// returns its verdict, passed or not.
+pub fn run(scenario: Scenario, options: Options) -> Result<Verdict, RigError> {
+    if scenario == Scenario::FirmwareWatchdog && options.controller != super::options::ControllerKind::Qemu {
+        return Err(RigError::Options(
+            "firmware-watchdog needs --controller qemu: the watchdog is the firmware board's".into(),
+        ));
+    }
+    let mut rig = Rig::up(options)?;
+    let mut verdict = Verdict::new(scenario.name());
+    match scenario {
+        Scenario::ControllerRestart => controller_restart(&mut rig, &mut verdict)?,
+        Scenario::FirmwareWatchdog => firmware_watchdog(&mut rig, &mut verdict)?,
+        _ => failover(&mut rig, scenario, &mut verdict)?,
+    }
+    let record = rig.finish();
+    verdict.common_checks(&record);
+    Ok(verdict)
+}
+
+fn inject(rig: &mut Rig, scenario: Scenario, victim: usize) {
+    match scenario {
+        Scenario::PowerLoss => rig.set_supply(victim, false),
+        Scenario::AgentKill => rig.kill_agent(victim),
+        Scenario::HostHang => rig.hang(victim, true),
+        Scenario::SerialCut => rig.set_line_fault(victim, LineFault::Cut),
+        Scenario::ControllerRestart | Scenario::FirmwareWatchdog => {}
+    }
+}
+
+fn repair(rig: &mut Rig, scenario: Scenario, victim: usize) {
+    match scenario {
+        Scenario::PowerLoss => rig.set_supply(victim, true),
+        Scenario::SerialCut => rig.set_line_fault(victim, LineFault::Clear),
+        // A killed agent or a hung host is gone with the power: nothing to repair.
+        _ => {}
+    }
+}
+
+/// Whether server `index` stayed off since `t0` (its relay never switched
+/// on, and relay and power off now), and what was seen.
+fn kept_off(rig: &Rig, index: usize, t0: Duration) -> (bool, String) {
+    let name = rig.name(index);
+    let relay_on =
+        rig.timeline().since(t0).iter().any(|e| matches!(&e.what, Happening::Relay { node, on: true } if node == name));
+    let (relay, powered) = (rig.relay(index), rig.powered(index));
+    let on_off = |b: bool| if b { "on" } else { "off" };
+    (
+        !relay_on && !relay && !powered,
+        format!(
+            "relay {}{}, power {}",
+            on_off(relay),
+            if relay_on { " (switched on meanwhile)" } else { "" },
+            on_off(powered)
+        ),
+    )
+}
+
+/// Checks that nothing failed over between the first placement and `t0`
+/// (a node declared dead, a fence, a move, a relay switched).
+fn steady_until(rig: &Rig, t0: Duration, verdict: &mut Verdict) {
+    let mut placed = false;
+    let mut unsteady = Vec::new();
+    for e in rig.timeline().entries().iter().filter(|e| e.at < t0) {
+        match &e.what {
+            Happening::Controller(c) => match &c.kind {
+                ConsoleKind::Placed { .. } if !placed => placed = true,
+                ConsoleKind::Placed { .. }
+                | ConsoleKind::NodeDead(_)
+                | ConsoleKind::Fencing(_)
+                | ConsoleKind::Releasing { .. } => unsteady.push(format!("{:.3} s {}", e.at.as_secs_f64(), c.text)),
+                _ => {}
+            },
+            Happening::Relay { .. } | Happening::PowerLost { .. } => {
+                unsteady.push(format!("{:.3} s {}", e.at.as_secs_f64(), crate::watch::timeline::describe(&e.what)));
+            }
+            _ => {}
+        }
+    }
+    verdict.check(
+        "the cluster was steady before the fault",
+        unsteady.is_empty(),
+        if unsteady.is_empty() { "no death, fence or move before the fault".to_owned() } else { unsteady.join("; ") },
+    );
+}
+
+/// The cluster before a fault: who holds the group, who stands by, and
+/// when the fault comes (after a window of work, the cluster steady).
+struct Before {
+    holder: usize,
+    victim: String,
+    other_index: usize,
+    other: String,
+    t0: Duration,
+}
+
+fn before_fault(rig: &mut Rig, verdict: &mut Verdict) -> Result<Before, RigError> {
+    let holder = rig.holder().ok_or_else(|| RigError::Broken("no single server holds the service address".into()))?;
+    let victim = rig.name(holder).to_owned();
+    let other_index = 1 - holder;
+    let other = rig.name(other_index).to_owned();
+    rig.wait_records(WINDOW_RECORDS)?;
+    let t0 = rig.timeline().now();
+    steady_until(rig, t0, verdict);
+    Ok(Before { holder, victim, other_index, other, t0 })
+}
+
+fn failover(rig: &mut Rig, scenario: Scenario, verdict: &mut Verdict) -> Result<(), RigError> {
+    let Before { holder, victim, other_index, other, t0 } = before_fault(rig, verdict)?;
+    inject(rig, scenario, holder);
+    let f = follow_failover(rig, &victim, &other, t0)?;
+    verdict.timings = f.timings();
+    let entries = rig.timeline().since(t0);
+    let off_at =
+        entries.iter().find(|e| matches!(&e.what, Happening::PowerLost { node } if *node == victim)).map(|e| e.at);
+    let fenced_at = f.fenced.map(|d| t0 + d);
+    verdict.check(
+        &format!("{victim} powered off before {other} took the group"),
+        matches!((off_at, f.placed), (Some(off), Some(placed)) if off <= t0 + placed),
+        format!(
+            "power lost at {}, group placed on {other} at {}",
+            off_at.map_or("never".into(), |t| format!("{:.3} s", t.as_secs_f64())),
+            f.placed.map_or("never".into(), |d| format!("{:.3} s", (t0 + d).as_secs_f64()))
+        ),
+    );
+    verdict.check(
+        &format!("the client is answered by {other}"),
+        f.answered.is_some(),
+        format!(
+            "client-visible outage {}",
+            f.outage.map_or("not seen (no gap)".into(), |d| format!("{} ms", crate::watch::stats::ms(d)))
+        ),
+    );
+
+    // Stays off: a window of work on the new holder, the relay off all along.
+    rig.wait_records(WINDOW_RECORDS)?;
+    repair(rig, scenario, holder);
+    rig.wait_records(WINDOW_RECORDS / 2)?;
+    let (off, seen) = kept_off(rig, holder, t0);
+    verdict.check(
+        &format!("fenced {victim} stays off until unfenced"),
+        off,
+        format!(
+            "fenced at {}; {seen} before the unfence",
+            fenced_at.map_or("never".into(), |t| format!("{:.3} s", t.as_secs_f64())),
+        ),
+    );
+
+    let at = unfence(rig, &victim)?;
+    rig.wait_records(WINDOW_RECORDS)?;
+    let status = rig.ask("status")?;
+    let node =
+        status["status"]["nodes"].as_array().and_then(|n| n.iter().find(|n| n["name"] == victim.as_str())).cloned();
+    let holds = node.as_ref().map(|n| n["holds"].clone()).unwrap_or_default();
+    let group = status["status"]["groups"].as_array().and_then(|g| g.first()).cloned().unwrap_or_default();
+    let back_empty = holds.as_array().is_some_and(Vec::is_empty) && rig.holder() == Some(other_index);
+    verdict.check(
+        &format!("{victim} comes back as a standby holding nothing"),
+        back_empty && group["placed_on"] == other.as_str(),
+        format!(
+            "unfenced at {:.3} s; {victim} holds {holds}, group placed on {}, address on {}",
+            at.as_secs_f64(),
+            group["placed_on"],
+            rig.holder().map_or("no single server", |i| rig.name(i))
+        ),
+    );
+    Ok(())
+}
+
+fn controller_restart(rig: &mut Rig, verdict: &mut Verdict) -> Result<(), RigError> {
+    let Before { holder, t0, .. } = before_fault(rig, verdict)?;
+    rig.kill_controller()?;
+    // Agents keep what they hold while the controller is silent (fail-static).
+    rig.wait_records(WINDOW_RECORDS / 2)?;
+    let restarted = rig.timeline().now();
+    rig.start_controller()?;
+    let nodes = rig.nodes().to_vec();
+    adopted_unchanged(rig, holder, &nodes, t0, restarted, verdict)?;
+    verdict.timings = vec![("controller_down", Some(restarted.saturating_sub(t0)))];
+    Ok(())
+}
+
+/// The firmware's watchdog, with a fenced server: the holder loses power
+/// and the group moves (as `power-loss`), its own supply comes back so that
+/// only its relay keeps it off; then the new holder's link is wedged on the
+/// board, that link's driver stalls, the main loop stops feeding the
+/// watchdog and the watchdog resets the board. The firmware boots again
+/// with its fence record: nothing moves, no relay toggles, and the fenced
+/// server stays off.
+fn firmware_watchdog(rig: &mut Rig, verdict: &mut Verdict) -> Result<(), RigError> {
+    let Before { holder, victim, other_index, other, t0 } = before_fault(rig, verdict)?;
+    rig.set_supply(holder, false);
+    let f = follow_failover(rig, &victim, &other, t0)?;
+    verdict.check(
+        &format!("{victim} fenced and the group on {other} before the reset"),
+        f.fenced.is_some() && f.answered.is_some(),
+        format!(
+            "fenced {} ms and answered by {other} {} ms after the power loss",
+            f.fenced.map_or("-".into(), |d| crate::watch::stats::ms(d).to_string()),
+            f.answered.map_or("-".into(), |d| crate::watch::stats::ms(d).to_string())
+        ),
+    );
+    rig.wait_records(WINDOW_RECORDS)?;
+    rig.set_supply(holder, true);
+    rig.wait_records(WINDOW_RECORDS / 2)?;
+
+    let t1 = rig.timeline().now();
+    verdict.expected_alarm = Some(WATCHDOG_ALARM);
+    rig.wedge_link(&other)?;
+    let dog = rig.wait("QMP's WATCHDOG event", t1, |h| matches!(h, Happening::Emulator(e) if e == "WATCHDOG"))?;
+    let reset = rig.wait("QMP's RESET event", dog.at, |h| matches!(h, Happening::Emulator(e) if e == "RESET"))?;
+    rig.wait("the firmware started again", reset.at, |h| is_console(h, |k| *k == ConsoleKind::Started))?;
+    verdict.check(
+        "the watchdog reset the board",
+        true,
+        format!(
+            "link wedged at {:.3} s, WATCHDOG at {:.3} s, RESET at {:.3} s",
+            t1.as_secs_f64(),
+            dog.at.as_secs_f64(),
+            reset.at.as_secs_f64()
+        ),
+    );
+    adopted_unchanged(rig, other_index, &[other], t1, reset.at, verdict)?;
+    let (off, seen) = kept_off(rig, holder, t0);
+    let status = rig.ask("status")?;
+    let life = status["status"]["nodes"]
+        .as_array()
+        .and_then(|n| n.iter().find(|n| n["name"] == victim.as_str()))
+        .and_then(|n| n["life"].as_str())
+        .unwrap_or("nothing about it")
+        .to_owned();
+    verdict.check(
+        &format!("fenced {victim} still off after the reset"),
+        off && life == "fenced",
+        format!("{seen}, the rebooted firmware says {life}"),
+    );
+    verdict.timings = vec![("wedge_to_watchdog", Some(dog.at.saturating_sub(t1)))];
+    Ok(())
+}
+
+/// The alarm the firmware raises while it lets its watchdog starve.
+const WATCHDOG_ALARM: &str = "watchdog NOT fed";
+
+/// After a controller restart at `restarted` (faults from `t0`): the
+/// nodes `up` up under the new controller, a window of work, then no relay
+/// toggled, nothing moved, and the group adopted where it was.
+fn adopted_unchanged(
+    rig: &mut Rig,
+    holder: usize,
+    up: &[String],
+    t0: Duration,
+    restarted: Duration,
+    verdict: &mut Verdict,
+) -> Result<(), RigError> {
+    let name = rig.name(holder).to_owned();
+    for node in up {
+        rig.wait(&format!("{node} up under the new controller"), restarted, |h| {
+            is_console(h, |k| matches!(k, ConsoleKind::NodeUp(n) if n == node))
+        })?;
+    }
+    rig.wait_records(WINDOW_RECORDS * 2)?;
+    let after = rig.timeline().since(t0);
+    let relays: Vec<String> = after
+        .iter()
+        .filter_map(|e| match &e.what {
+            Happening::Relay { node, on } => Some(format!("{node} {}", if *on { "on" } else { "off" })),
+            Happening::PowerLost { node } => Some(format!("{node} lost power")),
+            _ => None,
+        })
+        .collect();
+    verdict.check(
+        "no relay toggled",
+        relays.is_empty(),
+        if relays.is_empty() { "none".into() } else { relays.join("; ") },
+    );
+    let moves: Vec<String> = after
+        .iter()
+        .filter_map(|e| match &e.what {
+            Happening::Controller(c) => match &c.kind {
+                ConsoleKind::Placed { node, .. } if *node != name => Some(c.text.clone()),
+                ConsoleKind::Releasing { .. } | ConsoleKind::Fencing(_) | ConsoleKind::NodeDead(_) => {
+                    Some(c.text.clone())
+                }
+                _ => None,
+            },
+            Happening::Address { node, present: false } if *node == name => Some(format!("address left {name}")),
+            _ => None,
+        })
+        .collect();
+    verdict.check(
+        "nothing moved",
+        moves.is_empty() && rig.holder() == Some(holder),
+        if moves.is_empty() { format!("the group stayed on {name}") } else { moves.join("; ") },
+    );
+    let status = rig.ask("status")?;
+    let group = status["status"]["groups"].as_array().and_then(|g| g.first()).cloned().unwrap_or_default();
+    verdict.check(
+        "the new controller adopted the group where it was",
+        group["placed_on"] == name.as_str() && group["held_by"] == serde_json::json!([name]),
+        format!("placed on {}, held by {}", group["placed_on"], group["held_by"]),
+    );
+    let gaps = rig.probe_log().gaps.iter().filter(|g| g.to >= t0).count();
+    verdict.counts.push(("client_gaps_after_restart", gaps as u64));
+    Ok(())
+}
