@@ -52,6 +52,6 @@ pub mod sim;
 
 pub use clock::Clock;
 pub use fence::{FenceStore, FenceStoreError, Fences};
-pub use link::{IoLink, Link, LinkError};
+pub use link::{progress_of, IoLink, Link, LinkError};
 pub use power::{Channel, PinBank, PowerError, PowerSwitch};
 pub use watchdog::{Watchdog, WatchdogError};

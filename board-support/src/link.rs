@@ -3,6 +3,7 @@
 use core::fmt;
 
 use embedded_io::{ErrorKind, Read, ReadReady, Write, WriteReady};
+use warden_core::controller::LinkProgress;
 
 /// A link to one node: a serial line, or a UDP socket for a controller with
 /// a network port. It carries the frames of [`warden_core::wire`]; framing,
@@ -66,6 +67,30 @@ pub enum LinkError {
         /// OS error number, or 0.
         code: i32,
     },
+}
+
+impl LinkError {
+    /// What this failure says of the link driver's progress (the core feeds
+    /// the watchdog only while none is stalled): a device error stalls the
+    /// driver; a peer that is gone or not reading, or a frame too long, is
+    /// not the driver's fault.
+    #[must_use]
+    pub const fn progress(self) -> LinkProgress {
+        match self {
+            Self::Device { .. } => LinkProgress::Stalled,
+            Self::Disconnected | Self::Full | Self::TooLong => LinkProgress::PeerTrouble,
+        }
+    }
+}
+
+/// What a link call came to, for the core: bytes moved (or none to move),
+/// or what its error says.
+#[must_use]
+pub const fn progress_of<T>(result: &Result<T, LinkError>) -> LinkProgress {
+    match result {
+        Ok(_) => LinkProgress::Moved,
+        Err(e) => e.progress(),
+    }
 }
 
 impl fmt::Display for LinkError {

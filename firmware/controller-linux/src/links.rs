@@ -3,11 +3,12 @@
 //!
 //! ## Progress
 //!
-//! The controller feeds its watchdog only while every link driver makes
-//! progress (DESIGN §3). A link driver is *stalled* when the last call on
-//! its own handle failed with a device error (`LinkError::Device`: the
-//! handle itself is broken, e.g. `EBADF`, a wedged USB-serial driver); it
-//! makes progress again as soon as a read, a write or a reopen succeeds.
+//! The core feeds the watchdog only while every link driver makes progress
+//! (DESIGN §3); each link tells it what its calls came to
+//! ([`Links::progress_news`]). A link driver is *stalled* when the last
+//! call on its own handle failed with a device error (`LinkError::Device`:
+//! the handle itself is broken, e.g. `EBADF`, a wedged USB-serial driver);
+//! it makes progress again as soon as a read, a write or a reopen succeeds.
 //! A peer that is silent, gone (`Disconnected`) or not reading (`Full`) is
 //! the node's condition, not the driver's, and does not stall it: a dead
 //! node must never reset the controller that is about to fence it.
@@ -16,6 +17,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 
 use warden_bsp::linux::{OpenError, SerialPort, UdpLink};
 use warden_bsp::{Link, LinkError};
+use warden_core::controller::LinkProgress;
 use warden_core::wire::{Auth, DecodeStats, Decoder, Message};
 use warden_core::{Duration, Instant, NodeId};
 
@@ -84,7 +86,10 @@ pub struct NodeLink {
     pub config: LinkConfig,
     port: Option<Port>,
     retry_at: Option<Instant>,
-    stalled: bool,
+    /// What its calls came to lately (never `PeerTrouble`).
+    progress: LinkProgress,
+    /// The core has not been told `progress` yet.
+    news: bool,
     decoder: Decoder,
     stats: LinkStats,
     last_error: Option<String>,
@@ -109,7 +114,15 @@ impl NodeLink {
     /// Whether the link driver is stalled (see the module docs).
     #[must_use]
     pub fn is_stalled(&self) -> bool {
-        self.stalled
+        self.progress == LinkProgress::Stalled
+    }
+
+    /// Notes what a call came to; the core hears of a change.
+    fn note(&mut self, progress: LinkProgress) {
+        if progress != LinkProgress::PeerTrouble && progress != self.progress {
+            self.progress = progress;
+            self.news = true;
+        }
     }
 
     /// The frame decoder's counters.
@@ -133,12 +146,10 @@ impl NodeLink {
     fn fail(&mut self, now: Instant, error: LinkError) {
         match error {
             LinkError::Disconnected => self.stats.disconnects = self.stats.disconnects.saturating_add(1),
-            LinkError::Device { .. } => {
-                self.stats.device_errors = self.stats.device_errors.saturating_add(1);
-                self.stalled = true;
-            }
+            LinkError::Device { .. } => self.stats.device_errors = self.stats.device_errors.saturating_add(1),
             _ => {}
         }
+        self.note(error.progress());
         self.last_error = Some(error.to_string());
         // Close it: a hung-up terminal stays readable for ever, and a broken
         // handle is best replaced.
@@ -170,7 +181,8 @@ impl Links {
                 config: config.clone(),
                 port: Some(port),
                 retry_at: None,
-                stalled: false,
+                progress: LinkProgress::Moved,
+                news: false,
                 decoder: Decoder::new(),
                 stats: LinkStats::default(),
                 last_error: None,
@@ -205,7 +217,7 @@ impl Links {
                 Ok(port) => {
                     link.port = Some(port);
                     link.retry_at = None;
-                    link.stalled = false;
+                    link.note(LinkProgress::Moved);
                     on_reopen(link);
                 }
                 Err(e) => {
@@ -227,11 +239,11 @@ impl Links {
             let mut buf = [0u8; 512];
             match port.link().read_available(&mut buf) {
                 Ok(0) => {
-                    link.stalled = false;
+                    link.note(LinkProgress::Moved);
                     return;
                 }
                 Ok(n) => {
-                    link.stalled = false;
+                    link.note(LinkProgress::Moved);
                     link.stats.bytes_in = link.stats.bytes_in.saturating_add(n as u64);
                     link.decoder.feed(buf.get(..n).unwrap_or_default(), auth, |r| {
                         if let Ok(m) = r {
@@ -256,7 +268,7 @@ impl Links {
             };
             match port.link().write_frame(frame) {
                 Ok(()) => {
-                    link.stalled = false;
+                    link.note(LinkProgress::Moved);
                     link.stats.sent = link.stats.sent.saturating_add(1);
                 }
                 Err(LinkError::Full) => link.stats.send_full = link.stats.send_full.saturating_add(1),
@@ -268,8 +280,18 @@ impl Links {
         }
     }
 
-    /// The links whose driver is stalled (see the module docs).
-    pub fn stalled(&self) -> impl Iterator<Item = &NodeLink> {
-        self.links.iter().filter(|l| l.stalled)
+    /// The links whose progress changed since the core was last told, by
+    /// index (the link number the core counts in).
+    pub fn progress_news(&mut self) -> impl Iterator<Item = (usize, LinkProgress)> + '_ {
+        self.links.iter_mut().enumerate().filter(|(_, l)| l.news).map(|(i, l)| {
+            l.news = false;
+            (i, l.progress)
+        })
+    }
+
+    /// Link `index`, if there is one.
+    #[must_use]
+    pub fn get(&self, index: usize) -> Option<&NodeLink> {
+        self.links.get(index)
     }
 }

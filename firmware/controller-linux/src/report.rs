@@ -1,11 +1,11 @@
 //! What the controller tells people: a line per transition on the console,
 //! the status table, and the status as JSON for the control socket.
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 
 use serde_json::{json, Value};
 use warden_cluster::Config as Cluster;
-use warden_core::controller::{Controller, Event, MoveReason};
+use warden_core::controller::{Controller, Event, Names};
 use warden_core::{GroupId, GroupSet, Instant, NodeId};
 
 use crate::links::Links;
@@ -30,80 +30,40 @@ fn group_names(cluster: &Cluster, set: GroupSet) -> Vec<String> {
     set.iter().map(|g| group_name(cluster, g)).collect()
 }
 
-fn reason(r: MoveReason) -> &'static str {
-    match r {
-        MoveReason::HolderLost => "holder lost",
-        MoveReason::Failing => "failing on its holder",
-        MoveReason::NetScore => "better connected node",
-        MoveReason::Failback => "failback home",
-        MoveReason::Operator => "operator",
-        MoveReason::Placement => "first placement",
+/// Nodes, groups and links by the names people know them by, for the
+/// core's event lines: `node alpha`, `group web`, `/dev/ttyS1`.
+pub struct Named<'a> {
+    cluster: &'a Cluster,
+    links: &'a Links,
+}
+
+impl<'a> Named<'a> {
+    /// Names from the cluster file and the controller's links.
+    #[must_use]
+    pub fn new(cluster: &'a Cluster, links: &'a Links) -> Self {
+        Self { cluster, links }
+    }
+
+    /// The event's line, in the core's words.
+    #[must_use]
+    pub fn line(&self, event: &Event) -> String {
+        event.display(self).to_string()
     }
 }
 
-/// A short machine name of the event kind (for the alert command).
-#[must_use]
-pub fn event_kind(event: &Event) -> &'static str {
-    match event {
-        Event::NodeUp { .. } => "node_up",
-        Event::NodeLate { .. } => "node_late",
-        Event::NodeDead { .. } => "node_dead",
-        Event::FenceStarted { .. } => "fence_started",
-        Event::FenceConfirmed { .. } => "fence_confirmed",
-        Event::FenceUnconfirmed { .. } => "fence_unconfirmed",
-        Event::Unfenced { .. } => "unfenced",
-        Event::Releasing { .. } => "releasing",
-        Event::Placed { .. } => "placed",
-        Event::Unplaced { .. } => "unplaced",
-        Event::Conflict { .. } => "conflict",
-        Event::FencedNodePowered { .. } => "fenced_node_powered",
+impl Names for Named<'_> {
+    fn node(&self, f: &mut fmt::Formatter<'_>, node: NodeId) -> fmt::Result {
+        write!(f, "node {}", node_name(self.cluster, node))
     }
-}
 
-/// The node and group an event is about, by name.
-#[must_use]
-pub fn event_subject(cluster: &Cluster, event: &Event) -> (Option<String>, Option<String>) {
-    match *event {
-        Event::NodeUp { node }
-        | Event::NodeLate { node }
-        | Event::NodeDead { node }
-        | Event::FenceStarted { node }
-        | Event::FenceConfirmed { node }
-        | Event::FenceUnconfirmed { node }
-        | Event::Unfenced { node }
-        | Event::FencedNodePowered { node } => (Some(node_name(cluster, node)), None),
-        Event::Releasing { group, from: node, .. } | Event::Placed { group, to: node, .. } => {
-            (Some(node_name(cluster, node)), Some(group_name(cluster, group)))
-        }
-        Event::Unplaced { group } | Event::Conflict { group, .. } => (None, Some(group_name(cluster, group))),
+    fn group(&self, f: &mut fmt::Formatter<'_>, group: GroupId) -> fmt::Result {
+        write!(f, "group {}", group_name(self.cluster, group))
     }
-}
 
-/// One readable line for a transition.
-#[must_use]
-pub fn event_line(cluster: &Cluster, event: &Event) -> String {
-    let n = |node| node_name(cluster, node);
-    let g = |group| group_name(cluster, group);
-    match *event {
-        Event::NodeUp { node } => format!("node {} is up", n(node)),
-        Event::NodeLate { node } => format!("node {} is late (past warntime)", n(node)),
-        Event::NodeDead { node } => format!("node {} is dead", n(node)),
-        Event::FenceStarted { node } => format!("fencing node {}: fence record written, relay commanded off", n(node)),
-        Event::FenceConfirmed { node } => format!("node {} is fenced: power sensed off", n(node)),
-        Event::FenceUnconfirmed { node } => {
-            format!("ALARM node {}: power not confirmed off; nothing it may hold will move", n(node))
-        }
-        Event::Unfenced { node } => format!("node {} unfenced: powered on as a standby", n(node)),
-        Event::Releasing { group, from, reason: r } => {
-            format!("group {}: asking {} to release it ({})", g(group), n(from), reason(r))
-        }
-        Event::Placed { group, to, reason: r } => format!("group {} placed on {} ({})", g(group), n(to), reason(r)),
-        Event::Unplaced { group } => format!("group {} cannot be placed: no eligible node available", g(group)),
-        Event::Conflict { group, nodes } => {
-            format!("ALARM group {} is held by several nodes: {}", g(group), nodes_in_mask(cluster, nodes).join(", "))
-        }
-        Event::FencedNodePowered { node } => {
-            format!("ALARM fenced node {} was sensed powered: relay commanded off again", n(node))
+    fn link(&self, f: &mut fmt::Formatter<'_>, link: usize) -> fmt::Result {
+        match self.links.get(link) {
+            Some(l) => f.write_str(&l.name()),
+            None => write!(f, "link {link}"),
         }
     }
 }

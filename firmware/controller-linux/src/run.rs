@@ -38,8 +38,9 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use serde_json::json;
 use warden_bsp::linux::{DevWatchdog, FenceFile, MonotonicClock};
 use warden_bsp::{Channel, Clock, FenceStore, Watchdog};
+use warden_cluster::hardware::ControllerConfig;
 use warden_cluster::{read_key, Auth as ClusterAuth, Config as Cluster};
-use warden_core::controller::{Boot, Controller, Event, Output};
+use warden_core::controller::{Boot, Controller, Event, Output, Persisted};
 use warden_core::wire::{encode, Auth, Key, MAX_FRAME};
 use warden_core::{Duration, Instant, NodeId, MAX_NODES};
 
@@ -48,7 +49,6 @@ use crate::links::Links;
 use crate::relay_worker::{Done, Job, RelayWorker};
 use crate::relays::Relays;
 use crate::report;
-use warden_cluster::hardware::ControllerConfig;
 
 /// Longest wait in one poll(2), so a stuck clock source cannot park the loop.
 const MAX_WAIT_MS: u64 = 1000;
@@ -123,11 +123,6 @@ pub struct Driver {
     sense_failing: [bool; MAX_NODES],
     /// Relay switches the hardware refused, to try again.
     pending_power: [Option<bool>; MAX_NODES],
-    /// A node whose fence record could not be written: its next switch is
-    /// not carried out.
-    unpersisted: Option<NodeId>,
-    /// Whether the last feed was withheld (reported once per change).
-    feed_withheld: bool,
     next_sense: Instant,
     next_status: Option<Instant>,
     alerts: Vec<Child>,
@@ -249,8 +244,6 @@ impl Driver {
             sensed: boot_sense.powered,
             sense_failing: [false; MAX_NODES],
             pending_power: [None; MAX_NODES],
-            unpersisted: None,
-            feed_withheld: false,
             next_sense: now.saturating_add(std_ms(hw.sense_interval)),
             next_status,
             alerts: Vec::new(),
@@ -280,6 +273,9 @@ impl Driver {
         loop {
             let now = self.clock.now();
             self.links.reopen_due(now, |l| print_line(now, &format!("link {} open again", l.name())));
+            for (link, progress) in self.links.progress_news() {
+                self.controller.handle_link(now, link, progress);
+            }
             if self.controller.poll_timeout().is_some_and(|t| t <= now) {
                 self.controller.handle_timeout(now);
                 self.drain(now);
@@ -467,34 +463,22 @@ impl Driver {
             match output {
                 Output::Persist(record) => {
                     let name = report::node_name(&self.cluster, record.node);
-                    match self.store.store(record) {
-                        Ok(()) => print_line(
-                            now,
-                            &format!(
-                                "node {name}: fence record written ({})",
-                                if record.fenced { "fenced" } else { "not fenced" }
-                            ),
-                        ),
+                    let answer = match self.store.store(record) {
+                        Ok(()) => {
+                            let written = if record.fenced { "fenced" } else { "not fenced" };
+                            print_line(now, &format!("node {name}: fence record written ({written})"));
+                            Persisted::Durable
+                        }
                         Err(e) => {
                             let detail = self.store.last_error().unwrap_or_default().to_owned();
-                            print_line(
-                                now,
-                                &format!("ALARM node {name}: fence record NOT written ({e}; {detail}): its relay is left as it is"),
-                            );
-                            self.unpersisted = Some(record.node);
+                            print_line(now, &format!("node {name}: fence record NOT written ({e}; {detail})"));
+                            Persisted::Failed
                         }
-                    }
+                    };
+                    // The relay move the record guards comes only after this.
+                    self.controller.handle_persisted(now, record, answer);
                 }
                 Output::Power { node, on } => {
-                    let name = report::node_name(&self.cluster, node);
-                    if self.unpersisted == Some(node) {
-                        self.unpersisted = None;
-                        print_line(
-                            now,
-                            &format!("node {name}: relay NOT switched {}: its fence record is not durable", on_off(on)),
-                        );
-                        continue;
-                    }
                     let Some(channel) = self.hw.nodes.get(node.index()).map(|n| Channel(n.channel)) else { continue };
                     // A newer command supersedes a refused one waiting for its retry.
                     self.set_pending(node, None);
@@ -513,42 +497,31 @@ impl Driver {
                     }
                 }
                 Output::Alarm(event) => {
-                    print_line(now, &report::event_line(&self.cluster, &event));
-                    self.alert(now, &event);
+                    let line = report::Named::new(&self.cluster, &self.links).line(&event);
+                    print_line(now, &line);
+                    self.alert(now, &event, &line);
                 }
-                Output::FeedWatchdog => self.feed(now),
+                Output::FeedWatchdog => {
+                    // The core asks only while the loop and every link make progress.
+                    if let Some(Err(e)) = self.watchdog.as_mut().map(DevWatchdog::feed) {
+                        print_line(now, &format!("ALARM watchdog feed failed: {e}"));
+                    }
+                }
             }
-        }
-        self.unpersisted = None;
-    }
-
-    fn feed(&mut self, now: Instant) {
-        let Some(dog) = self.watchdog.as_mut() else { return };
-        let stalled: Vec<String> = self.links.stalled().map(|l| l.name()).collect();
-        if stalled.is_empty() {
-            if let Err(e) = dog.feed() {
-                print_line(now, &format!("ALARM watchdog feed failed: {e}"));
-            }
-            if self.feed_withheld {
-                print_line(now, "watchdog fed again: every link driver is making progress");
-            }
-            self.feed_withheld = false;
-        } else if !self.feed_withheld {
-            print_line(now, &format!("ALARM watchdog NOT fed: link driver stalled on {}", stalled.join(", ")));
-            self.feed_withheld = true;
         }
     }
 
-    fn alert(&mut self, now: Instant, event: &Event) {
+    fn alert(&mut self, now: Instant, event: &Event, line: &str) {
         let Some(argv) = self.cluster.cluster.alert.as_ref() else { return };
         let Some((program, args)) = argv.split_first() else { return };
-        let (node, group) = report::event_subject(&self.cluster, event);
+        let node = event.node().map(|n| report::node_name(&self.cluster, n));
+        let group = event.group().map(|g| report::group_name(&self.cluster, g));
         let mut command = Command::new(program);
         command
             .args(args)
             .env("WARDEN_CLUSTER", &self.cluster.cluster.name)
-            .env("WARDEN_EVENT", report::event_kind(event))
-            .env("WARDEN_MESSAGE", report::event_line(&self.cluster, event))
+            .env("WARDEN_EVENT", event.kind())
+            .env("WARDEN_MESSAGE", line)
             .env("WARDEN_NODE", node.unwrap_or_default())
             .env("WARDEN_GROUP", group.unwrap_or_default())
             .stdin(Stdio::null());

@@ -88,11 +88,13 @@
 //! loop then polls, in turn, every link's queue (frames to the controller),
 //! the console, the controller's timeout, and the relay sense (every 250 ms,
 //! and at once after a switch), and after every step carries out the
-//! controller's outputs strictly in order: `Persist` is in `.retained`
-//! before the next output (a `Power` whose record could not be written is
-//! not carried out), `Power` goes to the relay module, `Send` to the node's
-//! link, `Alarm` to the log, and `FeedWatchdog` feeds the watchdog only if
-//! no link driver is stalled ([`progress`] defines progress). The loop polls
+//! controller's outputs strictly in order: `Persist` is written to
+//! `.retained` and answered (the core sends the relay move it guards only
+//! after a durable answer), `Power` goes to the relay module, `Send` to the
+//! node's link (what the write came to is told to the core: a transmitter
+//! that takes no byte stalls the link), `Alarm` to the log in the core's
+//! words, and `FeedWatchdog` feeds the watchdog: the core asks for it only
+//! while the loop runs and no link driver is stalled. The loop polls
 //! rather than sleeping: under QEMU's `-icount sleep=off` a `WFI` lets
 //! guest time leap to the next timer, far ahead of a rig in real time.
 //!
@@ -142,7 +144,6 @@
 //!
 //! * [`blob`]: the configuration blob (host-tested).
 //! * [`retained`]: the retained fence records and boot counter (host-tested).
-//! * [`progress`]: when the watchdog may be fed (host-tested).
 //! * [`console`]: the console's command lines (host-tested).
 //! * [`emulator`] (host only): QEMU's command line for the reference board.
 //! * `board` (MCU target only): the registers, interrupts, clock, watchdog,
@@ -154,7 +155,6 @@ pub mod blob;
 pub mod console;
 #[cfg(not(target_os = "none"))]
 pub mod emulator;
-pub mod progress;
 pub mod retained;
 
 #[cfg(target_os = "none")]

@@ -6,6 +6,9 @@ use serde::{Deserialize, Serialize};
 pub const MAX_NODES: usize = 8;
 /// Most service groups one controller arbitrates. A group id is an index below this.
 pub const MAX_GROUPS: usize = 32;
+/// Most link drivers a controller watches for progress: a serial line and
+/// a datagram link per node.
+pub const MAX_LINKS: usize = 2 * MAX_NODES;
 
 /// A server, by its index in the cluster configuration (`0..MAX_NODES`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -35,5 +35,5 @@ pub mod ids;
 pub mod time;
 pub mod wire;
 
-pub use ids::{GroupId, GroupSet, NodeId, MAX_GROUPS, MAX_NODES};
+pub use ids::{GroupId, GroupSet, NodeId, MAX_GROUPS, MAX_LINKS, MAX_NODES};
 pub use time::{Duration, Instant};

@@ -12,10 +12,11 @@
 
 use proptest::prelude::*;
 use warden_core::controller::{
-    Boot, ClusterConfig, Controller, Event, FenceRecord, GroupConfig, Life, MoveReason, Output, Timing,
+    Boot, ClusterConfig, Controller, Event, FenceRecord, GroupConfig, Life, LinkProgress, MoveReason, Output,
+    Persisted, Timing,
 };
 use warden_core::wire::{Beat, Body, Header, Message, Op, Request, Role, Status};
-use warden_core::{Duration, GroupId, GroupSet, Instant, NodeId, MAX_NODES};
+use warden_core::{Duration, GroupId, GroupSet, Instant, NodeId, MAX_LINKS, MAX_NODES};
 
 const NODES: u8 = 3;
 const GROUPS: u8 = 4;
@@ -94,13 +95,50 @@ enum Applied {
 
 #[derive(Debug, Clone)]
 enum Input {
-    Status { node: u8, holds: u32, busy: u32, failing: u32, stuck: u32, score: u16, applied: Applied },
-    Hello { node: u8 },
-    Sense { node: u8, on: bool },
-    Wait { ms: u64 },
-    Request { op: Op },
-    Relayed { node: u8, id: u32, op: Op },
-    Garbage { link: u8, node: u8, nonce: u64, echo: u64, seq: u64, beat: bool },
+    Status {
+        node: u8,
+        holds: u32,
+        busy: u32,
+        failing: u32,
+        stuck: u32,
+        score: u16,
+        applied: Applied,
+    },
+    Hello {
+        node: u8,
+    },
+    Sense {
+        node: u8,
+        on: bool,
+    },
+    Wait {
+        ms: u64,
+    },
+    Request {
+        op: Op,
+    },
+    Relayed {
+        node: u8,
+        id: u32,
+        op: Op,
+    },
+    Garbage {
+        link: u8,
+        node: u8,
+        nonce: u64,
+        echo: u64,
+        seq: u64,
+        beat: bool,
+    },
+    /// The fence store fails every write from now on (or works again).
+    Store {
+        ok: bool,
+    },
+    /// A link driver stalls or moves again.
+    Link {
+        link: u8,
+        progress: LinkProgress,
+    },
 }
 
 fn mask() -> impl Strategy<Value = u32> {
@@ -134,13 +172,25 @@ fn input() -> impl Strategy<Value = Input> {
         1 => (node.clone(), any::<u32>(), op()).prop_map(|(node, id, op)| Input::Relayed { node, id, op }),
         1 => (0u8..MAX_NODES as u8 + 1, 0u8..10, any::<u64>(), any::<u64>(), any::<u64>(), any::<bool>())
             .prop_map(|(link, node, nonce, echo, seq, beat)| Input::Garbage { link, node, nonce, echo, seq, beat }),
+        1 => any::<bool>().prop_map(|ok| Input::Store { ok }),
+        1 => (0u8..MAX_LINKS as u8 + 1, link_progress()).prop_map(|(link, progress)| Input::Link { link, progress }),
     ]
+}
+
+fn link_progress() -> impl Strategy<Value = LinkProgress> {
+    prop_oneof![Just(LinkProgress::Moved), Just(LinkProgress::Stalled), Just(LinkProgress::PeerTrouble)]
 }
 
 /// What the outputs so far imply, checked as they come.
 struct Watch {
-    /// The persisted fence record of each node.
+    /// The durable fence record of each node.
     record: [bool; MAX_NODES],
+    /// The fence store makes writes durable (or fails them all).
+    store_ok: bool,
+    /// Persists asked for and not answered yet.
+    unanswered: Vec<FenceRecord>,
+    /// Link drivers stalled now, as the board would know (bit `i` = link `i`).
+    stalled: u16,
     /// Unfences accepted and not yet followed by their power-on.
     unfences: [u32; MAX_NODES],
     /// The node each group was last released from.
@@ -151,7 +201,40 @@ struct Watch {
 
 impl Watch {
     fn new(record: [bool; MAX_NODES]) -> Self {
-        Self { record, unfences: [0; MAX_NODES], released_from: [None; GROUPS as usize], moves: Default::default() }
+        Self {
+            record,
+            store_ok: true,
+            unanswered: Vec::new(),
+            stalled: 0,
+            unfences: [0; MAX_NODES],
+            released_from: [None; GROUPS as usize],
+            moves: Default::default(),
+        }
+    }
+
+    /// The store's answers to the persists asked for so far.
+    fn answers(&mut self) -> Vec<(FenceRecord, Persisted)> {
+        let ok = self.store_ok;
+        let records = std::mem::take(&mut self.unanswered);
+        records
+            .into_iter()
+            .map(|r| {
+                if ok {
+                    self.record[r.node.index()] = r.fenced;
+                }
+                (r, if ok { Persisted::Durable } else { Persisted::Failed })
+            })
+            .collect()
+    }
+
+    /// A link driver's progress, as the board tells the controller.
+    fn link(&mut self, link: u8, progress: LinkProgress) {
+        let bit = 1u16.checked_shl(u32::from(link)).filter(|_| usize::from(link) < MAX_LINKS).unwrap_or(0);
+        match progress {
+            LinkProgress::Moved => self.stalled &= !bit,
+            LinkProgress::Stalled => self.stalled |= bit,
+            LinkProgress::PeerTrouble => {}
+        }
     }
 
     fn output(&mut self, out: &Output, config: &ClusterConfig, now: Instant) -> Result<(), TestCaseError> {
@@ -176,8 +259,9 @@ impl Watch {
             _ => {}
         }
         match *out {
-            Output::Persist(FenceRecord { node, fenced }) => {
-                self.record[node.index()] = fenced;
+            Output::Persist(record) => self.unanswered.push(record),
+            Output::FeedWatchdog => {
+                prop_assert_eq!(self.stalled, 0, "the watchdog was fed with link drivers stalled");
             }
             Output::Power { node, on: true } => {
                 prop_assert!(!self.record[node.index()], "{node} powered on with its fence record outstanding");
@@ -185,7 +269,7 @@ impl Watch {
                 self.unfences[node.index()] -= 1;
             }
             Output::Power { node, on: false } => {
-                prop_assert!(self.record[node.index()], "{node} switched off before its fence record was persisted");
+                prop_assert!(self.record[node.index()], "{node} switched off before its fence record was durable");
             }
             Output::Alarm(Event::Placed { group, to, .. }) => {
                 let eligible = &config.groups[group.index()].eligible;
@@ -228,14 +312,23 @@ proptest! {
         let mut sessions: Vec<Session> = (0..NODES).map(|i| Session { nonce: 100 * u64::from(i), ..Session::default() }).collect();
         let mut now = Instant(0);
         let drain = |c: &mut Controller, sessions: &mut Vec<Session>, watch: &mut Watch, c_now: Instant| -> Result<(), TestCaseError> {
-            while let Some(out) = c.poll_output() {
-                watch.output(&out, &config, c_now)?;
-                if let Output::Send { node, message: Message { header, body: Body::Beat(beat) } } = out {
-                    prop_assert_eq!(header.node, node);
-                    sessions[node.index()].on_beat(header, beat);
+            loop {
+                while let Some(out) = c.poll_output() {
+                    watch.output(&out, &config, c_now)?;
+                    if let Output::Send { node, message: Message { header, body: Body::Beat(beat) } } = out {
+                        prop_assert_eq!(header.node, node);
+                        sessions[node.index()].on_beat(header, beat);
+                    }
+                }
+                wants_are_disjoint(c)?;
+                let answers = watch.answers();
+                if answers.is_empty() {
+                    return Ok(());
+                }
+                for (record, answer) in answers {
+                    c.handle_persisted(c_now, record, answer);
                 }
             }
-            wants_are_disjoint(c)
         };
         drain(&mut c, &mut sessions, &mut watch, now)?;
         for input in inputs {
@@ -310,6 +403,11 @@ proptest! {
                     let message = Message { header: Header { node: NodeId(node), nonce, echo, seq }, body };
                     c.handle_message(now, NodeId(link), message);
                 }
+                Input::Store { ok } => watch.store_ok = ok,
+                Input::Link { link, progress } => {
+                    watch.link(link, progress);
+                    c.handle_link(now, usize::from(link), progress);
+                }
             }
             drain(&mut c, &mut sessions, &mut watch, now)?;
             prop_assert!(c.poll_timeout().is_some());
@@ -340,6 +438,8 @@ enum Fault {
     Request { op: Op },
     /// The controller resets and boots again from its fence records.
     Reboot { seed: u64 },
+    /// The fence store fails every write from now on (or works again).
+    Store { ok: bool },
 }
 
 fn fault() -> impl Strategy<Value = Fault> {
@@ -355,6 +455,7 @@ fn fault() -> impl Strategy<Value = Fault> {
         1 => (node.clone(), 0u16..3).prop_map(|(node, score)| Fault::Score { node, score }),
         2 => op().prop_map(|op| Fault::Request { op }),
         1 => any::<u64>().prop_map(|seed| Fault::Reboot { seed }),
+        1 => any::<bool>().prop_map(|ok| Fault::Store { ok }),
     ]
 }
 
@@ -470,11 +571,15 @@ impl World {
                     }
                 }
             }
-            if replies.is_empty() {
+            let answers = self.watch.answers();
+            if replies.is_empty() && answers.is_empty() {
                 return Ok(());
             }
             for (node, m) in replies {
                 self.c.handle_message(self.now, node, m);
+            }
+            for (record, answer) in answers {
+                self.c.handle_persisted(self.now, record, answer);
             }
         }
     }
@@ -552,6 +657,7 @@ proptest! {
                     if failing { f.insert(GroupId(group)); } else { f.remove(GroupId(group)); }
                 }
                 Fault::Score { node, score } => w.agents[usize::from(node)].score = score,
+                Fault::Store { ok } => w.watch.store_ok = ok,
                 Fault::Request { op } => {
                     let outcome = w.c.handle_request(w.now, op);
                     if let (Op::Unfence { node }, Ok(())) = (op, outcome) {
@@ -566,6 +672,8 @@ proptest! {
                     }
                     let boot = Boot { now: w.now, seed, fenced: w.watch.record, powered };
                     w.c = Controller::new(w.config.clone(), boot).unwrap();
+                    // A write the reset interrupted never happened.
+                    w.watch.unanswered.clear();
                     // Damping history is not persisted across a reset.
                     w.watch.moves = Default::default();
                     w.watch.released_from = [None; GROUPS as usize];

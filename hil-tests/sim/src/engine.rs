@@ -7,7 +7,9 @@ use std::ops::ControlFlow;
 
 use warden_agent_proto::{Action, Agent, AgentConfig, AgentOutput, GroupShape, Step, StepResult};
 use warden_agent_proto::{ErrorKind, Presence};
-use warden_core::controller::{Boot, Controller, Event, Life, MoveReason, Output};
+use warden_core::controller::{
+    Boot, Controller, Event, FenceRecord, Life, LinkProgress, MoveReason, Output, Persisted,
+};
 use warden_core::wire::{encode, Auth, Key, Message, Op, MAX_FRAME};
 use warden_core::{Duration, GroupId, GroupSet, Instant, NodeId, MAX_NODES};
 
@@ -89,18 +91,56 @@ enum Payload {
 
 #[derive(Debug, Clone)]
 enum Ev {
-    ToController { node: u8, link: u8, payload: Payload },
-    ToAgent { node: u8, link: u8, payload: Payload },
-    StepDone { node: u8, power_epoch: u32, step: Step },
-    Sense { node: u8 },
-    AgentStart { node: u8, power_epoch: u32 },
+    ToController {
+        node: u8,
+        link: u8,
+        payload: Payload,
+    },
+    ToAgent {
+        node: u8,
+        link: u8,
+        payload: Payload,
+    },
+    StepDone {
+        node: u8,
+        power_epoch: u32,
+        step: Step,
+    },
+    Sense {
+        node: u8,
+    },
+    AgentStart {
+        node: u8,
+        power_epoch: u32,
+    },
     ControllerBoot,
     Inject,
-    HealCut { node: u8, link: u8 },
-    HealSupply { node: u8 },
-    HealHang { node: u8 },
-    HealSense { node: u8 },
-    HealPing { node: u8 },
+    HealCut {
+        node: u8,
+        link: u8,
+    },
+    HealSupply {
+        node: u8,
+    },
+    HealHang {
+        node: u8,
+    },
+    HealSense {
+        node: u8,
+    },
+    HealPing {
+        node: u8,
+    },
+    HealStall {
+        node: u8,
+        link: u8,
+    },
+    /// The fence store answers a write (of the controller of boot `boot`).
+    Persisted {
+        boot: u64,
+        record: FenceRecord,
+        durable: bool,
+    },
     Repair,
     Sweep,
     Script(Scripted),
@@ -118,8 +158,12 @@ pub struct Sim {
     queue: Agenda<Ev>,
     controller: Option<Controller>,
     controller_boots: u64,
-    /// The persisted fence records.
+    /// The durable fence records.
     store: Vec<bool>,
+    /// The store fails every write until this time (ms).
+    store_fails_until: u64,
+    /// The store is slow (writes durable late) until this time (ms).
+    store_slow_until: u64,
     servers: Vec<Server>,
     auth: Auth,
     trace: Trace,
@@ -163,6 +207,8 @@ impl Sim {
             controller: None,
             controller_boots: 0,
             store: vec![false; nodes],
+            store_fails_until: 0,
+            store_slow_until: 0,
             servers: (0..nodes).map(|_| Server::new(&shape, links)).collect(),
             auth,
             trace: Trace::new(options.keep, options.echo),
@@ -350,6 +396,12 @@ impl Sim {
                 self.moves.iter_mut().for_each(VecDeque::clear);
                 self.last_from.iter_mut().for_each(|f| *f = None);
                 self.trace.push(self.now, Entry::ControllerBoot);
+                // The board knows its stalled link drivers from the start.
+                for (i, stalled) in self.link_drivers().collect::<Vec<_>>() {
+                    if stalled {
+                        self.tell_link(i, LinkProgress::Stalled);
+                    }
+                }
                 self.drain_controller();
             }
             Err(e) => self.violate(format!("the simulated cluster's configuration was refused: {e}")),
@@ -444,6 +496,19 @@ impl Sim {
                 self.servers[n].ping_lost_until = 0;
                 self.feed_net_score(n);
             }
+            Ev::HealStall { node, link } => {
+                let n = usize::from(node);
+                if let Some(l) = self.servers[n].links.get_mut(usize::from(link)) {
+                    l.stalled_until = 0;
+                }
+                self.trace.push(self.now, Entry::Fault(format!("the driver of link {link} of node{node} moves again")));
+                self.tell_link(self.link_index(n, usize::from(link)), LinkProgress::Moved);
+                self.drain_controller();
+            }
+            Ev::Persisted { boot, record, durable } => {
+                self.store_answers(boot, record, durable);
+                self.drain_controller();
+            }
             Ev::Repair => self.repair(),
             Ev::Sweep => {
                 self.sweep();
@@ -476,6 +541,12 @@ impl Sim {
     fn transmit(&mut self, n: usize, up: bool, message: Message) {
         let links = self.servers[n].links.len();
         for l in 0..links {
+            if !up && self.servers[n].links[l].is_stalled(self.now) {
+                // The controller's driver of this link is stalled: the
+                // write fails, and the driver says so again.
+                self.tell_link(self.link_index(n, l), LinkProgress::Stalled);
+                continue;
+            }
             if !self.servers[n].links[l].is_up(self.now)
                 || (self.fault_on(Fault::Loss) && self.rng.chance(self.sc.loss))
             {
@@ -614,26 +685,84 @@ impl Sim {
     // Controller and agent outputs.
 
     fn drain_controller(&mut self) {
-        while let Some(out) = self.controller.as_mut().and_then(Controller::poll_output) {
-            match out {
-                Output::Send { node, message } => {
-                    if node.index() < self.servers.len() {
-                        self.transmit(node.index(), false, message);
+        loop {
+            let mut answers = Vec::new();
+            while let Some(out) = self.controller.as_mut().and_then(Controller::poll_output) {
+                match out {
+                    Output::Send { node, message } => {
+                        if node.index() < self.servers.len() {
+                            self.transmit(node.index(), false, message);
+                        }
+                    }
+                    Output::Persist(record) => {
+                        self.trace.push(self.now, Entry::Persist(record));
+                        let durable = self.now >= self.store_fails_until;
+                        if self.now < self.store_slow_until {
+                            let late = self.rng.range(1, 2 * self.sc.timing.keepalive.0 + 1);
+                            let boot = self.controller_boots;
+                            self.schedule(late, Ev::Persisted { boot, record, durable });
+                        } else {
+                            answers.push((record, durable));
+                        }
+                    }
+                    Output::Power { node, on } => self.power_command(node.index(), on),
+                    Output::Alarm(e) => {
+                        self.trace.push(self.now, Entry::Alarm(e));
+                        self.observe_alarm(e);
+                    }
+                    Output::FeedWatchdog => {
+                        let stalled: Vec<usize> = self.link_drivers().filter(|(_, s)| *s).map(|(i, _)| i).collect();
+                        if !stalled.is_empty() {
+                            self.violate(format!(
+                                "the watchdog was fed while link driver(s) {stalled:?} were stalled (the watchdog rule)"
+                            ));
+                        }
                     }
                 }
-                Output::Persist(record) => {
-                    if let Some(slot) = self.store.get_mut(record.node.index()) {
-                        *slot = record.fenced;
-                    }
-                    self.trace.push(self.now, Entry::Persist(record));
-                }
-                Output::Power { node, on } => self.power_command(node.index(), on),
-                Output::Alarm(e) => {
-                    self.trace.push(self.now, Entry::Alarm(e));
-                    self.observe_alarm(e);
-                }
-                Output::FeedWatchdog => {}
             }
+            if answers.is_empty() {
+                return;
+            }
+            let boot = self.controller_boots;
+            for (record, durable) in answers {
+                self.store_answers(boot, record, durable);
+            }
+        }
+    }
+
+    /// The store finishes a write: the record is durable (or not), and the
+    /// controller that asked, if it still runs, is told.
+    fn store_answers(&mut self, boot: u64, record: FenceRecord, durable: bool) {
+        if durable {
+            if let Some(slot) = self.store.get_mut(record.node.index()) {
+                *slot = record.fenced;
+            }
+        }
+        self.trace.push(self.now, Entry::Persisted(record, durable));
+        if boot != self.controller_boots {
+            return;
+        }
+        let now = self.instant();
+        if let Some(c) = self.controller.as_mut() {
+            c.handle_persisted(now, record, if durable { Persisted::Durable } else { Persisted::Failed });
+        }
+    }
+
+    /// The controller's link drivers by the number the core counts them
+    /// in (node by node, link by link), and whether each is stalled.
+    fn link_drivers(&self) -> impl Iterator<Item = (usize, bool)> + '_ {
+        let now = self.now;
+        self.servers.iter().flat_map(move |s| s.links.iter().map(move |l| l.is_stalled(now))).enumerate()
+    }
+
+    fn link_index(&self, n: usize, l: usize) -> usize {
+        n * usize::from(self.sc.links) + l
+    }
+
+    fn tell_link(&mut self, link: usize, progress: LinkProgress) {
+        let now = self.instant();
+        if let Some(c) = self.controller.as_mut() {
+            c.handle_link(now, link, progress);
         }
     }
 
@@ -669,7 +798,7 @@ impl Sim {
             self.violate(format!("relay of node{n} switched ON without an operator unfence (rule 3/4)"));
         }
         if !on && !fenced {
-            self.violate(format!("relay of node{n} switched OFF before its fence record was persisted (rule 3)"));
+            self.violate(format!("relay of node{n} switched OFF before its fence record was durable (rule 3)"));
         }
         if on {
             self.unfence_asked[n] = false;
@@ -875,6 +1004,24 @@ impl Sim {
                 self.schedule(d, Ev::HealPing { node: n as u8 });
             }
             Fault::Operator => self.random_request(),
+            Fault::StoreFailure => {
+                let d = self.rng.range(500, 3 * deadtime);
+                self.store_fails_until = self.now + d;
+                self.trace.push(self.now, Entry::Fault(format!("the fence store fails every write for {d}ms")));
+            }
+            Fault::SlowStore => {
+                let d = self.rng.range(1_000, 10_000);
+                self.store_slow_until = self.now + d;
+                self.trace.push(self.now, Entry::Fault(format!("the fence store is slow for {d}ms")));
+            }
+            Fault::LinkStall => {
+                let l = self.rng.index(self.servers[n].links.len());
+                let d = self.rng.range(500, 3 * deadtime);
+                self.servers[n].links[l].stalled_until = self.now + d;
+                self.trace.push(self.now, Entry::Fault(format!("the driver of link {l} of {node} stalls for {d}ms")));
+                self.tell_link(self.link_index(n, l), LinkProgress::Stalled);
+                self.schedule(d, Ev::HealStall { node: n as u8, link: l as u8 });
+            }
             Fault::Loss | Fault::Delay | Fault::Duplicate | Fault::Corrupt | Fault::StepFailure => {}
             Fault::StuckRelease | Fault::RelayIgnore => {}
         }
@@ -981,9 +1128,18 @@ impl Sim {
     fn repair(&mut self) {
         self.repaired = true;
         self.trace.push(self.now, Entry::Fault("faults stop; everything is repaired".into()));
+        self.store_fails_until = 0;
+        self.store_slow_until = 0;
         for n in 0..self.servers.len() {
-            for l in &mut self.servers[n].links {
-                l.cut_until = 0;
+            for (l, link) in self.servers[n].links.iter_mut().enumerate() {
+                link.cut_until = 0;
+                if link.stalled_until != 0 {
+                    link.stalled_until = 0;
+                    let i = n * usize::from(self.sc.links) + l;
+                    if let Some(c) = self.controller.as_mut() {
+                        c.handle_link(Instant(self.now), i, LinkProgress::Moved);
+                    }
+                }
             }
             self.servers[n].ping_lost_until = 0;
             self.servers[n].sense_stuck_until = 0;

@@ -43,11 +43,17 @@ pub enum Fault {
     PingLoss,
     /// Operator requests (migrate, standby, online, fence, unfence) at random times.
     Operator,
+    /// The fence store fails every write for a while.
+    StoreFailure,
+    /// The fence store takes its time: writes become durable late.
+    SlowStore,
+    /// A link driver of the controller stalls (its writes go nowhere).
+    LinkStall,
 }
 
 impl Fault {
     /// Every fault kind.
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 19] = [
         Self::Loss,
         Self::Delay,
         Self::Duplicate,
@@ -64,6 +70,9 @@ impl Fault {
         Self::ControllerReset,
         Self::PingLoss,
         Self::Operator,
+        Self::StoreFailure,
+        Self::SlowStore,
+        Self::LinkStall,
     ];
 
     /// Its name on the command line.
@@ -86,6 +95,9 @@ impl Fault {
             Self::ControllerReset => "controller-reset",
             Self::PingLoss => "ping-loss",
             Self::Operator => "operator",
+            Self::StoreFailure => "store-failure",
+            Self::SlowStore => "slow-store",
+            Self::LinkStall => "link-stall",
         }
     }
 

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::fmt;
 
 use warden_agent_proto::{AgentEvent, Step, StepResult};
-use warden_core::controller::{Event, FenceRecord};
+use warden_core::controller::{Event, FenceRecord, Ids};
 use warden_core::wire::{Body, Op, Refusal};
 use warden_core::NodeId;
 
@@ -26,8 +26,10 @@ pub enum Entry {
     StepBegin(NodeId, Step),
     /// A step ended on a server.
     StepEnd(NodeId, Step, StepResult),
-    /// The controller persisted a fence record.
+    /// The controller asked for a fence record to be written.
     Persist(FenceRecord),
+    /// The store answered a write: durable or failed.
+    Persisted(FenceRecord, bool),
     /// The controller switched a relay (`ignored`: the switch did nothing).
     Power(NodeId, bool, bool),
     /// A server's power changed.
@@ -59,9 +61,15 @@ impl fmt::Display for Entry {
             Self::StepEnd(n, s, r) => write!(f, "{n}    ends {s}: {r:?}"),
             Self::Persist(r) => write!(
                 f,
-                "control  fence record for {} persisted: {}",
+                "control  fence record for {} to be written: {}",
                 r.node,
                 if r.fenced { "fenced" } else { "not fenced" }
+            ),
+            Self::Persisted(r, durable) => write!(
+                f,
+                "world    fence record for {} {}",
+                r.node,
+                if *durable { "durable" } else { "NOT written (store failed)" }
             ),
             Self::Power(n, on, ignored) => write!(
                 f,
@@ -81,23 +89,10 @@ impl fmt::Display for Entry {
     }
 }
 
-/// A controller alarm in words.
+/// A controller alarm in the core's words, nodes and groups by id.
 #[must_use]
 pub fn describe_event(e: &Event) -> String {
-    match e {
-        Event::NodeUp { node } => format!("{node} is up"),
-        Event::NodeLate { node } => format!("{node} is late (past warntime)"),
-        Event::NodeDead { node } => format!("{node} is dead (past deadtime, or power off)"),
-        Event::FenceStarted { node } => format!("fencing {node}: record persisted, relay commanded off"),
-        Event::FenceConfirmed { node } => format!("{node} fenced: power sensed off; it stays off"),
-        Event::FenceUnconfirmed { node } => format!("{node}: power switch has not confirmed off; nothing moves"),
-        Event::Unfenced { node } => format!("{node} unfenced: powered on as a standby"),
-        Event::Releasing { group, from, reason } => format!("{group}: release from {from} ({reason:?})"),
-        Event::Placed { group, to, reason } => format!("{group}: placed on {to} ({reason:?})"),
-        Event::Unplaced { group } => format!("{group}: no node can take it now"),
-        Event::Conflict { group, nodes } => format!("{group}: held by several nodes (mask {nodes:#04b})"),
-        Event::FencedNodePowered { node } => format!("{node} has power but is fenced: switching it off"),
-    }
+    e.display(&Ids).to_string()
 }
 
 fn describe_body(body: &Body) -> String {

@@ -10,6 +10,9 @@ use warden_core::{GroupId, GroupSet};
 pub(super) struct Link {
     /// Cut until this time (ms); 0: not cut.
     pub(super) cut_until: u64,
+    /// The controller's driver of this link is stalled until this time
+    /// (ms): what it writes goes nowhere. 0: not stalled.
+    pub(super) stalled_until: u64,
     /// Latest delivery time scheduled per direction (0: down, 1: up), so an
     /// order-keeping link never overtakes itself.
     pub(super) last_delivery: [u64; 2],
@@ -21,12 +24,17 @@ pub(super) struct Link {
 
 impl Link {
     pub(super) fn new() -> Self {
-        Self { cut_until: 0, last_delivery: [0; 2], down: Decoder::new(), up: Decoder::new() }
+        Self { cut_until: 0, stalled_until: 0, last_delivery: [0; 2], down: Decoder::new(), up: Decoder::new() }
     }
 
     /// Whether the link carries frames at `now`.
     pub(super) fn is_up(&self, now: u64) -> bool {
         now >= self.cut_until
+    }
+
+    /// Whether the controller's driver of it is stalled at `now`.
+    pub(super) fn is_stalled(&self, now: u64) -> bool {
+        now < self.stalled_until
     }
 }
 

@@ -8,7 +8,10 @@
 //! * exclusivity: no group is active on two powered servers;
 //! * stay down: a server fenced off never has power again, and no relay is
 //!   switched on while its fence record says fenced;
-//! * persist before power: no relay is switched off before the fence record.
+//! * persist before power: no relay is switched off before the fence record
+//!   is durable (the store may answer late, or fail a write);
+//! * feed only on progress: the watchdog is never fed while a link driver
+//!   is stalled.
 //!
 //! The flaw tests plant one deliberate controller bug each and require the
 //! checker to find a counterexample, so a checker that cannot fail would be
@@ -23,7 +26,7 @@ use warden_core::controller::Flaw;
 
 use model::{Bounds, ClusterModel, Start, Transition};
 
-const SAFETY: [&str; 3] = ["exclusivity", "stay down", "persist before power"];
+const SAFETY: [&str; 4] = ["exclusivity", "stay down", "persist before power", "feed only on progress"];
 
 /// No faults, steady start; each test turns on what it needs.
 const QUIET: Bounds = Bounds {
@@ -40,6 +43,8 @@ const QUIET: Bounds = Bounds {
     resets: 0,
     step_failures: 0,
     relay_faults: 0,
+    store_failures: 0,
+    stalls: 0,
 };
 
 /// `WARDEN_MODEL_DEEP=1` explores the larger bounds (several minutes more);
@@ -78,7 +83,7 @@ fn check_all(bounds: Bounds, failover: bool) {
     if failover {
         assert!(checker.discovery("failover").is_some(), "no failover is reachable within {bounds}");
     }
-    println!("model: {bounds}: exclusivity, stay down, persist before power hold in every state");
+    println!("model: {bounds}: {} hold in every state", SAFETY.join(", "));
 }
 
 #[test]
@@ -124,6 +129,21 @@ fn controller_reset() {
 #[test]
 fn controller_reset_during_a_fence() {
     check_all(Bounds { ticks: 5, cuts: 1, resets: 1, ..QUIET }, false);
+}
+
+#[test]
+fn link_cut_with_a_failing_store() {
+    check_all(Bounds { ticks: 8, cuts: 1, store_failures: 1, ..QUIET }, true);
+}
+
+#[test]
+fn controller_reset_during_a_fence_the_store_fails() {
+    check_all(Bounds { ticks: 5, cuts: 1, resets: 1, store_failures: 1, ..QUIET }, false);
+}
+
+#[test]
+fn stalled_link_driver() {
+    check_all(Bounds { stalls: 1, ..QUIET }, false);
 }
 
 #[test]
@@ -182,4 +202,17 @@ fn ignore_release_report_breaks_exclusivity() {
 fn power_before_persist_is_caught() {
     let trace = counterexample(Flaw::PowerBeforePersist, "persist before power", Bounds { ticks: 8, cuts: 1, ..QUIET });
     assert!(trace.iter().any(|t| matches!(t, Transition::Carry { .. })), "no relay was switched: {trace:?}");
+}
+
+#[test]
+fn power_before_a_durable_record_is_caught_with_a_failing_store() {
+    let bounds = Bounds { ticks: 8, cuts: 1, store_failures: 1, ..QUIET };
+    let trace = counterexample(Flaw::PowerBeforePersist, "persist before power", bounds);
+    assert!(trace.iter().any(|t| matches!(t, Transition::Carry { .. })), "no relay was switched: {trace:?}");
+}
+
+#[test]
+fn feed_while_stalled_is_caught() {
+    let trace = counterexample(Flaw::FeedWhileStalled, "feed only on progress", Bounds { stalls: 1, ..QUIET });
+    assert!(trace.iter().any(|t| matches!(t, Transition::Stall(_))), "no link driver stalled: {trace:?}");
 }

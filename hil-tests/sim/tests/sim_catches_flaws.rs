@@ -53,8 +53,15 @@ fn acquiring_before_the_fence_is_caught() {
 
 #[test]
 fn switching_power_before_persisting_is_caught() {
-    let found = first_violation(|c| c.plant(Flaw::PowerBeforePersist), 4000, "hang,cut,power-loss");
-    assert_caught("PowerBeforePersist", found, "before its fence record was persisted");
+    let faults = "hang,cut,power-loss,store-failure,slow-store";
+    let found = first_violation(|c| c.plant(Flaw::PowerBeforePersist), 4000, faults);
+    assert_caught("PowerBeforePersist", found, "before its fence record was durable (rule 3)");
+}
+
+#[test]
+fn feeding_the_watchdog_with_a_link_stalled_is_caught() {
+    let found = first_violation(|c| c.plant(Flaw::FeedWhileStalled), 4000, "link-stall");
+    assert_caught("FeedWhileStalled", found, "the watchdog rule");
 }
 
 #[test]

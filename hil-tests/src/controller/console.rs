@@ -106,7 +106,7 @@ fn kind_of(text: &str) -> ConsoleKind {
         return ConsoleKind::Fencing(rest.split(':').next().unwrap_or_default().to_owned());
     }
     if let Some(rest) = text.strip_prefix("group ") {
-        if let Some((group, rest)) = rest.split_once(" placed on ") {
+        if let Some((group, rest)) = rest.split_once(" placed on node ") {
             let (node, reason) = rest.split_once(" (").unwrap_or((rest, ""));
             return ConsoleKind::Placed {
                 group: group.to_owned(),
@@ -114,7 +114,7 @@ fn kind_of(text: &str) -> ConsoleKind {
                 reason: reason.trim_end_matches(')').to_owned(),
             };
         }
-        if let Some((group, rest)) = rest.split_once(": asking ") {
+        if let Some((group, rest)) = rest.split_once(": asking node ") {
             return ConsoleKind::Releasing { group: group.to_owned(), node: word(rest) };
         }
         return ConsoleKind::Other;
@@ -153,17 +153,17 @@ mod tests {
             ("[    1.000s] node alpha is late (past warntime)", ConsoleKind::NodeLate("alpha".into())),
             ("[    1.000s] node alpha is dead", ConsoleKind::NodeDead("alpha".into())),
             (
-                "[    1.000s] fencing node alpha: fence record written, relay commanded off",
+                "[    1.000s] fencing node alpha: fence record first, then the relay off",
                 ConsoleKind::Fencing("alpha".into()),
             ),
             ("[    1.000s] node alpha is fenced: power sensed off", ConsoleKind::Fenced("alpha".into())),
             ("[    1.000s] node alpha unfenced: powered on as a standby", ConsoleKind::Unfenced("alpha".into())),
             (
-                "[    1.000s] group svc placed on beta (holder lost)",
+                "[    1.000s] group svc placed on node beta (holder lost)",
                 ConsoleKind::Placed { group: "svc".into(), node: "beta".into(), reason: "holder lost".into() },
             ),
             (
-                "[    1.000s] group svc: asking alpha to release it (operator)",
+                "[    1.000s] group svc: asking node alpha to release it (operator)",
                 ConsoleKind::Releasing { group: "svc".into(), node: "alpha".into() },
             ),
             (
@@ -171,7 +171,7 @@ mod tests {
                 ConsoleKind::RelayCommanded { node: "alpha".into(), on: false },
             ),
             ("[    1.000s] node beta: power sensed on", ConsoleKind::Sensed { node: "beta".into(), on: true }),
-            ("[    1.000s] ALARM group svc is held by several nodes: alpha, beta", ConsoleKind::Alarm),
+            ("[    1.000s] ALARM group svc is held by several nodes: node alpha node beta", ConsoleKind::Alarm),
             ("[    1.000s] node alpha: fence record written (fenced)", ConsoleKind::Other),
             ("something else", ConsoleKind::Other),
         ];

@@ -1,7 +1,8 @@
 //! The firmware controller's log lines (defmt, decoded by `defmt-print`
-//! as `MS LEVEL TEXT`), put in the Linux controller's words: nodes and
-//! groups by name instead of id, so one [`ConsoleEvent`] parser serves
-//! both controllers. An error-level line is an alarm.
+//! as `MS LEVEL TEXT`). Both controllers log events in the core's words;
+//! the firmware names nodes and groups by id, the rig puts their names in,
+//! so one [`ConsoleEvent`] parser serves both. An error-level line is an
+//! alarm.
 
 use super::console::ConsoleEvent;
 
@@ -46,11 +47,10 @@ impl Names {
         self.groups.get(id.parse::<usize>().ok()?).map(String::as_str)
     }
 
-    /// The line in the Linux controller's words (unchanged where there is
-    /// nothing to put so).
+    /// The line with names for ids, an error-level line marked an alarm.
     #[must_use]
     pub fn translate(&self, line: &FirmwareLine) -> String {
-        let text = self.words(&line.text).unwrap_or_else(|| line.text.clone());
+        let text = self.words(&line.text);
         if line.level.eq_ignore_ascii_case("ERROR") && !text.starts_with("ALARM") {
             format!("ALARM {text}")
         } else {
@@ -64,49 +64,28 @@ impl Names {
         ConsoleEvent::parse(&self.translate(line))
     }
 
-    fn words(&self, text: &str) -> Option<String> {
+    /// Both controllers speak the core's words; the firmware names nodes
+    /// and groups by id (`node 0`, `group 1`), which become their names.
+    fn words(&self, text: &str) -> String {
         if let Some(rest) = text.strip_prefix("controller started:") {
-            return Some(format!("controller of cluster (firmware) started:{rest}"));
+            return format!("controller of cluster (firmware) started:{rest}");
         }
-        if let Some(rest) = text.strip_prefix("group ") {
-            let (id, rest) = rest.split_once([' ', ':'])?;
-            let g = self.group(id)?;
-            if let Some(rest) = rest.strip_prefix("placed on node ") {
-                let (n, reason) = rest.split_once(' ').unwrap_or((rest, ""));
-                return Some(format!("group {g} placed on {} {reason}", self.node(n)?).trim_end().to_owned());
+        let mut out = Vec::new();
+        let mut words = text.split(' ');
+        while let Some(word) = words.next() {
+            out.push(word.to_owned());
+            if word != "node" && word != "group" {
+                continue;
             }
-            if let Some(rest) = rest.trim_start().strip_prefix("release asked of node ") {
-                let (n, reason) = rest.split_once(' ').unwrap_or((rest, ""));
-                return Some(
-                    format!("group {g}: asking {} to release it {reason}", self.node(n)?).trim_end().to_owned(),
-                );
-            }
-            if rest.starts_with("cannot be placed") {
-                return Some(format!("group {g} cannot be placed: no eligible node available"));
-            }
-            if rest.starts_with("reported held by several nodes") {
-                return Some(format!("ALARM group {g} is held by several nodes"));
-            }
-            return None;
+            let Some(next) = words.next() else { break };
+            let id = next.trim_end_matches([':', ',']);
+            let name = if word == "node" { self.node(id) } else { self.group(id) };
+            out.push(match name {
+                Some(name) => format!("{name}{}", &next[id.len()..]),
+                None => next.to_owned(),
+            });
         }
-        let rest = text.strip_prefix("node ")?;
-        let (id, tail) = rest.split_at(rest.find(|c: char| !c.is_ascii_digit())?);
-        let n = self.node(id)?;
-        Some(match tail {
-            " is up" => format!("node {n} is up"),
-            " is late" => format!("node {n} is late (past warntime)"),
-            " is dead" => format!("node {n} is dead"),
-            ": fence started" => format!("fencing node {n}: fence record written, relay commanded off"),
-            " unfenced" => format!("node {n} unfenced: powered on as a standby"),
-            t if t.starts_with(" is fenced: power sensed off") => format!("node {n} is fenced: power sensed off"),
-            t if t.starts_with(" is fenced but sensed powered") => {
-                format!("ALARM fenced node {n} was sensed powered: relay commanded off again")
-            }
-            t if t.starts_with(": fence NOT confirmed") => {
-                format!("ALARM node {n}: power not confirmed off; nothing it may hold will move")
-            }
-            t => format!("node {n}{t}"),
-        })
+        out.join(" ")
     }
 }
 
@@ -121,22 +100,22 @@ mod tests {
         let cases: &[(&str, ConsoleKind)] = &[
             ("12 INFO controller started: 2 nodes, watchdog 5000 ms, stack used 3000 bytes", ConsoleKind::Started),
             ("13 INFO node 0 is up", ConsoleKind::NodeUp("alpha".into())),
-            ("14 WARN node 1 is late", ConsoleKind::NodeLate("beta".into())),
+            ("14 WARN node 1 is late (past warntime)", ConsoleKind::NodeLate("beta".into())),
             ("15 WARN node 0 is dead", ConsoleKind::NodeDead("alpha".into())),
-            ("16 WARN node 0: fence started", ConsoleKind::Fencing("alpha".into())),
+            ("16 WARN fencing node 0: fence record first, then the relay off", ConsoleKind::Fencing("alpha".into())),
             ("17 WARN node 0 is fenced: power sensed off", ConsoleKind::Fenced("alpha".into())),
-            ("18 INFO node 0 unfenced", ConsoleKind::Unfenced("alpha".into())),
+            ("18 INFO node 0 unfenced: powered on as a standby", ConsoleKind::Unfenced("alpha".into())),
             (
                 "19 INFO group 0 placed on node 1 (holder lost)",
                 ConsoleKind::Placed { group: "svc".into(), node: "beta".into(), reason: "holder lost".into() },
             ),
             (
-                "20 INFO group 0: release asked of node 0 (holder lost)",
+                "20 INFO group 0: asking node 0 to release it (holder lost)",
                 ConsoleKind::Releasing { group: "svc".into(), node: "alpha".into() },
             ),
             ("21 INFO node 0: relay commanded off", ConsoleKind::RelayCommanded { node: "alpha".into(), on: false }),
             ("22 INFO node 1: power sensed on", ConsoleKind::Sensed { node: "beta".into(), on: true }),
-            ("23 ERROR group 0 reported held by several nodes (mask 0b11)", ConsoleKind::Alarm),
+            ("23 ERROR ALARM group 0 is held by several nodes: mask 0b11", ConsoleKind::Alarm),
             ("24 ERROR watchdog feed refused", ConsoleKind::Alarm),
             ("25 INFO status node 0: up, power on, want 0b1, holds 0b1", ConsoleKind::Other),
         ];
@@ -145,6 +124,8 @@ mod tests {
             assert_eq!(&names.event(&parsed).kind, kind, "{line}: {}", names.translate(&parsed));
         }
         assert_eq!(FirmwareLine::parse("12 INFO node 0 is up").map(|l| l.ms), Some(12));
+        let placed = FirmwareLine::parse("19 INFO group 0 placed on node 1 (holder lost)").unwrap();
+        assert_eq!(names.translate(&placed), "group svc placed on node beta (holder lost)");
         assert_eq!(FirmwareLine::parse("not a line"), None);
     }
 }

@@ -5,9 +5,10 @@
 use core::mem::MaybeUninit;
 
 use defmt::{error, info, warn};
+use warden_bsp::progress_of;
 use warden_bsp::relay::RelayModule;
 use warden_bsp::{Channel, Clock, FenceStore, IoLink, Link, PowerError, PowerSwitch, Watchdog};
-use warden_core::controller::{Boot, Controller, Event, MoveReason, Output};
+use warden_core::controller::{Boot, Controller, Event, FenceRecord, Output, Persisted, Severity};
 use warden_core::wire::{encode, Auth, Decoder, FrameError, Op, Refusal, MAX_FRAME};
 use warden_core::{Duration, GroupId, Instant, NodeId, MAX_NODES};
 
@@ -17,7 +18,6 @@ use super::uart::{self, Uart};
 use super::watchdog::{self, CmsdkWatchdog};
 use crate::blob::{self, BlobError, BoardConfig};
 use crate::console::{Command, LineBuffer};
-use crate::progress::{Decision, Outcome, Progress};
 use crate::retained::{self, Retained};
 use crate::{CONFIG_ADDRESS, LINK_UARTS};
 
@@ -88,17 +88,6 @@ const fn power_error(e: PowerError) -> &'static str {
     }
 }
 
-const fn reason(r: MoveReason) -> &'static str {
-    match r {
-        MoveReason::HolderLost => "holder lost",
-        MoveReason::Failing => "failing",
-        MoveReason::NetScore => "better connected",
-        MoveReason::Failback => "failback",
-        MoveReason::Operator => "operator",
-        MoveReason::Placement => "placement",
-    }
-}
-
 const fn refusal(r: Refusal) -> &'static str {
     match r {
         Refusal::UnknownNode => "no such node",
@@ -124,33 +113,12 @@ const fn op_name(op: Op) -> &'static str {
     }
 }
 
+/// An event in the core's words, at its severity's level.
 fn log_event(event: Event) {
-    match event {
-        Event::NodeUp { node } => info!("node {=u8} is up", node.0),
-        Event::NodeLate { node } => warn!("node {=u8} is late", node.0),
-        Event::NodeDead { node } => warn!("node {=u8} is dead", node.0),
-        Event::FenceStarted { node } => warn!("node {=u8}: fence started", node.0),
-        Event::FenceConfirmed { node } => warn!("node {=u8} is fenced: power sensed off", node.0),
-        Event::FenceUnconfirmed { node } => {
-            error!("node {=u8}: fence NOT confirmed by the sense: nothing it may hold moves", node.0)
-        }
-        Event::Unfenced { node } => info!("node {=u8} unfenced", node.0),
-        Event::Releasing { group, from, reason: why } => {
-            info!("group {=u8}: release asked of node {=u8} ({=str})", group.0, from.0, reason(why))
-        }
-        Event::Placed { group, to, reason: why } => {
-            info!("group {=u8} placed on node {=u8} ({=str})", group.0, to.0, reason(why))
-        }
-        Event::Unplaced { group } => warn!("group {=u8} cannot be placed", group.0),
-        Event::Conflict { group, nodes } => {
-            error!("group {=u8} reported held by several nodes (mask {=u8:#b})", group.0, nodes)
-        }
-        Event::FencedNodePowered { node } => {
-            error!("node {=u8} is fenced but sensed powered: relay commanded off again", node.0)
-        }
-        // Events the core may add later.
-        #[allow(unreachable_patterns)]
-        _ => info!("controller event"),
+    match event.severity() {
+        Severity::Info => info!("{}", event),
+        Severity::Warn => warn!("{}", event),
+        Severity::Alarm => error!("{}", event),
     }
 }
 
@@ -180,15 +148,12 @@ struct Devices {
     channels: [Option<Channel>; MAX_NODES],
     retained: Retained,
     watchdog: CmsdkWatchdog,
-    progress: Progress,
     /// Last sense reading per node, for the "changed" lines.
     sensed: [Option<bool>; MAX_NODES],
     /// Whether the last sense of a node failed (reported once per change).
     sense_failing: [bool; MAX_NODES],
     /// Relay switches the module refused, to try again at the next sense.
     pending_power: [Option<bool>; MAX_NODES],
-    /// A node whose fence record could not be stored: its next switch is not carried out.
-    unpersisted: Option<NodeId>,
     next_sense: Instant,
     counters: Counters,
 }
@@ -202,7 +167,11 @@ impl Devices {
     fn drain(&mut self, now: Instant, controller: &mut Controller, auth: &Auth) {
         while let Some(output) = controller.poll_output() {
             match output {
-                Output::Persist(record) => self.persist(record),
+                Output::Persist(record) => {
+                    let answer = self.persist(record);
+                    // The relay move the record guards comes only after this.
+                    controller.handle_persisted(now, record, answer);
+                }
                 Output::Power { node, on } => self.power(now, node, on),
                 Output::Send { node, message } => {
                     let Some(i) = self.node_index(node) else { continue };
@@ -213,7 +182,7 @@ impl Devices {
                     };
                     let Some(link) = self.links.get_mut(i) else { continue };
                     let result = link.write_frame(frame.get(..len).unwrap_or_default());
-                    self.progress.record(i, Outcome::of(&result));
+                    controller.handle_link(now, i, progress_of(&result));
                     if result.is_err() {
                         if let Some(c) = self.counters.send_failed.get_mut(i) {
                             *c = c.saturating_add(1);
@@ -224,10 +193,9 @@ impl Devices {
                 Output::FeedWatchdog => self.feed(),
             }
         }
-        self.unpersisted = None;
     }
 
-    fn persist(&mut self, record: warden_core::controller::FenceRecord) {
+    fn persist(&mut self, record: FenceRecord) -> Persisted {
         let mut store = self.retained.fences();
         match store.store(record) {
             Ok(()) => {
@@ -239,21 +207,17 @@ impl Devices {
                     if record.fenced { "fenced" } else { "not fenced" },
                     generation
                 );
+                Persisted::Durable
             }
             Err(_) => {
                 self.counters.persist_failed = self.counters.persist_failed.saturating_add(1);
-                error!("node {=u8}: fence record NOT written: its relay is left as it is", record.node.0);
-                self.unpersisted = Some(record.node);
+                error!("node {=u8}: fence record NOT written", record.node.0);
+                Persisted::Failed
             }
         }
     }
 
     fn power(&mut self, now: Instant, node: NodeId, on: bool) {
-        if self.unpersisted == Some(node) {
-            self.unpersisted = None;
-            error!("node {=u8}: relay NOT switched {=str}: its fence record is not stored", node.0, on_off(on));
-            return;
-        }
         let Some(i) = self.node_index(node) else { return };
         let Some(channel) = self.channels.get(i).copied().flatten() else { return };
         let pending = match self.relays.set(channel, on) {
@@ -277,23 +241,9 @@ impl Devices {
         if watchdog::take_first_expiry() {
             warn!("watchdog: first stage expired before this feed");
         }
-        match self.progress.decide() {
-            Decision::Feed { resumed } => {
-                if self.watchdog.feed().is_err() {
-                    error!("watchdog feed refused");
-                }
-                if resumed {
-                    info!("watchdog fed again: every link driver is making progress");
-                }
-            }
-            Decision::Withhold { stalled, first } => {
-                if first {
-                    error!(
-                        "watchdog NOT fed: link driver stalled (links {=u8:#b}); the board resets unless it recovers",
-                        stalled
-                    );
-                }
-            }
+        // The core asks only while the loop and every link make progress.
+        if self.watchdog.feed().is_err() {
+            error!("watchdog feed refused");
         }
     }
 
@@ -532,11 +482,9 @@ fn configure(controller: &mut Controller, boot: u64, mut watchdog: CmsdkWatchdog
         channels,
         retained,
         watchdog,
-        progress: Progress::new(),
         sensed: powered,
         sense_failing,
         pending_power: [None; MAX_NODES],
-        unpersisted: None,
         next_sense: now.saturating_add(SENSE_INTERVAL),
         counters: Counters::default(),
     };

@@ -150,7 +150,9 @@ impl Controller {
         let before = n.powered;
         n.powered = Some(powered);
         match (n.life, powered) {
-            (Life::Fencing, false) => self.confirm_fence(now, id),
+            // Confirmed only once the record is durable and the relay was
+            // commanded off; a persist under way confirms when it answers.
+            (Life::Fencing, false) if n.pending_power.is_none() => self.confirm_fence(now, id),
             (Life::Fenced, true) => {
                 // Rule 3: a fenced node stays off, whoever switched it on.
                 n.life = Life::Fencing;
@@ -214,16 +216,22 @@ impl Controller {
                     self.alarm(Event::NodeLate { node: id });
                 }
                 Life::Fencing if now >= n.off_commanded.saturating_add(t.fence_timeout) => {
-                    // Nothing it might hold moves until the sense confirms.
+                    // Nothing it might hold moves until the sense confirms:
+                    // the relay is commanded off again or, while the record
+                    // is not durable yet, the record is written again.
                     n.off_commanded = now;
                     let tell = !n.unconfirmed_told;
                     n.unconfirmed_told = true;
-                    self.push_effect(Output::Power { node: id, on: false });
+                    let retry = match n.pending_power {
+                        Some(_) => Output::Persist(FenceRecord { node: id, fenced: true }),
+                        None => Output::Power { node: id, on: false },
+                    };
+                    self.push_effect(retry);
                     if tell {
                         self.alarm(Event::FenceUnconfirmed { node: id });
                     }
                 }
-                Life::Fenced => {
+                Life::Fenced if n.pending_power.is_none() => {
                     if let Some(after) = t.auto_unfence_after {
                         if now >= n.since.saturating_add(after) {
                             self.unfence(now, id);
@@ -255,58 +263,6 @@ impl Controller {
                 self.start_fence(now, id);
             }
         }
-    }
-
-    /// Persists the fence record, then switches the relay off.
-    pub(super) fn start_fence(&mut self, now: Instant, id: NodeId) {
-        let persist = Output::Persist(FenceRecord { node: id, fenced: true });
-        let power = Output::Power { node: id, on: false };
-        if self.flaws.has(Flaw::PowerBeforePersist) {
-            self.push_effect(power);
-            self.push_effect(persist);
-        } else {
-            self.push_effect(persist);
-            self.push_effect(power);
-        }
-        let skip_confirm = self.flaws.has(Flaw::SkipFenceConfirm);
-        let Some(n) = self.nodes.get_mut(id.index()) else { return };
-        n.fence_record = true;
-        n.boot_fence = false;
-        n.died_holding = false;
-        n.life = Life::Fencing;
-        n.since = now;
-        n.off_commanded = now;
-        n.unconfirmed_told = false;
-        n.up_since = None;
-        n.owed = GroupSet::EMPTY;
-        let off = n.is_off();
-        self.alarm(Event::FenceStarted { node: id });
-        if off || skip_confirm {
-            self.confirm_fence(now, id);
-        }
-    }
-
-    fn confirm_fence(&mut self, now: Instant, id: NodeId) {
-        let Some(n) = self.nodes.get_mut(id.index()) else { return };
-        n.life = Life::Fenced;
-        n.since = now;
-        n.forget_report();
-        self.alarm(Event::FenceConfirmed { node: id });
-    }
-
-    /// Rule 3: only this (an operator `unfence` or `auto_unfence_after`)
-    /// powers a fenced node on, after persisting that it is not fenced. It
-    /// comes back Booting, holding nothing, and gets groups only by placement.
-    pub(super) fn unfence(&mut self, now: Instant, id: NodeId) {
-        self.push_effect(Output::Persist(FenceRecord { node: id, fenced: false }));
-        self.push_effect(Output::Power { node: id, on: true });
-        let Some(n) = self.nodes.get_mut(id.index()) else { return };
-        n.fence_record = false;
-        n.boot_fence = false;
-        n.life = Life::Booting;
-        n.since = now;
-        n.forget_report();
-        self.alarm(Event::Unfenced { node: id });
     }
 
     fn place_groups(&mut self, now: Instant) {

@@ -14,7 +14,8 @@ pub enum Flaw {
     /// Rule 1: treat a node as clear of a group as soon as the group leaves
     /// its want, without waiting for a Status that answers the release.
     IgnoreReleaseReport,
-    /// Rule 3: switch the relay before the fence record is persisted.
+    /// Rule 3: switch the relay without waiting for the fence record to be
+    /// durable.
     PowerBeforePersist,
     /// Rule 3/4: ignore the persisted fence records at boot. Plant it right
     /// after `Controller::new`, before the first step.
@@ -23,6 +24,8 @@ pub enum Flaw {
     NoDamping,
     /// Rule 2: give a dead holder's groups away without fencing it.
     AcquireBeforeFence,
+    /// Watchdog rule: feed the watchdog while a link driver is stalled.
+    FeedWhileStalled,
 }
 
 /// The planted flaws.

@@ -40,7 +40,10 @@ pub enum Output {
         /// The message.
         message: Message,
     },
-    /// Write this fence record durably *before* carrying out the next output.
+    /// Write this fence record durably, then answer with
+    /// [`Controller::handle_persisted`](super::Controller::handle_persisted).
+    /// The relay move the record guards comes as a later `Power` output,
+    /// and only after the answer says the record is durable (rule 3).
     Persist(FenceRecord),
     /// Switch `node`'s relay.
     Power {
@@ -51,8 +54,9 @@ pub enum Output {
     },
     /// Something an operator should see (log it; run the alert hook).
     Alarm(Event),
-    /// The main loop is making progress: the driver may feed the hardware
-    /// watchdog (if its links are making progress too).
+    /// Feed the hardware watchdog: the main loop is making progress (it
+    /// keeps calling `handle_timeout`) and no link driver is stalled (as
+    /// told through [`Controller::handle_link`](super::Controller::handle_link)).
     FeedWatchdog,
 }
 
@@ -91,7 +95,8 @@ pub enum Event {
         /// The node.
         node: NodeId,
     },
-    /// The fence record was persisted and the relay commanded off.
+    /// Fencing began: the fence record is being persisted, and the relay is
+    /// commanded off once it is durable.
     FenceStarted {
         /// The node.
         node: NodeId,
@@ -149,6 +154,47 @@ pub enum Event {
         /// The node.
         node: NodeId,
     },
+    /// A fence record could not be made durable: its relay is left as it
+    /// is. A fence is written again every `fence_timeout` until it holds;
+    /// an unfence is dropped (the operator asks again).
+    PersistFailed {
+        /// The node.
+        node: NodeId,
+        /// The record that failed: fenced (a fence) or not (an unfence).
+        fenced: bool,
+    },
+    /// The watchdog was not fed: these link drivers are stalled (bit `i` =
+    /// link `i`). Raised once; the board resets if they stay stalled.
+    WatchdogWithheld {
+        /// Bitmask of the stalled links.
+        links: u16,
+    },
+    /// The watchdog is fed again: every link driver makes progress.
+    WatchdogResumed,
+}
+
+/// The driver's answer to a [`Output::Persist`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Persisted {
+    /// The record is on durable storage (written and synced).
+    Durable,
+    /// It could not be written or synced: nothing is known to be durable.
+    Failed,
+}
+
+/// What a link driver's last call came to (DESIGN §3: the watchdog is fed
+/// only while every link driver makes progress).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LinkProgress {
+    /// Bytes moved, or there were none to move.
+    Moved,
+    /// The device itself failed (a transmitter that takes no byte, a port
+    /// that errors): the driver is stalled until it moves again.
+    Stalled,
+    /// The peer is gone or not reading: the node's condition, not the
+    /// driver's. It neither stalls nor unstalls the link, so a dead node
+    /// never resets the controller that is about to fence it.
+    PeerTrouble,
 }
 
 /// Life of a node as the controller sees it (DESIGN §3).
@@ -228,9 +274,23 @@ pub struct ControllerStats {
     pub unexpected: u32,
     /// Alarms dropped because the queue was full (effects are never dropped).
     pub alarms_dropped: u32,
+    /// Fence records the driver could not make durable.
+    pub persist_failures: u32,
+    /// Answers to a Persist that was not awaited (stale or unknown).
+    pub persist_unexpected: u32,
+    /// Watchdog feeds withheld because a link driver was stalled.
+    pub feeds_withheld: u32,
 }
 
 impl ControllerStats {
     /// Nothing counted yet.
-    pub const ZERO: Self = Self { session_rejects: 0, wrong_node: 0, unexpected: 0, alarms_dropped: 0 };
+    pub const ZERO: Self = Self {
+        session_rejects: 0,
+        wrong_node: 0,
+        unexpected: 0,
+        alarms_dropped: 0,
+        persist_failures: 0,
+        persist_unexpected: 0,
+        feeds_withheld: 0,
+    };
 }

@@ -16,24 +16,29 @@
 
 mod config;
 mod decide;
+mod fence;
 mod flaws;
 mod group;
 mod io;
 mod node;
 #[cfg(test)]
 mod tests;
+mod text;
 
 pub use config::{ClusterConfig, ConfigError, GroupConfig, Timing, TimingError, TimingProblem};
 #[cfg(feature = "flaws")]
 pub use flaws::Flaw;
-pub use io::{Boot, ControllerStats, Event, FenceRecord, GroupView, Life, MoveReason, NodeView, Output};
+pub use io::{
+    Boot, ControllerStats, Event, FenceRecord, GroupView, Life, LinkProgress, MoveReason, NodeView, Output, Persisted,
+};
+pub use text::{Ids, Names, Severity};
 
 use heapless::Vec;
 
 use self::flaws::Flaws;
 use self::group::Group;
 use self::node::Node;
-use crate::ids::{GroupId, NodeId, MAX_GROUPS, MAX_NODES};
+use crate::ids::{GroupId, NodeId, MAX_GROUPS, MAX_LINKS, MAX_NODES};
 use crate::time::Instant;
 use crate::wire::session::Responder;
 use crate::wire::{Body, Message, NodeSummary, Op, Refusal, Reply, Summary};
@@ -62,6 +67,10 @@ pub struct Controller {
     stats: ControllerStats,
     /// When the next FeedWatchdog is due.
     next_feed: Instant,
+    /// Link drivers stalled now (bit `i` = link `i`).
+    stalled_links: u16,
+    /// The last feed that was due was withheld.
+    feed_withheld: bool,
     /// What `poll_timeout` answers, worked out at the end of every step.
     deadline: Option<Instant>,
     /// Per group, the eligible nodes as a bitmask (bit `n` = node `n`).
@@ -96,6 +105,8 @@ impl Controller {
             alarms: Vec::new(),
             stats: ControllerStats::ZERO,
             next_feed: Instant::ZERO,
+            stalled_links: 0,
+            feed_withheld: false,
             deadline: None,
             eligible: [0; MAX_GROUPS],
             flaws: Flaws::NONE,
@@ -136,6 +147,8 @@ impl Controller {
         self.alarms.clear();
         self.stats = ControllerStats::ZERO;
         self.next_feed = now;
+        self.stalled_links = 0;
+        self.feed_withheld = false;
         self.flaws = Flaws::NONE;
         self.boot(&boot);
         self.deadline = self.next_deadline();
@@ -165,14 +178,45 @@ impl Controller {
         outcome
     }
 
-    /// Time passed: run the timers. Feeds the watchdog once per keepalive.
+    /// The driver's answer to `Output::Persist(record)`. Only a durable
+    /// answer to the record awaited lets the relay move it guards go out
+    /// (rule 3); a failure raises [`Event::PersistFailed`] and moves
+    /// nothing. An answer nobody awaits is counted and ignored.
+    pub fn handle_persisted(&mut self, now: Instant, record: FenceRecord, result: Persisted) {
+        let now = self.advance(now);
+        self.persisted(now, record, result);
+        self.settle(now);
+    }
+
+    /// What a link driver's last call came to. `link` numbers the board's
+    /// link drivers from 0 (below [`MAX_LINKS`]; others are ignored). The
+    /// watchdog is fed only while none is stalled.
+    pub fn handle_link(&mut self, now: Instant, link: usize, progress: LinkProgress) {
+        self.advance(now);
+        let Some(bit) = (link < MAX_LINKS).then(|| 1u16.wrapping_shl(link as u32)) else { return };
+        match progress {
+            LinkProgress::Moved => self.stalled_links &= !bit,
+            LinkProgress::Stalled => self.stalled_links |= bit,
+            LinkProgress::PeerTrouble => {}
+        }
+    }
+
+    /// Time passed: run the timers. Once per keepalive the main loop has
+    /// shown it makes progress (it got here): the watchdog is fed then,
+    /// unless a link driver is stalled.
     pub fn handle_timeout(&mut self, now: Instant) {
         let now = self.advance(now);
         if now >= self.next_feed {
-            self.push_effect(Output::FeedWatchdog);
+            self.feed_or_withhold();
             self.next_feed = now.saturating_add(self.config.timing.keepalive);
         }
         self.settle(now);
+    }
+
+    /// Link drivers stalled now (bit `i` = link `i`).
+    #[must_use]
+    pub fn stalled_links(&self) -> u16 {
+        self.stalled_links
     }
 
     /// The next effect or alarm to carry out, in order.
@@ -412,6 +456,24 @@ impl Controller {
         // Only fails if the queue holds nothing but undrained Persist/Power
         // outputs from earlier steps, which a draining driver never leaves.
         let _ = self.effects.push(output);
+    }
+
+    /// Feeds the watchdog when no link driver is stalled; raises the change
+    /// once each way.
+    fn feed_or_withhold(&mut self) {
+        if self.stalled_links == 0 || self.flaws.has(flaws::Flaw::FeedWhileStalled) {
+            self.push_effect(Output::FeedWatchdog);
+            if self.feed_withheld {
+                self.feed_withheld = false;
+                self.alarm(Event::WatchdogResumed);
+            }
+        } else {
+            self.stats.feeds_withheld = self.stats.feeds_withheld.saturating_add(1);
+            if !self.feed_withheld {
+                self.feed_withheld = true;
+                self.alarm(Event::WatchdogWithheld { links: self.stalled_links });
+            }
+        }
     }
 
     /// Queues an alarm, or counts it dropped when the alarm queue is full.

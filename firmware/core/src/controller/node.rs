@@ -63,6 +63,10 @@ pub(super) struct Node {
     pub(super) up_since: Option<Instant>,
     /// A fence record saying "fenced" is persisted (or about to be).
     pub(super) fence_record: bool,
+    /// A relay move waiting for its fence record to be durable: `Some(false)`
+    /// a fence (record "fenced"), `Some(true)` an unfence (record "not
+    /// fenced"). Rule 3: the relay moves only on the durable answer.
+    pub(super) pending_power: Option<bool>,
     /// When the relay was last commanded off (while Fencing).
     pub(super) off_commanded: Instant,
     /// FenceUnconfirmed was raised for the current fencing.
@@ -99,6 +103,7 @@ impl Node {
             failing_until: Instant::ZERO,
             up_since: None,
             fence_record: false,
+            pending_power: None,
             off_commanded: now,
             unconfirmed_told: false,
             boot_fence: false,

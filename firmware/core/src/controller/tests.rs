@@ -159,6 +159,10 @@ struct World {
     pending: Vec<(Instant, Happening)>,
     /// Check that no two powered agents hold one group.
     check_world: bool,
+    /// The fence store makes records durable (or fails every write).
+    store_ok: bool,
+    /// The durable fence record of each node.
+    stored: Vec<bool>,
 }
 
 impl World {
@@ -175,6 +179,8 @@ impl World {
             relay_ok: (0..nodes).map(|_| true).collect(),
             pending: Vec::new(),
             check_world: true,
+            store_ok: true,
+            stored: (0..nodes).map(|_| false).collect(),
         };
         w.drain();
         w
@@ -231,9 +237,11 @@ impl World {
     fn drain(&mut self) {
         loop {
             let mut replies = Vec::new();
+            let mut persists = Vec::new();
             while let Some(out) = self.c.poll_output() {
                 self.log.push((self.now, out));
                 match out {
+                    Output::Persist(record) => persists.push(record),
                     Output::Send { node, message: Message { header, body: Body::Beat(beat) } }
                         if self.power[node.index()] =>
                     {
@@ -241,16 +249,37 @@ impl World {
                             replies.push((node, reply));
                         }
                     }
-                    Output::Power { node, on } if self.relay_ok[node.index()] => self.switch(node, on),
+                    Output::Power { node, on } => {
+                        // Rule 3: a relay moves only with its record durable.
+                        if self.check_world {
+                            assert_eq!(
+                                self.stored[node.index()],
+                                !on,
+                                "{node}'s relay moved before its record was durable"
+                            );
+                        }
+                        if self.relay_ok[node.index()] {
+                            self.switch(node, on);
+                        }
+                    }
                     _ => {}
                 }
             }
             self.check();
-            if replies.is_empty() {
+            if replies.is_empty() && persists.is_empty() {
                 break;
             }
             for (node, reply) in replies {
                 self.c.handle_message(self.now, node, reply);
+            }
+            for record in persists {
+                let answer = if self.store_ok {
+                    self.stored[record.node.index()] = record.fenced;
+                    Persisted::Durable
+                } else {
+                    Persisted::Failed
+                };
+                self.c.handle_persisted(self.now, record, answer);
             }
         }
     }
@@ -542,6 +571,9 @@ fn reboot(w: &mut World, fenced: [bool; MAX_NODES]) {
         powered[i] = Some(*p);
     }
     let boot = Boot { now: w.now, seed: 99, fenced, powered };
+    for (stored, fenced) in w.stored.iter_mut().zip(fenced) {
+        *stored = fenced;
+    }
     w.c = Controller::new(w.c.config().clone(), boot).unwrap();
     w.log.clear();
     w.drain();
@@ -937,10 +969,21 @@ mod flawed {
     #[test]
     fn power_before_persist_switches_first() {
         let mut w = planted(Flaw::PowerBeforePersist);
+        w.store_ok = false;
         assert_eq!(w.request(Op::Fence { node: n(1) }), Ok(()));
         let persist = w.position(|o| matches!(o, Output::Persist(_))).unwrap();
         let power = w.position(|o| matches!(o, Output::Power { .. })).unwrap();
         assert!(power < persist);
+        assert!(!w.power[1] && !w.stored[1], "the relay moved although the record never became durable");
+    }
+
+    #[test]
+    fn feed_while_stalled_feeds_with_a_link_stalled() {
+        let mut w = planted(Flaw::FeedWhileStalled);
+        w.c.handle_link(w.now, 1, LinkProgress::Stalled);
+        let before = w.feeds();
+        w.run_for(5 * KEEPALIVE);
+        assert!(w.feeds() > before);
     }
 
     #[test]
@@ -1030,4 +1073,124 @@ fn reboot_in_place_is_new_and_a_bad_config_changes_nothing() {
     w.c.reboot(config, boot).unwrap();
     assert_eq!(w.c, fresh);
     assert_eq!(Controller::idle().poll_timeout(), None);
+}
+
+impl World {
+    /// FeedWatchdog outputs so far.
+    fn feeds(&self) -> usize {
+        self.log.iter().filter(|(_, o)| *o == Output::FeedWatchdog).count()
+    }
+}
+
+#[test]
+fn a_fence_whose_record_fails_moves_no_relay_and_is_written_again() {
+    let mut w = two_nodes(false);
+    w.store_ok = false;
+    w.agents[0].alive = false;
+    w.run_for(DEADTIME + 1000);
+    // Fencing started, but without a durable record the relay stays on and
+    // nothing node 0 held moves.
+    assert_eq!(w.life(0), Life::Fencing);
+    assert!(w.power[0]);
+    assert_eq!(w.power_outputs(), 0);
+    assert!(!w.want(1).contains(g(0)));
+    assert!(w.events().iter().any(|(_, e)| *e == Event::PersistFailed { node: n(0), fenced: true }));
+    let failures = w.c.stats().persist_failures;
+    assert!(failures >= 1);
+    // Written again every fence_timeout, each failure counted.
+    w.run_for(FENCE_TIMEOUT * 2 + 10);
+    assert!(w.c.stats().persist_failures >= failures + 2);
+    assert_eq!(w.power_outputs(), 0);
+    // The store works again: the next write is durable, then the relay goes
+    // off, the sense confirms, and the group moves.
+    w.store_ok = true;
+    w.run_for(FENCE_TIMEOUT + 1000);
+    assert!(w.stored[0]);
+    assert!(!w.power[0]);
+    assert_eq!(w.life(0), Life::Fenced);
+    assert!(w.want(1).contains(g(0)));
+}
+
+#[test]
+fn a_failed_unfence_record_keeps_the_node_fenced_and_off() {
+    let mut w = two_nodes(false);
+    assert_eq!(w.request(Op::Fence { node: n(1) }), Ok(()));
+    w.run_for(1000);
+    assert_eq!(w.life(1), Life::Fenced);
+    w.store_ok = false;
+    assert_eq!(w.request(Op::Unfence { node: n(1) }), Ok(()));
+    w.run_for(5000);
+    assert!(!w.power[1]);
+    assert_eq!(w.life(1), Life::Fenced);
+    assert!(w.events().iter().any(|(_, e)| *e == Event::PersistFailed { node: n(1), fenced: false }));
+    assert!(!w.events().iter().any(|(_, e)| *e == Event::Unfenced { node: n(1) }));
+    // Asked again with a working store, it comes back.
+    w.store_ok = true;
+    assert_eq!(w.request(Op::Unfence { node: n(1) }), Ok(()));
+    w.run_for(5000);
+    assert!(w.power[1]);
+    assert!(!w.stored[1]);
+}
+
+#[test]
+fn a_power_loss_confirms_only_once_the_record_is_durable() {
+    let mut w = two_nodes(false);
+    w.store_ok = false;
+    // The holder's supply fails: sensed off, it is dead at once, and fenced,
+    // but not confirmed while its record cannot be written.
+    w.power[0] = false;
+    w.agents[0].alive = false;
+    w.c.handle_sense(w.now, n(0), false);
+    w.drain();
+    assert_eq!(w.life(0), Life::Fencing);
+    assert!(!w.events().iter().any(|(_, e)| *e == Event::FenceConfirmed { node: n(0) }));
+    w.store_ok = true;
+    w.run_for(FENCE_TIMEOUT + 10);
+    assert_eq!(w.life(0), Life::Fenced);
+}
+
+#[test]
+fn an_answer_nobody_awaits_is_counted_and_changes_nothing() {
+    let mut w = two_nodes(false);
+    let before = w.c.clone();
+    w.c.handle_persisted(w.now, FenceRecord { node: n(0), fenced: true }, Persisted::Durable);
+    w.c.handle_persisted(w.now, FenceRecord { node: n(7), fenced: false }, Persisted::Failed);
+    assert_eq!(w.c.stats().persist_unexpected, 2);
+    assert!(core::iter::from_fn(|| w.c.poll_output()).all(|o| !matches!(o, Output::Power { .. })));
+    assert_eq!(w.c.node(n(0)), before.node(n(0)));
+}
+
+#[test]
+fn the_watchdog_is_fed_only_while_no_link_driver_is_stalled() {
+    let mut w = two_nodes(false);
+    w.run_for(5 * KEEPALIVE);
+    let fed = w.feeds();
+    assert!(fed >= 4, "fed {fed} times in five keepalives");
+    // A peer in trouble is the node's condition: feeding goes on.
+    w.c.handle_link(w.now, 1, LinkProgress::PeerTrouble);
+    w.run_for(3 * KEEPALIVE);
+    assert!(w.feeds() > fed);
+    // A stalled driver withholds every feed, told once.
+    w.c.handle_link(w.now, 1, LinkProgress::Stalled);
+    w.c.handle_link(w.now, 3, LinkProgress::Stalled);
+    let fed = w.feeds();
+    w.run_for(5 * KEEPALIVE);
+    assert_eq!(w.feeds(), fed);
+    let withheld: Vec<_> =
+        w.events().into_iter().filter(|(_, e)| matches!(e, Event::WatchdogWithheld { .. })).collect();
+    assert_eq!(withheld.len(), 1);
+    assert_eq!(withheld[0].1, Event::WatchdogWithheld { links: 0b1010 });
+    assert!(w.c.stats().feeds_withheld >= 4);
+    // PeerTrouble does not unstall it; one link moving is not enough.
+    w.c.handle_link(w.now, 1, LinkProgress::PeerTrouble);
+    w.c.handle_link(w.now, 3, LinkProgress::Moved);
+    w.run_for(3 * KEEPALIVE);
+    assert_eq!(w.feeds(), fed);
+    w.c.handle_link(w.now, 1, LinkProgress::Moved);
+    w.run_for(3 * KEEPALIVE);
+    assert!(w.feeds() > fed);
+    assert_eq!(w.events().iter().filter(|(_, e)| *e == Event::WatchdogResumed).count(), 1);
+    // Links beyond MAX_LINKS are ignored.
+    w.c.handle_link(w.now, crate::ids::MAX_LINKS, LinkProgress::Stalled);
+    assert_eq!(w.c.stalled_links(), 0);
 }

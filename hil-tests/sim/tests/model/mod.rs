@@ -5,8 +5,10 @@
 //!
 //! Everything nondeterministic is an explicit [`Transition`]: which message
 //! arrives (or is lost), when time moves, how a resource step ends, when the
-//! relay sense catches up, and the faults (agent crash, server power loss,
-//! controller reset, a relay that ignores an "off" command). The checker then
+//! relay sense catches up, when the fence store answers a write (durable,
+//! or failed), and the faults (agent crash, server power loss, controller
+//! reset, a relay that ignores an "off" command, a store that fails a
+//! write, a link driver that stalls). The checker then
 //! explores every interleaving up to the bounds in [`Bounds`].
 //!
 //! Shortcuts that keep the space small, and why they are sound for the
@@ -35,7 +37,9 @@ use std::fmt;
 use stateright::{Model, Property};
 use warden_agent_proto::{Action, Agent, AgentConfig, AgentOutput, GroupShape, Step, StepResult};
 use warden_agent_proto::{ErrorKind, Presence};
-use warden_core::controller::{Boot, ClusterConfig, Controller, Flaw, GroupConfig, Output, Timing};
+use warden_core::controller::{
+    Boot, ClusterConfig, Controller, FenceRecord, Flaw, GroupConfig, LinkProgress, Output, Persisted, Timing,
+};
 use warden_core::wire::{Message, Op};
 use warden_core::{Duration, GroupId, GroupSet, Instant, NodeId, MAX_NODES};
 
@@ -75,6 +79,10 @@ pub(crate) struct Bounds {
     pub(crate) step_failures: u8,
     /// Relay "off" commands that do nothing, in total.
     pub(crate) relay_faults: u8,
+    /// Fence-store writes that fail, in total.
+    pub(crate) store_failures: u8,
+    /// Link drivers of the controller that stall for good, in total.
+    pub(crate) stalls: u8,
     /// Where exploration starts.
     pub(crate) start: Start,
 }
@@ -94,7 +102,7 @@ impl fmt::Display for Bounds {
         write!(
             f,
             "start={:?} nodes={NODES} groups={} ticks<={} capacity={} losses<={} delays<={} migrations<={} cuts<={} crashes<={} power_losses<={} resets<={} \
-             step_failures<={} relay_faults<={}",
+             step_failures<={} relay_faults<={} store_failures<={} stalls<={}",
             self.start,
             self.groups,
             self.ticks,
@@ -107,7 +115,9 @@ impl fmt::Display for Bounds {
             self.power_losses,
             self.resets,
             self.step_failures,
-            self.relay_faults
+            self.relay_faults,
+            self.store_failures,
+            self.stalls
         )
     }
 }
@@ -199,6 +209,7 @@ impl ClusterModel {
             steps: Vec::new(),
             boots: 0,
             cut: false,
+            stalled: false,
         };
         let mut state = Cluster {
             now,
@@ -207,6 +218,7 @@ impl ClusterModel {
             effects: VecDeque::new(),
             servers: [server(0), server(1)],
             fence_store: [false; NODES],
+            writes: [None; NODES],
             to_agent: Default::default(),
             to_controller: Default::default(),
             spent: Spent::default(),
@@ -265,6 +277,9 @@ impl ClusterModel {
             if state.servers[n].sense != state.servers[n].powered() {
                 return Transition::Sense(n as u8);
             }
+            if state.writes[n].is_some() {
+                return Transition::Written { node: n as u8, durable: true };
+            }
         }
         let parties = [Party::Controller, Party::Agent(0), Party::Agent(1)];
         if let Some(p) = parties.into_iter().find(|p| state.deadline(*p).is_some_and(|t| t <= state.now)) {
@@ -304,6 +319,9 @@ pub(crate) struct Server {
     pub(crate) boots: u8,
     /// Its link to the controller is cut: everything sent either way is lost.
     pub(crate) cut: bool,
+    /// The controller's driver of its link is stalled: what the controller
+    /// writes to it is lost.
+    pub(crate) stalled: bool,
 }
 
 impl Server {
@@ -324,8 +342,10 @@ pub(crate) struct History {
     /// switched on while the fence record said fenced.
     pub(crate) stay_down_broken: bool,
     /// Rule 3 broken: a relay was switched off before the node's fence
-    /// record was persisted.
+    /// record was durable.
     pub(crate) power_before_persist: bool,
+    /// The watchdog was fed while a link driver was stalled.
+    pub(crate) fed_while_stalled: bool,
 }
 
 /// Faults spent so far.
@@ -340,6 +360,8 @@ pub(crate) struct Spent {
     resets: u8,
     step_failures: u8,
     relay_faults: u8,
+    store_failures: u8,
+    stalls: u8,
 }
 
 /// The whole cluster at one point of one run.
@@ -355,8 +377,10 @@ pub(crate) struct Cluster {
     pub(crate) effects: VecDeque<Output>,
     /// The servers, by node index.
     pub(crate) servers: [Server; NODES],
-    /// Persisted fence records, by node index.
+    /// Durable fence records, by node index.
     pub(crate) fence_store: [bool; NODES],
+    /// Fence-store writes under way (the record's value), by node index.
+    pub(crate) writes: [Option<bool>; NODES],
     /// Messages in flight from the controller to each node, oldest first.
     pub(crate) to_agent: [Vec<Message>; NODES],
     /// Messages in flight from each node to the controller.
@@ -400,6 +424,11 @@ pub(crate) enum Transition {
     Finish { node: u8, index: usize, ok: bool },
     /// The relay sense input reads the server's real power.
     Sense(u8),
+    /// The fence store finishes the write under way for the node:
+    /// durable, or failed.
+    Written { node: u8, durable: bool },
+    /// The controller's driver of the node's link stalls for good.
+    Stall(u8),
     /// The controller's next effects are carried out, up to the next
     /// `Persist` or `Power`. `ignored`: the relay does not act on this
     /// "off" command.
@@ -458,6 +487,22 @@ impl Cluster {
         !self.history.power_before_persist
     }
 
+    /// The watchdog rule: fed only while every link driver makes progress.
+    pub(crate) fn feeds_only_on_progress(&self) -> bool {
+        !self.history.fed_while_stalled
+    }
+
+    /// Tells the controller of every stalled link driver (at boot the board
+    /// knows its own).
+    fn tell_stalls(&mut self) {
+        let now = self.now;
+        for n in 0..NODES {
+            if self.servers[n].stalled {
+                self.controller.handle_link(now, n, LinkProgress::Stalled);
+            }
+        }
+    }
+
     /// A failover happened: node 0 lost power and group 0 is active on node 1.
     pub(crate) fn failed_over(&self) -> bool {
         self.history.lost_power[0] && self.servers[1].powered() && self.servers[1].active.contains(GroupId(0))
@@ -499,14 +544,14 @@ impl Cluster {
             self.effects.pop_front();
             match out {
                 Output::Send { node, message } => {
-                    let cut = self.servers.get(node.index()).is_none_or(|s| s.cut);
+                    let cut = self.servers.get(node.index()).is_none_or(|s| s.cut || s.stalled);
                     if let (false, Some(link)) = (cut, self.to_agent.get_mut(node.index())) {
                         send(link, model.bounds.capacity, message);
                     }
                 }
                 Output::Persist(record) => {
-                    if let Some(slot) = self.fence_store.get_mut(record.node.index()) {
-                        *slot = record.fenced;
+                    if let Some(slot) = self.writes.get_mut(record.node.index()) {
+                        *slot = Some(record.fenced);
                     }
                 }
                 Output::Power { node, on } => {
@@ -526,7 +571,12 @@ impl Cluster {
                     }
                     self.set_relay(model, n, on);
                 }
-                Output::Alarm(_) | Output::FeedWatchdog => {}
+                Output::FeedWatchdog => {
+                    if self.servers.iter().any(|s| s.stalled) {
+                        self.history.fed_while_stalled = true;
+                    }
+                }
+                Output::Alarm(_) => {}
             }
         }
     }
@@ -657,6 +707,15 @@ impl Model for ClusterModel {
             if s.sense != s.powered() {
                 actions.push(Transition::Sense(n as u8));
             }
+            if state.writes[n].is_some() {
+                actions.push(Transition::Written { node: n as u8, durable: true });
+                if state.spent.store_failures < b.store_failures {
+                    actions.push(Transition::Written { node: n as u8, durable: false });
+                }
+            }
+            if !s.stalled && state.spent.stalls < b.stalls {
+                actions.push(Transition::Stall(n as u8));
+            }
             if s.agent.is_some() && state.spent.crashes < b.crashes {
                 actions.push(Transition::Crash(n as u8));
             }
@@ -744,6 +803,25 @@ impl Model for ClusterModel {
                 s.controller.handle_sense(now, NodeId(node), powered);
                 s.drain_controller(self);
             }
+            Transition::Written { node, durable } => {
+                let n = usize::from(node);
+                let fenced = s.writes[n].take()?;
+                let answer = if durable {
+                    s.fence_store[n] = fenced;
+                    Persisted::Durable
+                } else {
+                    s.spent.store_failures += 1;
+                    Persisted::Failed
+                };
+                s.controller.handle_persisted(now, FenceRecord { node: NodeId(node), fenced }, answer);
+                s.drain_controller(self);
+            }
+            Transition::Stall(node) => {
+                let n = usize::from(node);
+                s.spent.stalls += 1;
+                s.servers[n].stalled = true;
+                s.controller.handle_link(now, n, LinkProgress::Stalled);
+            }
             Transition::Carry { ignored } => s.carry(self, true, ignored),
             Transition::Crash(node) => {
                 let n = usize::from(node);
@@ -776,9 +854,12 @@ impl Model for ClusterModel {
             Transition::Reset => {
                 s.spent.resets += 1;
                 s.effects.clear();
+                // A write the reset interrupted never happened.
+                s.writes = [None; NODES];
                 let sense = [s.servers[0].sense, s.servers[1].sense];
                 let seed = 1 + u64::from(s.spent.resets);
                 s.controller = self.boot_controller(now, seed, s.fence_store, sense);
+                s.tell_stalls();
                 s.drain_controller(self);
             }
         }
@@ -791,6 +872,7 @@ impl Model for ClusterModel {
             Property::always("exclusivity", |_, s: &Cluster| s.exclusive()),
             Property::always("stay down", |_, s: &Cluster| s.stays_down()),
             Property::always("persist before power", |_, s: &Cluster| s.persists_before_power()),
+            Property::always("feed only on progress", |_, s: &Cluster| s.feeds_only_on_progress()),
             Property::sometimes("failover", |_, s: &Cluster| s.failed_over()),
         ]
     }
