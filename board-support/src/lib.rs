@@ -25,12 +25,14 @@
 //!   a [`relay::RelayModule`] host driver, and the [`relay::Board`] emulator.
 //! * [`linux`] (feature `linux`): thin newtypes over OS handles (serial
 //!   ports, UDP sockets, gpio-cdev lines, `/dev/watchdog`, the fence file).
-//! * [`sim`] (feature `sim`): in-memory, deterministic implementations for
-//!   the whole-cluster simulator.
+//!
+//! The simulated hardware lives in one place, the simulator's world
+//! (`warden-sim`): links with latency and loss, relays with lagging sense,
+//! the fence store with failing and slow writes, stalled link drivers.
 //!
 //! ## Features
 //!
-//! `std` (host-side helpers), `linux` (implies `std`), `sim` (implies `std`).
+//! `std` (host-side helpers), `linux` (implies `std`).
 //! Without features the crate is `#![no_std]` and allocates nothing.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
@@ -47,8 +49,6 @@ pub mod watchdog;
 
 #[cfg(feature = "linux")]
 pub mod linux;
-#[cfg(feature = "sim")]
-pub mod sim;
 
 pub use clock::Clock;
 pub use fence::{FenceStore, FenceStoreError, Fences};

@@ -431,3 +431,14 @@ impl Config {
 pub fn format_mac(mac: [u8; 6]) -> String {
     mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
 }
+
+/// Operator commands name nodes and groups as the cluster file does.
+impl warden_core::controller::Lookup for Config {
+    fn node_named(&self, word: &str) -> Option<NodeId> {
+        self.node_id(word)
+    }
+
+    fn group_named(&self, word: &str) -> Option<GroupId> {
+        self.group_id(word)
+    }
+}

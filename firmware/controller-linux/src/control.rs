@@ -22,6 +22,7 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
 use warden_cluster::Config as Cluster;
+use warden_core::controller::{CommandError, OPERATOR_COMMANDS};
 use warden_core::wire::Op;
 
 /// Longest request line taken.
@@ -40,44 +41,39 @@ pub enum Request {
     Op(Op),
 }
 
-const USAGE: &str =
-    "known requests: status, table, migrate GROUP NODE, standby NODE, online NODE, fence NODE, unfence NODE";
-
-/// Parses one request line, resolving names against the cluster.
+/// Parses one request line, resolving names against the cluster; operator
+/// commands in the core's grammar.
 ///
 /// # Errors
 ///
 /// What is wrong with it, naming the word at fault.
 pub fn parse(line: &str, cluster: &Cluster) -> Result<Request, String> {
-    let words: Vec<&str> = line.split_whitespace().collect();
-    let node = |name: &str| {
-        cluster.node_id(name).ok_or_else(|| {
+    let mut words = line.split_whitespace();
+    let Some(verb) = words.next() else {
+        return Err(format!("empty request; known requests: status, table, {OPERATOR_COMMANDS}"));
+    };
+    match Op::parse(verb, words.clone(), cluster) {
+        Ok(Some(op)) => return Ok(Request::Op(op)),
+        Ok(None) => {}
+        Err(e @ CommandError::UnknownNode(_)) => {
             let known: Vec<&str> = cluster.nodes.iter().map(|n| n.name.as_str()).collect();
-            format!("unknown node `{name}` (nodes: {})", known.join(", "))
-        })
-    };
-    let group = |name: &str| {
-        cluster.group_id(name).ok_or_else(|| {
-            let known: Vec<&str> = cluster.groups.iter().map(|g| g.name.as_str()).collect();
-            format!("unknown group `{name}` (groups: {})", known.join(", "))
-        })
-    };
-    match words.as_slice() {
-        [] => Err(format!("empty request; {USAGE}")),
-        ["status"] => Ok(Request::Status),
-        ["table"] => Ok(Request::Table),
-        ["migrate", g, n] => Ok(Request::Op(Op::Migrate { group: group(g)?, node: node(n)? })),
-        ["standby", n] => Ok(Request::Op(Op::Standby { node: node(n)? })),
-        ["online", n] => Ok(Request::Op(Op::Online { node: node(n)? })),
-        ["fence", n] => Ok(Request::Op(Op::Fence { node: node(n)? })),
-        ["unfence", n] => Ok(Request::Op(Op::Unfence { node: node(n)? })),
-        ["migrate", ..] => Err("`migrate` takes a group and a node: migrate GROUP NODE".to_owned()),
-        [verb @ ("standby" | "online" | "fence" | "unfence"), ..] => {
-            Err(format!("`{verb}` takes one node: {verb} NODE"))
+            return Err(format!("{e} (nodes: {})", known.join(", ")));
         }
-        [verb @ ("status" | "table"), ..] => Err(format!("`{verb}` takes no argument")),
-        [other, ..] => Err(format!("unknown request `{other}`; {USAGE}")),
+        Err(e @ CommandError::UnknownGroup(_)) => {
+            let known: Vec<&str> = cluster.groups.iter().map(|g| g.name.as_str()).collect();
+            return Err(format!("{e} (groups: {})", known.join(", ")));
+        }
+        Err(e) => return Err(e.to_string()),
     }
+    let request = match verb {
+        "status" => Request::Status,
+        "table" => Request::Table,
+        other => return Err(format!("unknown request `{other}`; known requests: status, table, {OPERATOR_COMMANDS}")),
+    };
+    if words.next().is_some() {
+        return Err(format!("`{verb}` takes no argument"));
+    }
+    Ok(request)
 }
 
 /// A connected client and its unfinished line.

@@ -399,7 +399,7 @@ fn fences_the_silent_holder_moves_the_group_and_a_restart_changes_nothing() {
     // Placement: web goes home, to alpha.
     rig.until("web placed on alpha", |r| r.agents[0].holds.contains(WEB));
     assert!(!rig.agents[1].holds.contains(WEB));
-    rig.until("the placement line", |r| r.saw_line("group web placed on alpha"));
+    rig.until("the placement line", |r| r.saw_line("group web placed on node alpha"));
     let status = rig.ask("status");
     assert_eq!(status["ok"], true, "{status}");
     assert_eq!(status["status"]["groups"][0]["placed_on"], "alpha", "{status}");
@@ -417,7 +417,7 @@ fn fences_the_silent_holder_moves_the_group_and_a_restart_changes_nothing() {
     assert!(!rig.fences()[1]);
     rig.until("the fence confirmed by the sense", |r| r.saw_line("node alpha is fenced: power sensed off"));
     rig.until("web on beta", |r| r.agents[1].holds.contains(WEB));
-    rig.until("the takeover line", |r| r.saw_line("group web placed on beta"));
+    rig.until("the takeover line", |r| r.saw_line("group web placed on node beta"));
     let status = rig.ask("status");
     assert_eq!(status["status"]["nodes"][0]["life"], "fenced", "{status}");
     assert_eq!(status["status"]["nodes"][0]["power"], "off", "{status}");

@@ -2,8 +2,8 @@
 //!
 //! ```text
 //! status                 one log line per node and per group
-//! fence N | unfence N    operator commands, as wardenctl gives them
-//! standby N | online N
+//! fence N | unfence N    operator commands, in the core's grammar (the
+//! standby N | online N   Linux controller's socket takes the same)
 //! migrate G N            move group G to node N
 //! wedge N                fault injection: disable the transmitter of node N's
 //!                        link UART, so that link driver stalls and the
@@ -17,8 +17,9 @@
 
 use core::fmt;
 
+use warden_core::controller::{CommandError, Ids};
 use warden_core::wire::Op;
-use warden_core::{GroupId, NodeId};
+use warden_core::NodeId;
 
 /// Longest console line, newline excluded.
 pub const MAX_LINE: usize = 48;
@@ -82,11 +83,8 @@ impl fmt::Display for ConsoleError {
 
 impl core::error::Error for ConsoleError {}
 
-fn number(word: Option<&str>) -> Result<u8, ConsoleError> {
-    word.ok_or(ConsoleError::MissingArgument)?.parse().map_err(|_| ConsoleError::BadNumber)
-}
-
 /// Parses one line (without its newline). An empty line is `Ok(None)`.
+/// Operator commands follow the core's grammar, nodes and groups by id.
 ///
 /// # Errors
 ///
@@ -101,17 +99,19 @@ pub fn parse(line: &[u8]) -> Result<Option<Command>, ConsoleError> {
     }
     let mut words = text.split_ascii_whitespace();
     let Some(verb) = words.next() else { return Ok(None) };
+    match Op::parse(verb, words.clone(), &Ids) {
+        Ok(Some(op)) => return Ok(Some(Command::Op(op))),
+        Ok(None) => {}
+        Err(CommandError::MissingArgument(_)) => return Err(ConsoleError::MissingArgument),
+        Err(CommandError::ExtraArgument(_)) => return Err(ConsoleError::ExtraArgument),
+        Err(CommandError::UnknownNode(_) | CommandError::UnknownGroup(_)) => return Err(ConsoleError::BadNumber),
+    }
     let command = match verb {
         "status" => Command::Status,
-        "fence" => Command::Op(Op::Fence { node: NodeId(number(words.next())?) }),
-        "unfence" => Command::Op(Op::Unfence { node: NodeId(number(words.next())?) }),
-        "standby" => Command::Op(Op::Standby { node: NodeId(number(words.next())?) }),
-        "online" => Command::Op(Op::Online { node: NodeId(number(words.next())?) }),
-        "migrate" => {
-            let group = GroupId(number(words.next())?);
-            Command::Op(Op::Migrate { group, node: NodeId(number(words.next())?) })
+        "wedge" => {
+            let word = words.next().ok_or(ConsoleError::MissingArgument)?;
+            Command::Wedge(NodeId(word.parse().map_err(|_| ConsoleError::BadNumber)?))
         }
-        "wedge" => Command::Wedge(NodeId(number(words.next())?)),
         _ => return Err(ConsoleError::Unknown),
     };
     if words.next().is_some() {
@@ -151,6 +151,8 @@ impl LineBuffer {
 
 #[cfg(test)]
 mod tests {
+    use warden_core::GroupId;
+
     use super::*;
 
     #[test]

@@ -70,6 +70,10 @@ impl Names {
         if let Some(rest) = text.strip_prefix("controller started:") {
             return format!("controller of cluster (firmware) started:{rest}");
         }
+        if text.starts_with("status ") {
+            // The console's status answer, read by id (`status_json`).
+            return text.to_owned();
+        }
         let mut out = Vec::new();
         let mut words = text.split(' ');
         while let Some(word) = words.next() {
@@ -126,6 +130,8 @@ mod tests {
         assert_eq!(FirmwareLine::parse("12 INFO node 0 is up").map(|l| l.ms), Some(12));
         let placed = FirmwareLine::parse("19 INFO group 0 placed on node 1 (holder lost)").unwrap();
         assert_eq!(names.translate(&placed), "group svc placed on node beta (holder lost)");
+        let status = FirmwareLine::parse("26 INFO status group 0: placed on node 1").unwrap();
+        assert_eq!(names.translate(&status), "status group 0: placed on node 1", "status lines stay by id");
         assert_eq!(FirmwareLine::parse("not a line"), None);
     }
 }

@@ -30,7 +30,7 @@ use crate::RigError;
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A controller the rig runs.
-pub trait Controller: Send + std::fmt::Debug {
+pub trait ControllerUnderTest: Send + std::fmt::Debug {
     /// `linux` or `qemu`.
     fn kind(&self) -> &'static str;
 
@@ -140,7 +140,7 @@ impl LinuxController {
     }
 }
 
-impl Controller for LinuxController {
+impl ControllerUnderTest for LinuxController {
     fn kind(&self) -> &'static str {
         "linux"
     }

@@ -37,7 +37,7 @@ use warden_controller_mcu::LINK_UARTS;
 
 use super::console::ConsoleKind;
 use super::firmware_log::{FirmwareLine, Names};
-use crate::controller::Controller;
+use crate::controller::ControllerUnderTest;
 use crate::host::tools;
 use crate::runs::config::Layout;
 use crate::watch::timeline::{Happening, Timeline, BOUND};
@@ -339,7 +339,7 @@ fn lock(log: &Mutex<Vec<String>>) -> std::sync::MutexGuard<'_, Vec<String>> {
     log.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-impl Controller for QemuController {
+impl ControllerUnderTest for QemuController {
     fn kind(&self) -> &'static str {
         "qemu"
     }

@@ -17,7 +17,7 @@ use super::config::{self, Layout, GROUP, RECORDS};
 use super::options::{ControllerKind, Options};
 use crate::controller::console::ConsoleKind;
 use crate::controller::qemu::{Firmware, QemuController};
-use crate::controller::{Controller, LinuxController};
+use crate::controller::{ControllerUnderTest, LinuxController};
 use crate::hardware::board::RelayBoard;
 use crate::hardware::disk::Disk;
 use crate::hardware::rack::{BootThread, Rack};
@@ -61,7 +61,7 @@ pub struct Rig {
     probe: Option<Probe>,
     writer: Option<Writer>,
     detectors: Detectors,
-    controller: Box<dyn Controller>,
+    controller: Box<dyn ControllerUnderTest>,
     board: RelayBoard,
     _boots: BootThread,
     rack: Arc<Rack>,
@@ -180,7 +180,7 @@ impl Programs {
 }
 
 /// A controller, the ends of its node links and the end of its relay board.
-type Wired = (Box<dyn Controller>, Vec<ControllerEnd>, ControllerEnd);
+type Wired = (Box<dyn ControllerUnderTest>, Vec<ControllerEnd>, ControllerEnd);
 
 /// The controller of `programs`, not yet started, and the ends the rig's
 /// lines and relay board are played on: pseudo-terminals for the Linux

@@ -82,6 +82,21 @@ pub enum OperatorOp {
     },
 }
 
+impl OperatorOp {
+    /// The command in words, verb first, as the controller's grammar of
+    /// operator commands takes them (the verb is the JSON `op` tag).
+    #[must_use]
+    pub fn words(&self) -> (&'static str, Vec<&str>) {
+        match self {
+            Self::Migrate { group, node } => ("migrate", vec![group.as_str(), node.as_str()]),
+            Self::Standby { node } => ("standby", vec![node.as_str()]),
+            Self::Online { node } => ("online", vec![node.as_str()]),
+            Self::Fence { node } => ("fence", vec![node.as_str()]),
+            Self::Unfence { node } => ("unfence", vec![node.as_str()]),
+        }
+    }
+}
+
 /// One answer line.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "reply", rename_all = "snake_case")]
@@ -403,6 +418,23 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_json_verb_is_the_words_verb() {
+        let ops = [
+            OperatorOp::Migrate { group: "web".into(), node: "b".into() },
+            OperatorOp::Standby { node: "a".into() },
+            OperatorOp::Online { node: "a".into() },
+            OperatorOp::Fence { node: "a".into() },
+            OperatorOp::Unfence { node: "a".into() },
+        ];
+        for op in ops {
+            let json = serde_json::to_value(&op).unwrap();
+            let (verb, words) = op.words();
+            assert_eq!(json["op"], verb, "{json}");
+            assert_eq!(words.last().copied(), json["node"].as_str());
+        }
+    }
 
     #[test]
     fn requests_and_replies_read_as_documented() {

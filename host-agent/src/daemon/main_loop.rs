@@ -16,6 +16,7 @@ use std::os::unix::net::UnixStream;
 use nix::sys::signal::Signal;
 use warden_bsp::linux::DevWatchdog;
 use warden_bsp::Watchdog;
+use warden_core::controller::CommandError;
 use warden_core::wire::{Auth, Op, Role, Summary};
 use warden_core::{GroupId, GroupSet};
 
@@ -479,7 +480,7 @@ impl Daemon {
                         Ok(()) => ControlReply::Accepted { id },
                         Err(refusal) => ControlReply::Refused {
                             id,
-                            reason: snake(&format!("{refusal:?}")),
+                            reason: refusal.name().to_owned(),
                             message: refusal.to_string(),
                         },
                     };
@@ -575,27 +576,22 @@ impl Daemon {
         }
     }
 
-    /// Maps an operator command's names to ids and relays it.
+    /// Maps an operator command's names to ids, in the controller's
+    /// grammar of operator commands, and relays it.
     fn relay(&mut self, connection: u64, op: &OperatorOp) {
-        let node = |name: &str| {
-            self.config.node_id(name).ok_or_else(|| {
+        let (verb, words) = op.words();
+        let wire = match Op::parse(verb, words.into_iter(), &self.config) {
+            Ok(Some(op)) => Ok(op),
+            Ok(None) => Err(format!("`{verb}` is not an operator command")),
+            Err(CommandError::UnknownNode(name)) => {
                 let known = self.config.nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", ");
-                format!("no node `{name}` in the configuration (nodes: {known})")
-            })
-        };
-        let wire = match op {
-            OperatorOp::Migrate { group, node: to } => match (self.config.group_id(group), node(to)) {
-                (Some(group), Ok(node)) => Ok(Op::Migrate { group, node }),
-                (None, _) => {
-                    let known = self.config.groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>().join(", ");
-                    Err(format!("no group `{group}` in the configuration (groups: {known})"))
-                }
-                (_, Err(e)) => Err(e),
-            },
-            OperatorOp::Standby { node: n } => node(n).map(|node| Op::Standby { node }),
-            OperatorOp::Online { node: n } => node(n).map(|node| Op::Online { node }),
-            OperatorOp::Fence { node: n } => node(n).map(|node| Op::Fence { node }),
-            OperatorOp::Unfence { node: n } => node(n).map(|node| Op::Unfence { node }),
+                Err(format!("no node `{name}` in the configuration (nodes: {known})"))
+            }
+            Err(CommandError::UnknownGroup(name)) => {
+                let known = self.config.groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>().join(", ");
+                Err(format!("no group `{name}` in the configuration (groups: {known})"))
+            }
+            Err(e) => Err(e.to_string()),
         };
         match wire {
             Ok(op) => self.send_request(connection, op),
@@ -666,7 +662,7 @@ impl Daemon {
             .map(|n| match summary.node(n.id) {
                 Some(s) => ClusterNode {
                     name: n.name.clone(),
-                    life: format!("{:?}", s.life).to_lowercase(),
+                    life: s.life.name().to_owned(),
                     standby: s.standby,
                     powered: s.powered,
                     fence_record: s.fence_record,
@@ -772,32 +768,5 @@ impl Daemon {
             "stopped; left as they are: {}",
             if holds.is_empty() { "nothing held".to_owned() } else { holds.join(", ") }
         ));
-    }
-}
-
-/// `NodeUnavailable` → `node_unavailable`.
-fn snake(name: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in name.chars().enumerate() {
-        if c.is_ascii_uppercase() {
-            if i > 0 {
-                out.push('_');
-            }
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn refusal_names_in_snake_case() {
-        assert_eq!(snake("NodeUnavailable"), "node_unavailable");
-        assert_eq!(snake("Unsafe"), "unsafe");
     }
 }

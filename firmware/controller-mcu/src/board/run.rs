@@ -88,31 +88,6 @@ const fn power_error(e: PowerError) -> &'static str {
     }
 }
 
-const fn refusal(r: Refusal) -> &'static str {
-    match r {
-        Refusal::UnknownNode => "no such node",
-        Refusal::UnknownGroup => "no such group",
-        Refusal::NotEligible => "node not eligible for the group",
-        Refusal::NodeUnavailable => "node not up, or fenced, in standby, or failing the group",
-        Refusal::NotFenced => "node is not fenced",
-        Refusal::AlreadyFenced => "node already fenced",
-        Refusal::Unsafe => "unsafe",
-    }
-}
-
-const fn op_name(op: Op) -> &'static str {
-    match op {
-        Op::Migrate { .. } => "migrate",
-        Op::Standby { .. } => "standby",
-        Op::Online { .. } => "online",
-        Op::Fence { .. } => "fence",
-        Op::Unfence { .. } => "unfence",
-        // Commands the core may add later.
-        #[allow(unreachable_patterns)]
-        _ => "operator command",
-    }
-}
-
 /// An event in the core's words, at its severity's level.
 fn log_event(event: Event) {
     match event.severity() {
@@ -533,8 +508,8 @@ fn run(controller: &mut Controller, devices: &mut Devices, auth: &Auth, mut cons
                     Ok(Some(Command::Status)) => devices.status(controller, &decoders),
                     Ok(Some(Command::Op(op))) => {
                         match controller.handle_request(now, op) {
-                            Ok(()) => info!("console: {=str} accepted", op_name(op)),
-                            Err(r) => warn!("console: {=str} refused: {=str}", op_name(op), refusal(r)),
+                            Ok(()) => info!("console: {=str} accepted", op.verb()),
+                            Err(r) => warn!("console: {=str} refused: {=str}", op.verb(), r.describe()),
                         }
                         devices.drain(now, controller, auth);
                     }

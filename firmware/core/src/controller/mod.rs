@@ -14,6 +14,7 @@
 //! Alarms have a queue of their own and come out after the step's effects;
 //! alarms beyond its room are dropped and counted.
 
+mod command;
 mod config;
 mod decide;
 mod fence;
@@ -25,6 +26,7 @@ mod node;
 mod tests;
 mod text;
 
+pub use command::{CommandError, Lookup, OPERATOR_COMMANDS};
 pub use config::{ClusterConfig, ConfigError, GroupConfig, Timing, TimingError, TimingProblem};
 #[cfg(feature = "flaws")]
 pub use flaws::Flaw;

@@ -140,9 +140,26 @@ pub enum Refusal {
     Unsafe,
 }
 
-impl core::fmt::Display for Refusal {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(match self {
+impl Refusal {
+    /// Its machine name (`node_unavailable`, ...), as the agent's control
+    /// socket gives it.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::UnknownNode => "unknown_node",
+            Self::UnknownGroup => "unknown_group",
+            Self::NotEligible => "not_eligible",
+            Self::NodeUnavailable => "node_unavailable",
+            Self::NotFenced => "not_fenced",
+            Self::AlreadyFenced => "already_fenced",
+            Self::Unsafe => "unsafe",
+        }
+    }
+
+    /// Its words for a person.
+    #[must_use]
+    pub const fn describe(self) -> &'static str {
+        match self {
             Self::UnknownNode => "no such node in the cluster",
             Self::UnknownGroup => "no such group in the cluster",
             Self::NotEligible => "the node is not eligible for that group",
@@ -150,7 +167,13 @@ impl core::fmt::Display for Refusal {
             Self::NotFenced => "the node is neither fenced nor dead with its power off",
             Self::AlreadyFenced => "the node is already fenced or being fenced",
             Self::Unsafe => "refused as unsafe",
-        })
+        }
+    }
+}
+
+impl core::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.describe())
     }
 }
 
