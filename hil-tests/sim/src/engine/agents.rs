@@ -1,29 +1,15 @@
 //! The agents: starting one on a powered server, what it is told about its
 //! ping nodes, and carrying out its outputs.
 
-use warden_agent_proto::{Agent, AgentConfig, AgentOutput, GroupShape};
-use warden_core::{Duration, Instant, NodeId};
+use warden_agent_proto::{Agent, AgentOutput};
+use warden_core::{Instant, NodeId};
 
 use super::Sim;
 use crate::trace::Entry;
 
 impl Sim {
-    fn agent_config(&self, n: usize) -> AgentConfig {
-        let t = &self.sc.timing;
-        AgentConfig {
-            node: NodeId(n as u8),
-            groups: self.sc.groups.iter().map(|g| GroupShape { resources: g.resources, max_restarts: 2 }).collect(),
-            keepalive: t.keepalive,
-            controller_silence: Duration(self.sc.controller_silence),
-            monitor_interval: Duration(self.sc.monitor_interval),
-            probe_interval: Duration(self.sc.probe_interval),
-            restart_window: Duration(60_000),
-            step_timeout: Duration(self.sc.step_time.1 * 20 + 1_000),
-        }
-    }
-
     pub(super) fn start_agent(&mut self, n: usize) {
-        let config = self.agent_config(n);
+        let config = self.sc.agent_config(NodeId(n as u8));
         let nonce = self.rng.next_u64();
         match Agent::new(config, self.instant(), nonce) {
             Ok(agent) => {
