@@ -22,13 +22,19 @@
 //! Then the faults stop, everything is repaired and an operator unfences
 //! fenced servers; liveness requires every group to be held again, fully,
 //! on exactly one powered server, within [`Scenario::liveness_bound`].
+//!
+//! The [benchmarks](mod@bench) run the same halves without the simulator: a
+//! [`Recording`] of a scenario's cluster in steady state (perfect links,
+//! steps done at once) is replayed to time a controller and an agent step.
 
 mod agenda;
+pub mod bench;
 mod campaign;
 mod engine;
 mod narrate;
 mod rng;
 mod scenario;
+mod steady;
 mod trace;
 mod world;
 
@@ -37,4 +43,5 @@ pub use engine::{ControllerHook, Outcome, RunOptions, Scripted, Sim};
 pub use narrate::narrate;
 pub use rng::Rng;
 pub use scenario::{Fault, Faults, GroupSpec, Scenario};
+pub use steady::{AgentInput, ControllerInput, Recording};
 pub use trace::{describe_event, line, Entry, Trace};

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use warden_agent_proto::{AgentConfig, GroupShape};
 use warden_core::controller::{ClusterConfig, GroupConfig, Timing};
 use warden_core::{Duration, NodeId};
 
@@ -322,6 +323,37 @@ impl Scenario {
         }
     }
 
+    /// A quiet cluster of `nodes` servers and `groups` groups of two
+    /// resources, default timing and no faults. Homes take turns, so every
+    /// server holds some groups; groups go back home. This is the steady
+    /// state the benchmarks record (see [`Recording`](crate::Recording)).
+    #[must_use]
+    pub fn steady(nodes: u8, groups: u8) -> Self {
+        let groups = (0..groups)
+            .map(|g| GroupSpec {
+                eligible: (0..nodes).map(|k| NodeId((g + k) % nodes)).collect(),
+                auto_failback: true,
+                resources: 2,
+            })
+            .collect();
+        Self {
+            nodes,
+            links: 1,
+            bytes: false,
+            groups,
+            timing: Timing::DEFAULT,
+            fence_idle_dead: false,
+            controller_silence: Timing::DEFAULT.deadtime.as_millis(),
+            monitor_interval: 2_000,
+            probe_interval: 30_000,
+            // Steps are carried out at once.
+            step_time: (0, 0),
+            // The rest (latency, fault rates) matters only to the simulator,
+            // and no fault is switched on.
+            ..Self::from_seed(0, Faults::NONE)
+        }
+    }
+
     /// The controller's view of the cluster.
     #[must_use]
     pub fn cluster_config(&self) -> ClusterConfig {
@@ -334,6 +366,22 @@ impl Scenario {
             let _ = groups.push(GroupConfig { eligible, auto_failback: g.auto_failback });
         }
         ClusterConfig { nodes: self.nodes, groups, timing: self.timing, fence_idle_dead: self.fence_idle_dead }
+    }
+
+    /// The agent's view of the cluster, on `node`.
+    #[must_use]
+    pub fn agent_config(&self, node: NodeId) -> AgentConfig {
+        let t = &self.timing;
+        AgentConfig {
+            node,
+            groups: self.groups.iter().map(|g| GroupShape { resources: g.resources, max_restarts: 2 }).collect(),
+            keepalive: t.keepalive,
+            controller_silence: Duration(self.controller_silence),
+            monitor_interval: Duration(self.monitor_interval),
+            probe_interval: Duration(self.probe_interval),
+            restart_window: Duration(60_000),
+            step_timeout: Duration(self.step_time.1 * 20 + 1_000),
+        }
     }
 
     /// The liveness bound: after the faults stop and everything is
