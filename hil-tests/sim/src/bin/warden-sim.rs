@@ -27,7 +27,8 @@ struct Cli {
     /// Faults the seeds may switch on: `all`, `none`, or a comma-separated
     /// list (loss, delay, duplicate, corrupt, cut, power-loss, hang, crash,
     /// step-failure, stuck-release, service-death, relay-ignore, sense-stuck,
-    /// controller-reset, ping-loss, operator).
+    /// controller-reset, ping-loss, operator, store-failure, slow-store,
+    /// link-stall).
     #[arg(long, default_value = "all", value_parser = Faults::parse)]
     faults: Faults,
     /// Worker threads (default: every core).
