@@ -12,11 +12,13 @@
 //!   [`warden_cluster::hardware`], checked against the cluster file.
 //! * [`relays`]: every node's relay behind one [`PowerSwitch`](warden_bsp::PowerSwitch).
 //! * [`links`]: every node's links, with a frame decoder and counters each.
+//! * [`alert`]: the alert command, queued to a thread of its own.
 //! * [`control`]: operator requests on the control socket, parsed and checked.
 //! * [`report`]: the console lines, the status table and the status JSON.
 //! * [`run`]: boot (rule 4) and the main loop that carries out the
 //!   controller's outputs in order.
 
+pub mod alert;
 pub mod control;
 pub mod links;
 pub mod relay_worker;

@@ -30,7 +30,6 @@
 use std::io::Read as _;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
@@ -44,6 +43,7 @@ use warden_core::controller::{Boot, Controller, Event, Output, Persisted};
 use warden_core::wire::{encode, Auth, Key, MAX_FRAME};
 use warden_core::{Duration, Instant, NodeId, MAX_NODES};
 
+use crate::alert::{Alert, Alerts, QUEUE};
 use crate::control::{self, ControlSocket, Request};
 use crate::links::Links;
 use crate::relay_worker::{Done, Job, RelayWorker};
@@ -125,7 +125,8 @@ pub struct Driver {
     pending_power: [Option<bool>; MAX_NODES],
     next_sense: Instant,
     next_status: Option<Instant>,
-    alerts: Vec<Child>,
+    /// The alert command's queue, when one is configured.
+    alerts: Option<Alerts>,
     /// A step of the loop longer than this (the keepalive) is reported:
     /// meanwhile no link is read.
     slow_step: std::time::Duration,
@@ -230,6 +231,14 @@ impl Driver {
         };
         let next_status = hw.status_interval.map(|_| now);
         let slow_step = std::time::Duration::from_millis(cluster.timing.keepalive.as_millis());
+        let alerts = match cluster.cluster.alert.clone() {
+            Some(argv) => {
+                let report = move |line: &str| print_line(clock.now(), line);
+                let alerts = Alerts::spawn(argv, cluster.cluster.name.clone(), report);
+                Some(alerts.map_err(|source| RunError::Os { what: "starting the alert thread", source })?)
+            }
+            None => None,
+        };
         let mut driver = Self {
             controller,
             cluster,
@@ -246,7 +255,7 @@ impl Driver {
             pending_power: [None; MAX_NODES],
             next_sense: now.saturating_add(std_ms(hw.sense_interval)),
             next_status,
-            alerts: Vec::new(),
+            alerts,
             slow_step,
             hw,
         };
@@ -289,7 +298,6 @@ impl Driver {
                     self.next_status = Some(now.saturating_add(std_ms(every)));
                 }
             }
-            self.alerts.retain_mut(|c| matches!(c.try_wait(), Ok(None)));
 
             let deadline = [
                 self.controller.poll_timeout(),
@@ -511,23 +519,17 @@ impl Driver {
         }
     }
 
+    /// Queues the alert command for `event` (it runs on its own thread).
     fn alert(&mut self, now: Instant, event: &Event, line: &str) {
-        let Some(argv) = self.cluster.cluster.alert.as_ref() else { return };
-        let Some((program, args)) = argv.split_first() else { return };
-        let node = event.node().map(|n| report::node_name(&self.cluster, n));
-        let group = event.group().map(|g| report::group_name(&self.cluster, g));
-        let mut command = Command::new(program);
-        command
-            .args(args)
-            .env("WARDEN_CLUSTER", &self.cluster.cluster.name)
-            .env("WARDEN_EVENT", event.kind())
-            .env("WARDEN_MESSAGE", line)
-            .env("WARDEN_NODE", node.unwrap_or_default())
-            .env("WARDEN_GROUP", group.unwrap_or_default())
-            .stdin(Stdio::null());
-        match command.spawn() {
-            Ok(child) => self.alerts.push(child),
-            Err(e) => print_line(now, &format!("alert command {program}: {e}")),
+        let Some(alerts) = self.alerts.as_mut() else { return };
+        let alert = Alert {
+            event: event.kind(),
+            node: event.node().map(|n| report::node_name(&self.cluster, n)).unwrap_or_default(),
+            group: event.group().map(|g| report::group_name(&self.cluster, g)).unwrap_or_default(),
+            message: line.to_owned(),
+        };
+        if !alerts.raise(alert) {
+            print_line(now, &format!("alert for `{}` dropped: {} alerts waiting already", event.kind(), QUEUE));
         }
     }
 

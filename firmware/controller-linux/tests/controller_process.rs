@@ -255,12 +255,18 @@ impl Rig {
         let key = dir.path().join("cluster.key");
         std::fs::write(&key, KEY).unwrap();
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        // The alert command writes every event it is given to alerts.log.
+        let alert = format!(
+            "alert = [\"/bin/sh\", \"-c\", \"echo $WARDEN_EVENT $WARDEN_NODE $WARDEN_GROUP >> {}\"]",
+            dir.path().join("alerts.log").display()
+        );
         std::fs::write(
             dir.path().join("cluster.toml"),
             r#"
 [cluster]
 name = "e2e"
 key_file = "cluster.key"
+ALERT
 
 [timing]
 keepalive = "100ms"
@@ -289,7 +295,8 @@ nodes = ["alpha", "beta"]
 [[group.resource]]
 kind = "service"
 command = ["/bin/true"]
-"#,
+"#
+            .replace("ALERT", &alert),
         )
         .unwrap();
         std::fs::write(
@@ -418,6 +425,12 @@ fn fences_the_silent_holder_moves_the_group_and_a_restart_changes_nothing() {
     rig.until("the fence confirmed by the sense", |r| r.saw_line("node alpha is fenced: power sensed off"));
     rig.until("web on beta", |r| r.agents[1].holds.contains(WEB));
     rig.until("the takeover line", |r| r.saw_line("group web placed on node beta"));
+    // The alert command ran off the main loop, with the event's names.
+    let alerts = rig.dir.path().join("alerts.log");
+    rig.until("the alerts of the fence", |_| {
+        std::fs::read_to_string(&alerts)
+            .is_ok_and(|a| a.contains("fence_confirmed alpha") && a.contains("placed beta web"))
+    });
     let status = rig.ask("status");
     assert_eq!(status["status"]["nodes"][0]["life"], "fenced", "{status}");
     assert_eq!(status["status"]["nodes"][0]["power"], "off", "{status}");
