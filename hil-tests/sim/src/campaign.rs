@@ -5,12 +5,12 @@ use std::sync::Mutex;
 use std::time::{Duration as WallDuration, Instant as WallClock};
 
 use super::engine::{Outcome, RunOptions, Sim};
-use super::scenario::{Faults, Scenario};
+use super::plan::{Faults, Plan};
 
 /// Runs one seed.
 #[must_use]
 pub fn run_seed(seed: u64, faults: Faults, options: RunOptions) -> Outcome {
-    Sim::new(Scenario::from_seed(seed, faults), options).run()
+    Sim::new(Plan::from_seed(seed, faults), options).run()
 }
 
 /// A run of many seeds.
@@ -120,7 +120,7 @@ impl Campaign {
             }
         });
         let mut summary = total.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
-        summary.failures.sort_by_key(|o| o.scenario.seed);
+        summary.failures.sort_by_key(|o| o.plan.seed);
         summary.failures.truncate(5);
         summary.wall = started.elapsed();
         summary

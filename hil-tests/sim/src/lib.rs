@@ -21,10 +21,10 @@
 //!
 //! Then the faults stop, everything is repaired and an operator unfences
 //! fenced servers; liveness requires every group to be held again, fully,
-//! on exactly one powered server, within [`Scenario::liveness_bound`].
+//! on exactly one powered server, within [`Plan::liveness_bound`].
 //!
 //! The [benchmarks](mod@bench) run the same halves without the simulator: a
-//! [`Recording`] of a scenario's cluster in steady state (perfect links,
+//! [`Recording`] of a plan's cluster in steady state (perfect links,
 //! steps done at once) is replayed to time a controller and an agent step.
 
 mod agenda;
@@ -32,8 +32,8 @@ pub mod bench;
 mod campaign;
 mod engine;
 mod narrate;
+mod plan;
 mod rng;
-mod scenario;
 mod steady;
 mod trace;
 mod world;
@@ -41,7 +41,7 @@ mod world;
 pub use campaign::{run_seed, Campaign, Summary};
 pub use engine::{ControllerHook, Outcome, RunOptions, Scripted, Sim};
 pub use narrate::narrate;
+pub use plan::{Fault, Faults, GroupSpec, Plan};
 pub use rng::Rng;
-pub use scenario::{Fault, Faults, GroupSpec, Scenario};
 pub use steady::{AgentInput, ControllerInput, Recording};
 pub use trace::{describe_event, line, Entry, Trace};

@@ -8,15 +8,15 @@ use warden_core::wire::Op;
 use warden_core::{Duration, GroupId, NodeId};
 
 use super::engine::{RunOptions, Scripted, Sim};
-use super::scenario::{Faults, GroupSpec, Scenario};
+use super::plan::{Faults, GroupSpec, Plan};
 use super::trace::{line, Entry};
 
 const N0: NodeId = NodeId(0);
 const N1: NodeId = NodeId(1);
 const GROUP: GroupId = GroupId(0);
 
-fn scenario() -> Scenario {
-    let mut sc = Scenario::from_seed(1, Faults::NONE);
+fn plan() -> Plan {
+    let mut sc = Plan::from_seed(1, Faults::NONE);
     sc.nodes = 2;
     sc.links = 1;
     sc.reorder = false;
@@ -65,7 +65,7 @@ fn told(entry: &Entry) -> bool {
 /// whether every check passed.
 #[must_use]
 pub fn narrate() -> bool {
-    let sc = scenario();
+    let sc = plan();
     println!("Warden on the simulated rig: 2 servers (node0, node1), one controller, relays with sense.");
     println!("Group0 = address + shared disk + service; home node0, may fail over to node1.");
     println!("Timing: keepalive 200ms, deadtime 1s. Times below are virtual (the simulator's clock).\n");

@@ -1,4 +1,4 @@
-//! Steady-state traffic, recorded from the cluster of a [`Scenario`] run in
+//! Steady-state traffic, recorded from the cluster of a [`Plan`] run in
 //! one process: the real controller and real agents over links that lose
 //! nothing and take no time, on a world that carries out every step at
 //! once. The benchmarks replay what it records into copies of the recorded
@@ -11,7 +11,7 @@ use warden_core::controller::{Boot, Controller, Output};
 use warden_core::wire::Message;
 use warden_core::{Duration, GroupId, Instant, NodeId, MAX_NODES};
 
-use super::scenario::Scenario;
+use super::plan::Plan;
 
 /// An input to the controller.
 #[derive(Debug, Clone, Copy)]
@@ -85,7 +85,7 @@ impl Recording {
     ///
     /// The configuration was refused, or the cluster did not settle with
     /// every group at home.
-    pub fn record(sc: &Scenario, secs: u64) -> Result<Self, String> {
+    pub fn record(sc: &Plan, secs: u64) -> Result<Self, String> {
         let mut cluster = Cluster::new(sc)?;
         let warm = sc.timing.initdead.as_millis() * 2;
         cluster.run_until(Instant(warm));
@@ -126,7 +126,7 @@ struct Cluster {
 }
 
 impl Cluster {
-    fn new(sc: &Scenario) -> Result<Self, String> {
+    fn new(sc: &Plan) -> Result<Self, String> {
         let now = Instant::ZERO;
         let boot = Boot { now, seed: 7, fenced: [false; MAX_NODES], powered: [Some(true); MAX_NODES] };
         let controller = Controller::new(sc.cluster_config(), boot)

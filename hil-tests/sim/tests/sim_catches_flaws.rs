@@ -21,11 +21,11 @@ fn first_violation(hook: fn(&mut Controller), seeds: u64, faults: &str) -> Optio
     println!("{}", summary.line());
     let failure = summary.failures.iter().find(|o| o.violation.is_some())?;
     let (at, what) = failure.violation.clone()?;
-    println!("seed {} broke a rule at {at} ms: {what}", failure.scenario.seed);
+    println!("seed {} broke a rule at {at} ms: {what}", failure.plan.seed);
     for (t, entry) in failure.trace.entries() {
         println!("  {}", line(*t, entry));
     }
-    Some((failure.scenario.seed, what))
+    Some((failure.plan.seed, what))
 }
 
 fn assert_caught(name: &str, found: Option<(u64, String)>, rule: &str) {

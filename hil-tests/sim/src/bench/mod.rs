@@ -21,7 +21,7 @@ use std::time::Instant as WallClock;
 use serde::{Serialize, Serializer};
 use warden_core::wire::Auth;
 
-use crate::{Recording, Scenario};
+use crate::{Plan, Recording};
 
 /// Every benchmark's figures, and where they were taken.
 #[derive(Debug, Clone, Serialize)]
@@ -86,7 +86,7 @@ impl Report {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
         let mut rows = Vec::new();
         for (nodes, groups) in [(2u8, 1u8), (8, 32)] {
-            let recording = Recording::record(&Scenario::steady(nodes, groups), effort.record_secs)?;
+            let recording = Recording::record(&Plan::steady(nodes, groups), effort.record_secs)?;
             rows.push(steps::controller_row(&recording, nodes, groups, effort));
             rows.push(steps::agent_row(&recording, groups, effort));
         }

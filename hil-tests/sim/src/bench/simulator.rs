@@ -6,7 +6,7 @@ use warden_core::controller::Timing;
 use warden_core::{Duration, NodeId};
 
 use super::{percentile, Effort, Row};
-use crate::{Faults, GroupSpec, RunOptions, Scenario, Scripted, Sim};
+use crate::{Faults, GroupSpec, Plan, RunOptions, Scripted, Sim};
 
 /// A quiet two-node cluster (keepalive 1 s, one group of two resources,
 /// monitors every 10 s) for an hour of virtual time per run.
@@ -15,7 +15,7 @@ pub(super) fn sim_row(effort: Effort) -> Result<Row, String> {
     let mut rates = Vec::new();
     let mut steps = 0;
     for seed in 0..effort.sim_seeds {
-        let mut sc = Scenario::from_seed(seed, Faults::NONE);
+        let mut sc = Plan::from_seed(seed, Faults::NONE);
         sc.nodes = 2;
         sc.links = 1;
         sc.bytes = false;

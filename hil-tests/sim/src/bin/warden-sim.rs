@@ -90,8 +90,8 @@ fn main() -> ExitCode {
 
 fn replay(seed: u64, cli: &Cli) -> ExitCode {
     let options = RunOptions { keep: 0, echo: true, wire: cli.wire, hook: None };
-    let outcome = warden_sim::Sim::new(warden_sim::Scenario::from_seed(seed, cli.faults), options);
-    println!("{}", warden_sim::Scenario::from_seed(seed, cli.faults));
+    let outcome = warden_sim::Sim::new(warden_sim::Plan::from_seed(seed, cli.faults), options);
+    println!("{}", warden_sim::Plan::from_seed(seed, cli.faults));
     let outcome = outcome.run();
     let summary = verdict(&outcome);
     println!("{summary}");
@@ -104,11 +104,11 @@ fn replay(seed: u64, cli: &Cli) -> ExitCode {
 
 fn verdict(o: &Outcome) -> String {
     match (&o.violation, &o.liveness) {
-        (Some((at, what)), _) => format!("seed {}: VIOLATION at {at} ms: {what}", o.scenario.seed),
-        (None, Some(what)) => format!("seed {}: LIVENESS FAILURE: {what}", o.scenario.seed),
+        (Some((at, what)), _) => format!("seed {}: VIOLATION at {at} ms: {what}", o.plan.seed),
+        (None, Some(what)) => format!("seed {}: LIVENESS FAILURE: {what}", o.plan.seed),
         (None, None) => format!(
             "seed {}: passed ({} steps, {:.1} virtual s, every group held {} ms after the faults stopped)",
-            o.scenario.seed,
+            o.plan.seed,
             o.steps,
             o.sim_ms as f64 / 1000.0,
             o.recovered_after.unwrap_or(0)
@@ -119,14 +119,14 @@ fn verdict(o: &Outcome) -> String {
 /// A failing seed: what it was, what broke, the last events, how to replay.
 fn report(o: &Outcome, last: usize) {
     println!("---- {}", verdict(o));
-    println!("{}", o.scenario);
+    println!("{}", o.plan);
     let entries: Vec<_> = o.trace.entries().collect();
     let skip = entries.len().saturating_sub(last);
     println!("  last {} events:", entries.len() - skip);
     for (at, entry) in entries.into_iter().skip(skip) {
         println!("  {}", line(*at, entry));
     }
-    println!("  replay: WARDEN_SEED={} cargo run --release -p warden-sim --bin warden-sim", o.scenario.seed);
+    println!("  replay: WARDEN_SEED={} cargo run --release -p warden-sim --bin warden-sim", o.plan.seed);
 }
 
 fn percentile(sorted: &[u64], p: f64) -> u64 {
@@ -168,7 +168,7 @@ fn print_json(s: &Summary) {
                 (None, Some(w)) => ("liveness", w.clone()),
                 (None, None) => ("none", String::new()),
             };
-            serde_json::json!({"seed": o.scenario.seed, "kind": kind, "what": what}).to_string()
+            serde_json::json!({"seed": o.plan.seed, "kind": kind, "what": what}).to_string()
         })
         .collect();
     println!(

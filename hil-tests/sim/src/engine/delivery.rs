@@ -9,11 +9,11 @@ use warden_core::wire::{encode, Message, MAX_FRAME};
 use warden_core::NodeId;
 
 use super::{Ev, Sim};
-use crate::scenario::Fault;
+use crate::plan::Fault;
 use crate::trace::Entry;
 
 /// What a link carries: a decoded message, or the bytes of a frame when the
-/// scenario sends bytes.
+/// plan sends bytes.
 #[derive(Debug, Clone)]
 pub(super) enum Payload {
     Message(Message),

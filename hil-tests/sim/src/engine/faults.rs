@@ -5,7 +5,7 @@ use warden_core::controller::LinkProgress;
 use warden_core::{GroupId, Instant, NodeId};
 
 use super::{Ev, Sim};
-use crate::scenario::Fault;
+use crate::plan::Fault;
 use crate::trace::Entry;
 
 impl Sim {

@@ -29,8 +29,8 @@ use warden_core::{Instant, NodeId};
 
 use self::delivery::Payload;
 use super::agenda::Agenda;
+use super::plan::{Fault, Plan};
 use super::rng::Rng;
-use super::scenario::{Fault, Scenario};
 use super::trace::{Entry, Trace};
 use super::world::Server;
 
@@ -73,8 +73,8 @@ pub enum Scripted {
 /// What became of one run.
 #[derive(Debug)]
 pub struct Outcome {
-    /// The scenario that ran.
-    pub scenario: Scenario,
+    /// The plan that ran.
+    pub plan: Plan,
     /// Events and timers handled.
     pub steps: u64,
     /// Virtual time simulated (ms).
@@ -160,7 +160,7 @@ const SAME_INSTANT_LIMIT: u32 = 100_000;
 
 /// One simulated run.
 pub struct Sim {
-    sc: Scenario,
+    sc: Plan,
     options: RunOptions,
     rng: Rng,
     now: u64,
@@ -199,9 +199,9 @@ pub struct Sim {
 }
 
 impl Sim {
-    /// A run of `sc`, with faults as the scenario switches them on.
+    /// A run of `sc`, with faults as the plan switches them on.
     #[must_use]
-    pub fn new(sc: Scenario, options: RunOptions) -> Self {
+    pub fn new(sc: Plan, options: RunOptions) -> Self {
         let nodes = usize::from(sc.nodes);
         let shape: Vec<u8> = sc.groups.iter().map(|g| g.resources).collect();
         let links = sc.links;
@@ -298,7 +298,7 @@ impl Sim {
             liveness: self.liveness,
             recovered_after: self.recovered_after,
             trace: self.trace,
-            scenario: self.sc,
+            plan: self.sc,
         }
     }
 

@@ -5,7 +5,7 @@
 use warden_core::NodeId;
 
 use super::{Ev, Sim};
-use crate::scenario::Fault;
+use crate::plan::Fault;
 use crate::trace::Entry;
 
 impl Sim {

@@ -191,7 +191,7 @@ pub struct GroupSpec {
 
 /// Everything one seed simulates.
 #[derive(Debug, Clone)]
-pub struct Scenario {
+pub struct Plan {
     /// The seed everything below was drawn from.
     pub seed: u64,
     /// Number of servers.
@@ -249,8 +249,8 @@ pub struct Scenario {
     pub probe_interval: u64,
 }
 
-impl Scenario {
-    /// A scenario drawn from `seed`, with faults from `allowed` (each seed
+impl Plan {
+    /// A plan drawn from `seed`, with faults from `allowed` (each seed
     /// switches on a random part of them).
     #[must_use]
     pub fn from_seed(seed: u64, allowed: Faults) -> Self {
@@ -402,7 +402,7 @@ impl Scenario {
     }
 }
 
-impl fmt::Display for Scenario {
+impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let t = &self.timing;
         writeln!(
