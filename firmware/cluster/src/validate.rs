@@ -18,7 +18,10 @@ use super::model::{
     MacConfig, MonitorConfig, NodeConfig, NotifySwitchConfig, PingGroup, ResourceConfig, SerialLink, Service,
     ServiceConfig, UdpLink,
 };
-use super::raw::{RawAgent, RawCluster, RawConfig, RawGroup, RawMonitor, RawNode, RawResource, RawTiming, S};
+use super::raw::{
+    RawAddress, RawAgent, RawCluster, RawConfig, RawDisk, RawGroup, RawMac, RawMonitor, RawNode, RawNotifySwitch,
+    RawResource, RawService, RawTiming, Tagged, S,
+};
 use crate::escape::unescape;
 
 type Checked<T> = Result<T, Problem>;
@@ -33,23 +36,6 @@ pub const BAUDS: [u32; 12] =
 /// Where scripts are looked for when `search` is not given.
 pub const DEFAULT_SEARCH: [&str; 2] = ["/etc/ha.d/resource.d", "/etc/init.d"];
 
-const RESOURCE_KINDS: &str = "address, mac, notify_switch, disk, service";
-const ADDRESS_KEYS: &[&str] = &["ip", "interface", "broadcast", "garp_count", "garp_interval", "garp_refresh"];
-const MAC_KEYS: &[&str] = &["address", "derive", "interface"];
-const NOTIFY_KEYS: &[&str] = &["interface"];
-const DISK_KEYS: &[&str] = &[
-    "device",
-    "mountpoint",
-    "fstype",
-    "options",
-    "fsck",
-    "activate",
-    "deactivate",
-    "kill_grace",
-    "timeout",
-    "fsck_timeout",
-];
-const SERVICE_KEYS: &[&str] = &["script", "search", "systemd", "ocf", "params", "command", "respawn", "timeout"];
 const TCP_KEYS: &[&str] = &["address", "send", "expect"];
 const HTTP_KEYS: &[&str] = &["url", "status"];
 const COMMAND_KEYS: &[&str] = &["command"];
@@ -374,6 +360,37 @@ struct Taken {
     mountpoints: BTreeMap<PathBuf, String>,
 }
 
+/// What the resources of one group claim in [`Taken`].
+struct Claims<'a> {
+    taken: &'a mut Taken,
+    group: &'a str,
+}
+
+impl Claims<'_> {
+    fn ip(&mut self, ip: IpAddr, span: Range<usize>) -> Checked<()> {
+        match self.taken.ips.insert(ip, self.group.to_owned()) {
+            Some(other) => Err(Problem::at(span, format!("address {ip} is already in group `{other}`"))),
+            None => Ok(()),
+        }
+    }
+
+    fn mac(&mut self, mac: [u8; 6], span: Range<usize>) -> Checked<()> {
+        match self.taken.macs.insert(mac, self.group.to_owned()) {
+            Some(other) => Err(Problem::at(span, format!("MAC {} is already in group `{other}`", format_mac(mac)))),
+            None => Ok(()),
+        }
+    }
+
+    fn mountpoint(&mut self, mountpoint: &std::path::Path, span: Range<usize>) -> Checked<()> {
+        match self.taken.mountpoints.insert(mountpoint.to_owned(), self.group.to_owned()) {
+            Some(other) => {
+                Err(Problem::at(span, format!("mount point {} is already in group `{other}`", mountpoint.display())))
+            }
+            None => Ok(()),
+        }
+    }
+}
+
 fn group(index: usize, raw: &S<RawGroup>, nodes: &[NodeConfig], taken: &mut Taken) -> Checked<GroupConfig> {
     let g = raw.get_ref();
     let gname = name(&g.name, "group")?;
@@ -405,48 +422,12 @@ fn group(index: usize, raw: &S<RawGroup>, nodes: &[NodeConfig], taken: &mut Take
         ));
     }
     // The address a derived MAC is made from: the group's first IPv4 one.
-    let first_v4 = g.resource.iter().find_map(|r| {
-        let r = r.get_ref();
-        (r.kind.get_ref() == "address").then(|| r.ip.as_ref().and_then(|ip| ip_and_prefix(ip).ok())).flatten().and_then(
-            |(ip, _)| match ip {
-                IpAddr::V4(v4) => Some(v4),
-                IpAddr::V6(_) => None,
-            },
-        )
+    let first_v4 = g.resource.iter().find_map(|r| match &r.get_ref().body {
+        RawResource::Address(a) => address_v4(a),
+        _ => None,
     });
-    let mut resources = Vec::with_capacity(g.resource.len());
-    for r in &g.resource {
-        let res = resource(r, first_v4)?;
-        let r = r.get_ref();
-        match &res {
-            ResourceConfig::Address(a) => {
-                if let Some(other) = taken.ips.insert(a.ip, gname.clone()) {
-                    let span = r.ip.as_ref().map_or(0..0, S::span);
-                    return Err(Problem::at(span, format!("address {} is already in group `{other}`", a.ip)));
-                }
-            }
-            ResourceConfig::Mac(m) => {
-                if let Some(other) = taken.macs.insert(m.address, gname.clone()) {
-                    let span = r.address.as_ref().map_or_else(|| r.derive.as_ref().map_or(0..0, S::span), S::span);
-                    return Err(Problem::at(
-                        span,
-                        format!("MAC {} is already in group `{other}`", format_mac(m.address)),
-                    ));
-                }
-            }
-            ResourceConfig::Disk(d) => {
-                if let Some(other) = taken.mountpoints.insert(d.mountpoint.clone(), gname.clone()) {
-                    let span = r.mountpoint.as_ref().map_or(0..0, S::span);
-                    return Err(Problem::at(
-                        span,
-                        format!("mount point {} is already in group `{other}`", d.mountpoint.display()),
-                    ));
-                }
-            }
-            _ => {}
-        }
-        resources.push(res);
-    }
+    let mut claims = Claims { taken, group: &gname };
+    let resources = g.resource.iter().map(|r| resource(r, first_v4, &mut claims)).collect::<Checked<_>>()?;
     let monitors = g.monitor.iter().map(monitor).collect::<Checked<_>>()?;
     Ok(GroupConfig {
         name: gname,
@@ -471,267 +452,334 @@ fn only_keys(present: &[(&'static str, Range<usize>)], kind: &str, allowed: &[&s
     Ok(())
 }
 
-fn required<'a, T>(v: &'a Option<S<T>>, table: &S<RawResource>, key: &'static str, kind: &str) -> Checked<&'a S<T>> {
-    v.as_ref().ok_or_else(|| Problem::below(table.span(), key, format!("a `{kind}` resource needs `{key}`")))
+// ---- resources ----
+
+/// A resource table as a whole: where it is and its kind, for the keys it
+/// lacks.
+struct Table {
+    span: Range<usize>,
+    kind: &'static str,
 }
 
-fn resource(raw: &S<RawResource>, first_v4: Option<Ipv4Addr>) -> Checked<ResourceConfig> {
-    let r = raw.get_ref();
-    let kind = r.kind.get_ref().as_str();
-    let present = r.present();
-    match kind {
-        "address" => {
-            only_keys(&present, kind, ADDRESS_KEYS)?;
-            let ip_s = required(&r.ip, raw, "ip", kind)?;
-            let (ip, prefix) = ip_and_prefix(ip_s)?;
-            let broadcast = match &r.broadcast {
-                None => None,
-                Some(b) => {
-                    if ip.is_ipv6() {
-                        return Err(Problem::at(b.span(), "IPv6 has no broadcast address"));
-                    }
-                    Some(
-                        b.get_ref()
-                            .parse::<Ipv4Addr>()
-                            .map_err(|_| Problem::at(b.span(), format!("`{}` is not an IPv4 address", b.get_ref())))?,
-                    )
-                }
-            };
-            let garp_count = r.garp_count.as_ref().map_or(Ok(5), |c| int_in(c, 0, 100))?;
-            let garp_interval = r.garp_interval.as_ref().map_or(Ok(Duration::from_millis(200)), |d| {
-                let ms = d.get_ref().0;
-                if ms == 0 || ms > 10_000 {
-                    Err(Problem::at(d.span(), format!("{} must be between 1ms and 10s", format_millis(ms))))
-                } else {
-                    Ok(d.get_ref().std())
-                }
-            })?;
-            let garp_refresh = r.garp_refresh.as_ref().map(|d| min_duration(d, 1000)).transpose()?;
-            Ok(ResourceConfig::Address(AddressConfig {
-                ip,
-                prefix,
-                interface: r.interface.as_ref().map(interface).transpose()?,
-                broadcast,
-                garp_count: u32::try_from(garp_count).unwrap_or(5),
-                garp_interval,
-                garp_refresh,
-            }))
-        }
-        "mac" => {
-            only_keys(&present, kind, MAC_KEYS)?;
-            let derive = r.derive.as_ref().is_some_and(|d| *d.get_ref());
-            let address = match (&r.address, derive) {
-                (Some(a), false) => {
-                    let mac = parse_mac(a.get_ref()).ok_or_else(|| {
-                        Problem::at(
-                            a.span(),
-                            format!("`{}` is not a MAC address (write 02:00:c0:a8:55:03)", a.get_ref()),
-                        )
-                    })?;
-                    if mac[0] & 0x01 != 0 {
-                        return Err(Problem::at(
-                            a.span(),
-                            format!("{} is a multicast address: a moved MAC must be unicast", format_mac(mac)),
-                        ));
-                    }
-                    if mac[0] & 0x02 == 0 {
-                        return Err(Problem::at(
-                            a.span(),
-                            format!("{} is not locally administered (the second bit of the first byte must be set, e.g. 02:...)", format_mac(mac)),
-                        ));
-                    }
-                    mac
-                }
-                (Some(a), true) => return Err(Problem::at(a.span(), "give `address` or `derive = true`, not both")),
-                (None, true) => {
-                    let span = r.derive.as_ref().map_or_else(|| raw.span(), S::span);
-                    let v4 = first_v4.ok_or_else(|| {
-                        Problem::at(span, "`derive = true` needs an IPv4 `address` resource in the group")
-                    })?;
-                    let [w, x, y, z] = v4.octets();
-                    [0x02, 0x00, w, x, y, z]
-                }
-                (None, false) => {
-                    return Err(Problem::below(
-                        raw.span(),
-                        "address",
-                        "a `mac` resource needs `address` or `derive = true`",
-                    ))
-                }
-            };
-            let iface = interface(required(&r.interface, raw, "interface", kind)?)?;
-            Ok(ResourceConfig::Mac(MacConfig { address, interface: iface }))
-        }
-        "notify_switch" => {
-            only_keys(&present, kind, NOTIFY_KEYS)?;
-            let iface = interface(required(&r.interface, raw, "interface", kind)?)?;
-            Ok(ResourceConfig::NotifySwitch(NotifySwitchConfig { interface: iface }))
-        }
-        "disk" => {
-            only_keys(&present, kind, DISK_KEYS)?;
-            let dev = required(&r.device, raw, "device", kind)?;
-            let device = dev.get_ref().clone();
-            let tagged = ["UUID=", "LABEL="].iter().any(|p| device.strip_prefix(p).is_some_and(|v| !v.is_empty()));
-            if !(tagged || (device.starts_with('/') && device.len() > 1)) {
-                return Err(Problem::at(
-                    dev.span(),
-                    format!("`{device}` is not an absolute device path, UUID=... or LABEL=..."),
-                ));
-            }
-            let mp = required(&r.mountpoint, raw, "mountpoint", kind)?;
-            let mountpoint = absolute(mp)?;
-            if mountpoint == std::path::Path::new("/") {
-                return Err(Problem::at(mp.span(), "the root directory cannot be a shared disk's mount point"));
-            }
-            if mountpoint.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
-                return Err(Problem::at(mp.span(), format!("`{}` contains `..`", mountpoint.display())));
-            }
-            let ft = required(&r.fstype, raw, "fstype", kind)?;
-            let fstype = ft.get_ref().clone();
-            if fstype.is_empty() || !fstype.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
-                return Err(Problem::at(ft.span(), format!("`{fstype}` is not a filesystem type (ext4, xfs, ...)")));
-            }
-            let options = match &r.options {
-                None => "defaults".to_owned(),
-                Some(o) => {
-                    let v = o.get_ref();
-                    if v.is_empty() || v.chars().any(char::is_whitespace) {
-                        return Err(Problem::at(
-                            o.span(),
-                            "mount options are one comma-separated word (noatime,errors=remount-ro)",
-                        ));
-                    }
-                    v.clone()
-                }
-            };
-            let fsck = match &r.fsck {
-                None => Fsck::IfDirty,
-                Some(f) => match f.get_ref().as_str() {
-                    "never" => Fsck::Never,
-                    "if-dirty" => Fsck::IfDirty,
-                    "always" => Fsck::Always,
-                    other => {
-                        return Err(Problem::at(
-                            f.span(),
-                            format!("unknown fsck policy `{other}` (known: never, if-dirty, always)"),
-                        ))
-                    }
-                },
-            };
-            Ok(ResourceConfig::Disk(DiskConfig {
-                device,
-                mountpoint,
-                fstype,
-                options,
-                fsck,
-                activate: r.activate.as_ref().map(argv).transpose()?,
-                deactivate: r.deactivate.as_ref().map(argv).transpose()?,
-                kill_grace: r.kill_grace.as_ref().map_or(Duration::from_secs(5), |d| d.get_ref().std()),
-                timeout: r.timeout.as_ref().map_or(Ok(Duration::from_secs(60)), |d| min_duration(d, 1))?,
-                fsck_timeout: r.fsck_timeout.as_ref().map_or(Ok(Duration::from_secs(3600)), |d| min_duration(d, 1))?,
-            }))
-        }
-        "service" => {
-            only_keys(&present, kind, SERVICE_KEYS)?;
-            let ways: Vec<(&str, Range<usize>)> =
-                present.iter().filter(|(k, _)| ["script", "systemd", "ocf", "command"].contains(k)).cloned().collect();
-            let service = match ways.as_slice() {
-                [] => {
-                    return Err(Problem::below(
-                        raw.span(),
-                        "script",
-                        "a `service` resource needs one of `script`, `systemd`, `ocf`, `command`",
-                    ))
-                }
-                [_, (second, span), ..] => {
-                    return Err(Problem::at(
-                        span.clone(),
-                        format!("a service is run one way: `{}` and `{second}` are both given", ways[0].0),
-                    ))
-                }
-                [(way, _)] => {
-                    let way = *way;
-                    for (key, owner) in [("search", "script"), ("params", "ocf"), ("respawn", "command")] {
-                        if let Some((_, span)) = present.iter().find(|(k, _)| *k == key) {
-                            if way != owner {
-                                return Err(Problem::at(
-                                    span.clone(),
-                                    format!("`{key}` goes with `{owner}`, not with `{way}`"),
-                                ));
-                            }
-                        }
-                    }
-                    service(r, way)?
-                }
-            };
-            let timeout = r.timeout.as_ref().map_or(Ok(Duration::from_secs(60)), |d| min_duration(d, 1))?;
-            Ok(ResourceConfig::Service(ServiceConfig { service, timeout }))
-        }
-        other => Err(Problem::at(r.kind.span(), format!("unknown resource kind `{other}` (known: {RESOURCE_KINDS})"))),
+impl Table {
+    fn required<'a, T>(&self, v: &'a Option<S<T>>, key: &'static str) -> Checked<&'a S<T>> {
+        v.as_ref()
+            .ok_or_else(|| Problem::below(self.span.clone(), key, format!("a `{}` resource needs `{key}`", self.kind)))
     }
 }
 
-fn service(r: &RawResource, way: &str) -> Checked<Service> {
-    match (way, &r.script, &r.systemd, &r.ocf, &r.command) {
-        ("script", Some(s), ..) => {
-            let spec = s.get_ref();
-            let mut parts = spec.split("::");
-            let name = parts.next().unwrap_or_default().to_owned();
-            let args: Vec<String> = parts.map(str::to_owned).collect();
-            if name.is_empty()
-                || (name.contains('/') && !name.starts_with('/'))
-                || name.chars().any(char::is_whitespace)
-            {
-                return Err(Problem::at(
-                    s.span(),
-                    format!("`{spec}` is not a script name (`name`, `name::arg`, or an absolute path)"),
-                ));
+fn resource(
+    raw: &S<Tagged<RawResource>>,
+    first_v4: Option<Ipv4Addr>,
+    claims: &mut Claims<'_>,
+) -> Checked<ResourceConfig> {
+    let Tagged { kind, body } = raw.get_ref();
+    let table = Table { span: raw.span(), kind };
+    Ok(match body {
+        RawResource::Address(r) => ResourceConfig::Address(address(r, &table, claims)?),
+        RawResource::Mac(r) => ResourceConfig::Mac(mac(r, &table, first_v4, claims)?),
+        RawResource::NotifySwitch(r) => ResourceConfig::NotifySwitch(notify_switch(r, &table)?),
+        RawResource::Disk(r) => ResourceConfig::Disk(disk(r, &table, claims)?),
+        RawResource::Service(r) => ResourceConfig::Service(service(r, &table)?),
+    })
+}
+
+// ---- address ----
+
+fn address(r: &RawAddress, table: &Table, claims: &mut Claims<'_>) -> Checked<AddressConfig> {
+    let ip_s = table.required(&r.ip, "ip")?;
+    let (ip, prefix) = ip_and_prefix(ip_s)?;
+    let broadcast = match &r.broadcast {
+        None => None,
+        Some(b) => {
+            if ip.is_ipv6() {
+                return Err(Problem::at(b.span(), "IPv6 has no broadcast address"));
             }
-            if args.iter().any(String::is_empty) {
-                return Err(Problem::at(
-                    s.span(),
-                    format!("`{spec}` has an empty argument (`::::` or a trailing `::`)"),
-                ));
-            }
-            let search = match &r.search {
-                None => DEFAULT_SEARCH.iter().map(PathBuf::from).collect(),
-                Some(dirs) => dirs.get_ref().iter().map(absolute).collect::<Checked<_>>()?,
-            };
-            Ok(Service::Script { name, args, search })
+            Some(
+                b.get_ref()
+                    .parse::<Ipv4Addr>()
+                    .map_err(|_| Problem::at(b.span(), format!("`{}` is not an IPv4 address", b.get_ref())))?,
+            )
         }
-        ("systemd", _, Some(u), ..) => {
+    };
+    let garp_count = r.garp_count.as_ref().map_or(Ok(5), |c| int_in(c, 0, 100))?;
+    let garp_interval = r.garp_interval.as_ref().map_or(Ok(Duration::from_millis(200)), |d| {
+        let ms = d.get_ref().0;
+        if ms == 0 || ms > 10_000 {
+            Err(Problem::at(d.span(), format!("{} must be between 1ms and 10s", format_millis(ms))))
+        } else {
+            Ok(d.get_ref().std())
+        }
+    })?;
+    let garp_refresh = r.garp_refresh.as_ref().map(|d| min_duration(d, 1000)).transpose()?;
+    let address = AddressConfig {
+        ip,
+        prefix,
+        interface: r.interface.as_ref().map(interface).transpose()?,
+        broadcast,
+        garp_count: u32::try_from(garp_count).unwrap_or(5),
+        garp_interval,
+        garp_refresh,
+    };
+    claims.ip(ip, ip_s.span())?;
+    Ok(address)
+}
+
+/// The address's IPv4 address, if it is a valid one.
+fn address_v4(r: &RawAddress) -> Option<Ipv4Addr> {
+    match ip_and_prefix(r.ip.as_ref()?).ok()? {
+        (IpAddr::V4(v4), _) => Some(v4),
+        (IpAddr::V6(_), _) => None,
+    }
+}
+
+// ---- mac ----
+
+fn mac(r: &RawMac, table: &Table, first_v4: Option<Ipv4Addr>, claims: &mut Claims<'_>) -> Checked<MacConfig> {
+    let derive = r.derive.as_ref().is_some_and(|d| *d.get_ref());
+    let address = match (&r.address, derive) {
+        (Some(a), false) => {
+            let mac = parse_mac(a.get_ref()).ok_or_else(|| {
+                Problem::at(a.span(), format!("`{}` is not a MAC address (write 02:00:c0:a8:55:03)", a.get_ref()))
+            })?;
+            if mac[0] & 0x01 != 0 {
+                return Err(Problem::at(
+                    a.span(),
+                    format!("{} is a multicast address: a moved MAC must be unicast", format_mac(mac)),
+                ));
+            }
+            if mac[0] & 0x02 == 0 {
+                return Err(Problem::at(
+                    a.span(),
+                    format!(
+                        "{} is not locally administered (the second bit of the first byte must be set, e.g. 02:...)",
+                        format_mac(mac)
+                    ),
+                ));
+            }
+            mac
+        }
+        (Some(a), true) => return Err(Problem::at(a.span(), "give `address` or `derive = true`, not both")),
+        (None, true) => {
+            let span = r.derive.as_ref().map_or_else(|| table.span.clone(), S::span);
+            let v4 = first_v4
+                .ok_or_else(|| Problem::at(span, "`derive = true` needs an IPv4 `address` resource in the group"))?;
+            let [w, x, y, z] = v4.octets();
+            [0x02, 0x00, w, x, y, z]
+        }
+        (None, false) => {
+            return Err(Problem::below(
+                table.span.clone(),
+                "address",
+                "a `mac` resource needs `address` or `derive = true`",
+            ))
+        }
+    };
+    let iface = interface(table.required(&r.interface, "interface")?)?;
+    let span = r.address.as_ref().map_or_else(|| r.derive.as_ref().map_or(0..0, S::span), S::span);
+    claims.mac(address, span)?;
+    Ok(MacConfig { address, interface: iface })
+}
+
+// ---- notify_switch ----
+
+fn notify_switch(r: &RawNotifySwitch, table: &Table) -> Checked<NotifySwitchConfig> {
+    let iface = interface(table.required(&r.interface, "interface")?)?;
+    Ok(NotifySwitchConfig { interface: iface })
+}
+
+// ---- disk ----
+
+fn disk(r: &RawDisk, table: &Table, claims: &mut Claims<'_>) -> Checked<DiskConfig> {
+    let dev = table.required(&r.device, "device")?;
+    let device = dev.get_ref().clone();
+    let tagged = ["UUID=", "LABEL="].iter().any(|p| device.strip_prefix(p).is_some_and(|v| !v.is_empty()));
+    if !(tagged || (device.starts_with('/') && device.len() > 1)) {
+        return Err(Problem::at(
+            dev.span(),
+            format!("`{device}` is not an absolute device path, UUID=... or LABEL=..."),
+        ));
+    }
+    let mp = table.required(&r.mountpoint, "mountpoint")?;
+    let mountpoint = absolute(mp)?;
+    if mountpoint == std::path::Path::new("/") {
+        return Err(Problem::at(mp.span(), "the root directory cannot be a shared disk's mount point"));
+    }
+    if mountpoint.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+        return Err(Problem::at(mp.span(), format!("`{}` contains `..`", mountpoint.display())));
+    }
+    let ft = table.required(&r.fstype, "fstype")?;
+    let fstype = ft.get_ref().clone();
+    if fstype.is_empty() || !fstype.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
+        return Err(Problem::at(ft.span(), format!("`{fstype}` is not a filesystem type (ext4, xfs, ...)")));
+    }
+    let options = match &r.options {
+        None => "defaults".to_owned(),
+        Some(o) => {
+            let v = o.get_ref();
+            if v.is_empty() || v.chars().any(char::is_whitespace) {
+                return Err(Problem::at(
+                    o.span(),
+                    "mount options are one comma-separated word (noatime,errors=remount-ro)",
+                ));
+            }
+            v.clone()
+        }
+    };
+    let fsck = match &r.fsck {
+        None => Fsck::IfDirty,
+        Some(f) => match f.get_ref().as_str() {
+            "never" => Fsck::Never,
+            "if-dirty" => Fsck::IfDirty,
+            "always" => Fsck::Always,
+            other => {
+                return Err(Problem::at(
+                    f.span(),
+                    format!("unknown fsck policy `{other}` (known: never, if-dirty, always)"),
+                ))
+            }
+        },
+    };
+    let disk = DiskConfig {
+        device,
+        mountpoint,
+        fstype,
+        options,
+        fsck,
+        activate: r.activate.as_ref().map(argv).transpose()?,
+        deactivate: r.deactivate.as_ref().map(argv).transpose()?,
+        kill_grace: r.kill_grace.as_ref().map_or(Duration::from_secs(5), |d| d.get_ref().std()),
+        timeout: r.timeout.as_ref().map_or(Ok(Duration::from_secs(60)), |d| min_duration(d, 1))?,
+        fsck_timeout: r.fsck_timeout.as_ref().map_or(Ok(Duration::from_secs(3600)), |d| min_duration(d, 1))?,
+    };
+    claims.mountpoint(&disk.mountpoint, mp.span())?;
+    Ok(disk)
+}
+
+// ---- service ----
+
+/// The one way a service is run, as written.
+enum Way<'a> {
+    Script(&'a S<String>),
+    Systemd(&'a S<String>),
+    Ocf(&'a S<String>),
+    Command(&'a S<Vec<S<String>>>),
+}
+
+impl Way<'_> {
+    fn key(&self) -> &'static str {
+        match self {
+            Self::Script(_) => "script",
+            Self::Systemd(_) => "systemd",
+            Self::Ocf(_) => "ocf",
+            Self::Command(_) => "command",
+        }
+    }
+
+    fn span(&self) -> Range<usize> {
+        match self {
+            Self::Script(v) | Self::Systemd(v) | Self::Ocf(v) => v.span(),
+            Self::Command(v) => v.span(),
+        }
+    }
+}
+
+fn service(r: &RawService, table: &Table) -> Checked<ServiceConfig> {
+    let mut ways: Vec<Way<'_>> = [
+        r.script.as_ref().map(Way::Script),
+        r.systemd.as_ref().map(Way::Systemd),
+        r.ocf.as_ref().map(Way::Ocf),
+        r.command.as_ref().map(Way::Command),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    ways.sort_by_key(|w| w.span().start);
+    let way = match ways.as_slice() {
+        [] => {
+            return Err(Problem::below(
+                table.span.clone(),
+                "script",
+                "a `service` resource needs one of `script`, `systemd`, `ocf`, `command`",
+            ))
+        }
+        [first, second, ..] => {
+            return Err(Problem::at(
+                second.span(),
+                format!("a service is run one way: `{}` and `{}` are both given", first.key(), second.key()),
+            ))
+        }
+        [way] => way,
+    };
+    let companions = [
+        ("search", "script", span_of(&r.search)),
+        ("params", "ocf", span_of(&r.params)),
+        ("respawn", "command", span_of(&r.respawn)),
+    ];
+    for (key, owner, span) in companions {
+        if let Some(span) = span {
+            if way.key() != owner {
+                return Err(Problem::at(span, format!("`{key}` goes with `{owner}`, not with `{}`", way.key())));
+            }
+        }
+    }
+    let service = match way {
+        Way::Script(s) => script(s, r.search.as_ref())?,
+        Way::Systemd(u) => {
             let unit = u.get_ref();
             let ok = !unit.is_empty() && unit.chars().all(|c| c.is_ascii_alphanumeric() || ":_.@-\\".contains(c));
             if !ok {
                 return Err(Problem::at(u.span(), format!("`{unit}` is not a systemd unit name")));
             }
-            Ok(Service::Systemd { unit: unit.clone() })
+            Service::Systemd { unit: unit.clone() }
         }
-        ("ocf", _, _, Some(o), _) => {
-            let word = |w: &str| !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
-            let (provider, agent) =
-                o.get_ref().split_once(':').filter(|(p, a)| word(p) && word(a)).ok_or_else(|| {
-                    Problem::at(o.span(), format!("`{}` is not `provider:type` (e.g. heartbeat:IPaddr2)", o.get_ref()))
-                })?;
-            let mut params = BTreeMap::new();
-            if let Some(p) = &r.params {
-                for (k, v) in p.get_ref() {
-                    if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                        return Err(Problem::at(
-                            v.span(),
-                            format!("`{k}` is not an OCF parameter name (letters, digits, `_`)"),
-                        ));
-                    }
-                    params.insert(k.clone(), v.get_ref().clone());
-                }
-            }
-            Ok(Service::Ocf { provider: provider.to_owned(), agent: agent.to_owned(), params })
+        Way::Ocf(o) => ocf(o, r.params.as_ref())?,
+        Way::Command(c) => {
+            Service::Command { argv: argv(c)?, respawn: r.respawn.as_ref().is_none_or(|b| *b.get_ref()) }
         }
-        ("command", .., Some(c)) => {
-            Ok(Service::Command { argv: argv(c)?, respawn: r.respawn.as_ref().is_none_or(|b| *b.get_ref()) })
-        }
-        _ => Err(Problem::at(r.kind.span(), "service keys do not match")),
+    };
+    let timeout = r.timeout.as_ref().map_or(Ok(Duration::from_secs(60)), |d| min_duration(d, 1))?;
+    Ok(ServiceConfig { service, timeout })
+}
+
+fn span_of<T>(v: &Option<S<T>>) -> Option<Range<usize>> {
+    v.as_ref().map(S::span)
+}
+
+fn script(s: &S<String>, search: Option<&S<Vec<S<String>>>>) -> Checked<Service> {
+    let spec = s.get_ref();
+    let mut parts = spec.split("::");
+    let name = parts.next().unwrap_or_default().to_owned();
+    let args: Vec<String> = parts.map(str::to_owned).collect();
+    if name.is_empty() || (name.contains('/') && !name.starts_with('/')) || name.chars().any(char::is_whitespace) {
+        return Err(Problem::at(
+            s.span(),
+            format!("`{spec}` is not a script name (`name`, `name::arg`, or an absolute path)"),
+        ));
     }
+    if args.iter().any(String::is_empty) {
+        return Err(Problem::at(s.span(), format!("`{spec}` has an empty argument (`::::` or a trailing `::`)")));
+    }
+    let search = match search {
+        None => DEFAULT_SEARCH.iter().map(PathBuf::from).collect(),
+        Some(dirs) => dirs.get_ref().iter().map(absolute).collect::<Checked<_>>()?,
+    };
+    Ok(Service::Script { name, args, search })
+}
+
+fn ocf(o: &S<String>, params: Option<&S<BTreeMap<String, S<String>>>>) -> Checked<Service> {
+    let word = |w: &str| !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+    let (provider, agent) = o.get_ref().split_once(':').filter(|(p, a)| word(p) && word(a)).ok_or_else(|| {
+        Problem::at(o.span(), format!("`{}` is not `provider:type` (e.g. heartbeat:IPaddr2)", o.get_ref()))
+    })?;
+    let mut checked = BTreeMap::new();
+    for (k, v) in params.map(S::get_ref).into_iter().flatten() {
+        if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(Problem::at(v.span(), format!("`{k}` is not an OCF parameter name (letters, digits, `_`)")));
+        }
+        checked.insert(k.clone(), v.get_ref().clone());
+    }
+    Ok(Service::Ocf { provider: provider.to_owned(), agent: agent.to_owned(), params: checked })
 }
 
 // ---- monitors ----
