@@ -107,9 +107,9 @@ impl Problem {
     }
 }
 
-/// Turns a serde error from `toml` into a located error, rewording serde's
+/// Turns a serde error from `toml_edit` into a located error, rewording serde's
 /// "field" into "key" so the message speaks the file's language.
-pub(crate) fn from_toml(err: &toml::de::Error, text: &str, origin: &str) -> ConfigError {
+pub(crate) fn from_toml(err: &toml_edit::de::Error, text: &str, origin: &str) -> ConfigError {
     let span = err.span().unwrap_or(0..0);
     let message = err.message().trim().to_owned();
     if let Some(rest) = message.strip_prefix("missing field `") {

@@ -7,13 +7,13 @@ use super::error::{from_toml, ConfigError, Problem};
 use super::key::read_key;
 use super::locate::{line_of, Index};
 use super::model::Config;
-use super::raw::RawConfig;
+use super::raw;
 use super::validate::validate;
 
 /// Parses and checks a configuration given as text. `origin` names it in
 /// errors (usually the file name). The key file is neither resolved nor read.
 pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
-    let raw: RawConfig = toml::from_str(text).map_err(|e| from_toml(&e, text, origin))?;
+    let raw = raw::read(text).map_err(|e| from_toml(&e, text, origin))?;
     validate(&raw).map_err(|p: Problem| p.into_error(text, origin, &Index::new(text)))
 }
 

@@ -1,15 +1,38 @@
 //! The file as written: every value with its span, nothing checked beyond
 //! TOML types and known keys. [`super::validate`] turns it into the model.
 
-use std::collections::BTreeMap;
+mod resource;
+mod tagged;
+
 use std::ops::Range;
 
 use serde::Deserialize;
 use toml::Spanned;
+use toml_edit::{DocumentMut, ImDocument, Item, TableLike, Value};
 
 use super::duration::Millis;
 
+pub(crate) use resource::{RawAddress, RawDisk, RawMac, RawNotifySwitch, RawResource, RawService};
+pub(crate) use tagged::Tagged;
+
 pub(crate) type S<T> = Spanned<T>;
+
+/// Reads `text` as written. Each resource table's `kind` is moved to its
+/// front first, so that [`Tagged`] knows the kind before the other keys.
+pub(crate) fn read(text: &str) -> Result<RawConfig, toml_edit::de::Error> {
+    let mut root = ImDocument::parse(text)?.into_table();
+    let groups: Vec<&mut dyn TableLike> = match root.get_mut("group") {
+        Some(Item::ArrayOfTables(a)) => a.iter_mut().map(|t| t as &mut dyn TableLike).collect(),
+        Some(Item::Value(Value::Array(a))) => {
+            a.iter_mut().filter_map(Value::as_inline_table_mut).map(|t| t as &mut dyn TableLike).collect()
+        }
+        _ => Vec::new(),
+    };
+    for group in groups {
+        tagged::kind_first(group.get_mut("resource"));
+    }
+    toml_edit::de::from_document(DocumentMut::from(root))
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -102,92 +125,13 @@ pub(crate) struct RawGroup {
     pub(crate) nodes: S<Vec<S<String>>>,
     pub(crate) auto_failback: Option<S<bool>>,
     #[serde(default)]
-    pub(crate) resource: Vec<S<RawResource>>,
+    pub(crate) resource: Vec<S<Tagged<RawResource>>>,
     #[serde(default)]
     pub(crate) monitor: Vec<S<RawMonitor>>,
 }
 
-/// Every key any resource kind takes; which ones a kind accepts is checked
-/// after reading, so the error can say "not a key of a `disk` resource".
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RawResource {
-    pub(crate) kind: S<String>,
-    // address
-    pub(crate) ip: Option<S<String>>,
-    pub(crate) interface: Option<S<String>>,
-    pub(crate) broadcast: Option<S<String>>,
-    pub(crate) garp_count: Option<S<i64>>,
-    pub(crate) garp_interval: Option<S<Millis>>,
-    pub(crate) garp_refresh: Option<S<Millis>>,
-    // mac
-    pub(crate) address: Option<S<String>>,
-    pub(crate) derive: Option<S<bool>>,
-    // disk
-    pub(crate) device: Option<S<String>>,
-    pub(crate) mountpoint: Option<S<String>>,
-    pub(crate) fstype: Option<S<String>>,
-    pub(crate) options: Option<S<String>>,
-    pub(crate) fsck: Option<S<String>>,
-    pub(crate) activate: Option<S<Vec<S<String>>>>,
-    pub(crate) deactivate: Option<S<Vec<S<String>>>>,
-    pub(crate) kill_grace: Option<S<Millis>>,
-    pub(crate) fsck_timeout: Option<S<Millis>>,
-    // service
-    pub(crate) script: Option<S<String>>,
-    pub(crate) search: Option<S<Vec<S<String>>>>,
-    pub(crate) systemd: Option<S<String>>,
-    pub(crate) ocf: Option<S<String>>,
-    pub(crate) params: Option<S<BTreeMap<String, S<String>>>>,
-    pub(crate) command: Option<S<Vec<S<String>>>>,
-    pub(crate) respawn: Option<S<bool>>,
-    // disk and service
-    pub(crate) timeout: Option<S<Millis>>,
-}
-
-fn span_of<T>(v: &Option<S<T>>) -> Option<Range<usize>> {
-    v.as_ref().map(Spanned::span)
-}
-
-impl RawResource {
-    /// The keys present besides `kind`, with their spans, in file order.
-    pub(crate) fn present(&self) -> Vec<(&'static str, Range<usize>)> {
-        let mut keys: Vec<(&'static str, Range<usize>)> = [
-            ("ip", span_of(&self.ip)),
-            ("interface", span_of(&self.interface)),
-            ("broadcast", span_of(&self.broadcast)),
-            ("garp_count", span_of(&self.garp_count)),
-            ("garp_interval", span_of(&self.garp_interval)),
-            ("garp_refresh", span_of(&self.garp_refresh)),
-            ("address", span_of(&self.address)),
-            ("derive", span_of(&self.derive)),
-            ("device", span_of(&self.device)),
-            ("mountpoint", span_of(&self.mountpoint)),
-            ("fstype", span_of(&self.fstype)),
-            ("options", span_of(&self.options)),
-            ("fsck", span_of(&self.fsck)),
-            ("activate", span_of(&self.activate)),
-            ("deactivate", span_of(&self.deactivate)),
-            ("kill_grace", span_of(&self.kill_grace)),
-            ("fsck_timeout", span_of(&self.fsck_timeout)),
-            ("script", span_of(&self.script)),
-            ("search", span_of(&self.search)),
-            ("systemd", span_of(&self.systemd)),
-            ("ocf", span_of(&self.ocf)),
-            ("params", span_of(&self.params)),
-            ("command", span_of(&self.command)),
-            ("respawn", span_of(&self.respawn)),
-            ("timeout", span_of(&self.timeout)),
-        ]
-        .into_iter()
-        .filter_map(|(k, s)| s.map(|s| (k, s)))
-        .collect();
-        keys.sort_by_key(|(_, s)| s.start);
-        keys
-    }
-}
-
-/// Every key any monitor kind takes (see [`RawResource`]).
+/// Every key any monitor kind takes; which ones a kind accepts is checked
+/// after reading, so the error can say "not a key of kind `tcp`".
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawMonitor {
@@ -202,6 +146,10 @@ pub(crate) struct RawMonitor {
     pub(crate) timeout: Option<S<Millis>>,
     pub(crate) failures: Option<S<i64>>,
     pub(crate) restarts: Option<S<i64>>,
+}
+
+fn span_of<T>(v: &Option<S<T>>) -> Option<Range<usize>> {
+    v.as_ref().map(Spanned::span)
 }
 
 impl RawMonitor {

@@ -23,7 +23,7 @@ fn bad_configurations_give_exact_errors() {
          "t.toml:4: key `cluster.nmae`: unknown key `nmae` (known keys: `name`, `key_file`, `auth`, `fence_idle_dead`, `alert`)"),
         ("[[node]]\nname = \"a\"\n".into(), "t.toml:1: key `cluster`: is required but missing"),
         (with_head("[[group]]\nname = \"web\"\n"), "t.toml:13: key `group[0].nodes`: is required but missing"),
-        (with_head(&format!("{WEB}auto_failback = \"yes\"\n")), "t.toml:19: key `group[0].resource[0].auto_failback`: unknown key `auto_failback` (known keys: `kind`, `ip`, `interface`, `broadcast`, `garp_count`, `garp_interval`, `garp_refresh`, `address`, `derive`, `device`, `mountpoint`, `fstype`, `options`, `fsck`, `activate`, `deactivate`, `kill_grace`, `fsck_timeout`, `script`, `search`, `systemd`, `ocf`, `params`, `command`, `respawn`, `timeout`)"),
+        (with_head(&format!("{WEB}auto_failback = \"yes\"\n")), "t.toml:19: key `group[0].resource[0].auto_failback`: `auto_failback` is not a key of kind `address` (its keys: ip, interface, broadcast, garp_count, garp_interval, garp_refresh)"),
         (with_head("[[group]]\nname = \"web\"\nnodes = [\"a\"]\nauto_failback = \"yes\"\n[[group.resource]]\nkind = \"service\"\nsystemd = \"x\"\n"),
          "t.toml:16: key `group[0].auto_failback`: invalid type: string \"yes\", expected a boolean"),
         ("[cluster]\nname = \"c\"\nkey_file = \n".into(), "t.toml:3:12: TOML syntax: invalid string"),
@@ -286,4 +286,35 @@ fn load_refuses_a_key_file_others_can_read() {
     let missing = dir.path().join("absent.toml");
     let e = config::load(&missing).unwrap_err().to_string();
     assert!(e.starts_with(&format!("{}: cannot read {}: ", missing.display(), missing.display())), "{e}");
+}
+
+#[test]
+fn a_resource_is_read_by_its_kind_wherever_the_kind_is_written() {
+    let last = with_head(
+        "[[group]]\nname = \"web\"\nnodes = [\"a\"]\n[[group.resource]]\nip = \"10.0.0.5\"\nkind = \"address\"\n",
+    );
+    let c = config::parse(&last, "t.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(&c.groups[0].resources[..], [ResourceConfig::Address(a)] if a.ip.to_string() == "10.0.0.5"));
+
+    let inline =
+        |resources: &str| with_head(&format!("[[group]]\nname = \"web\"\nnodes = [\"a\"]\nresource = [{resources}]\n"));
+    let c =
+        config::parse(&inline("{ ip = \"10.0.0.5\", kind = \"address\" }"), "t.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(&c.groups[0].resources[..], [ResourceConfig::Address(_)]));
+    assert_eq!(
+        err(&inline("{ kind = \"address\", ip = \"10.0.0.5\" }, { mountpoint = \"/srv\", kind = \"disk\", ip = \"10.0.0.6\" }")),
+        "t.toml:16: key `group[0].resource[1].ip`: `ip` is not a key of kind `disk` (its keys: device, mountpoint, fstype, options, fsck, activate, deactivate, kill_grace, timeout, fsck_timeout)"
+    );
+    assert_eq!(
+        err(&inline("{ ip = \"10.0.0.5\", kind = \"adress\" }")),
+        "t.toml:16: key `group[0].resource[0].kind`: unknown resource kind `adress` (known: address, mac, notify_switch, disk, service)"
+    );
+    assert_eq!(
+        err(&inline("{ ip = \"10.0.0.5\" }")),
+        "t.toml:16: key `group[0].resource[0].kind`: is required but missing"
+    );
+    assert_eq!(
+        err(&inline("{ kind = 4 }")),
+        "t.toml:16: key `group[0].resource[0].kind`: invalid type: integer `4`, expected a string"
+    );
 }
