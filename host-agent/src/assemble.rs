@@ -13,7 +13,7 @@ use crate::drivers::net::{Address, Announce, MacAddress, SwitchNotify};
 use crate::drivers::service::{LsbScript, OcfAgent, Respawn, SupervisedCommand, SystemdUnit};
 use crate::resource::{Resource, ResourceError};
 use warden_agent_proto::GroupShape;
-use warden_cluster::{CheckConfig, Config, DiskConfig, Fsck, GroupConfig, MonitorConfig, ResourceConfig, Service};
+use warden_cluster::{CheckConfig, ClusterFile, DiskConfig, Fsck, GroupConfig, MonitorConfig, ResourceConfig, Service};
 
 /// Switch-notify frames sent back to back, for switches that drop the odd one.
 const NOTIFY_FRAMES: u32 = 3;
@@ -101,7 +101,7 @@ pub fn shape(group: &GroupConfig) -> GroupShape {
 /// frequent monitor of the cluster wants (each monitor still checks at its
 /// own interval), or [`DEFAULT_MONITOR_INTERVAL`] without monitors.
 #[must_use]
-pub fn monitor_interval(config: &Config) -> Duration {
+pub fn monitor_interval(config: &ClusterFile) -> Duration {
     config.groups.iter().flat_map(|g| &g.monitors).map(|m| m.interval).min().unwrap_or(DEFAULT_MONITOR_INTERVAL)
 }
 
@@ -110,7 +110,7 @@ pub fn monitor_interval(config: &Config) -> Duration {
 /// of `SIGTERM`, grace and `SIGKILL`, a script's timeout), plus a margin:
 /// a step past it has broken its driver's contract.
 #[must_use]
-pub fn longest_step(config: &Config) -> Duration {
+pub fn longest_step(config: &ClusterFile) -> Duration {
     const MARGIN: Duration = Duration::from_secs(30);
     const QUICK: Duration = Duration::from_secs(10);
     let resources = config.groups.iter().flat_map(|g| &g.resources).map(|r| match r {

@@ -71,7 +71,7 @@ struct MemoryNode {
 }
 
 impl MemoryNode {
-    fn new(config: &warden_cluster::Config) -> Self {
+    fn new(config: &warden_cluster::ClusterFile) -> Self {
         let agent = Agent::new(warden_agent::daemon::agent_config(config, N2), CoreInstant(0), 99).unwrap();
         let active = config.groups.iter().map(|g| vec![false; g.resources.len() + g.monitors.len()]).collect();
         Self { agent, active }
@@ -114,7 +114,7 @@ struct Played {
 }
 
 impl Played {
-    fn start(config: &warden_cluster::Config, udp: UdpSocket, master: File) -> Self {
+    fn start(config: &warden_cluster::ClusterFile, udp: UdpSocket, master: File) -> Self {
         let config = config.clone();
         let stop = Arc::new(AtomicBool::new(false));
         let seen = Arc::new((Mutex::new(Seen::default()), Condvar::new()));
@@ -371,7 +371,7 @@ serial = {{ device = "/dev/ttyS9" }}
         }
     }
 
-    fn config(&self) -> warden_cluster::Config {
+    fn config(&self) -> warden_cluster::ClusterFile {
         warden_cluster::load(&self.config_path).unwrap_or_else(|e| panic!("{e}"))
     }
 

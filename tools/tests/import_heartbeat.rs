@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use warden_cluster::{self as config, Auth, ResourceConfig, Service};
+use warden_cluster::{self as config, AuthKind, ResourceConfig, Service};
 use warden_core::NodeId;
 use warden_tools::import_heartbeat::{import, import_dir, Import, ImportError, Options, Texts};
 
@@ -59,7 +59,7 @@ fn the_getting_started_example() {
     assert!(import.notes.is_empty(), "{:?}", import.notes);
 
     let c = config::parse(&import.toml, "imported.toml").unwrap_or_else(|e| panic!("{e}\n{}", import.toml));
-    assert_eq!(c.cluster.auth, Auth::Hmac);
+    assert_eq!(c.cluster.auth, AuthKind::Hmac);
     assert_eq!(c.cluster.key_file.as_deref(), Some(Path::new("cluster.key")));
     let t = c.timing;
     assert_eq!(
@@ -105,7 +105,7 @@ fn millisecond_and_fractional_timing() {
     let c = config::parse(&import.toml, "imported.toml").unwrap_or_else(|e| panic!("{e}"));
     let t = c.timing;
     assert_eq!([t.keepalive, t.warntime, t.deadtime, t.initdead].map(|d| d.as_millis()), [500, 1000, 1500, 10_000]);
-    assert_eq!(c.cluster.auth, Auth::Crc);
+    assert_eq!(c.cluster.auth, AuthKind::Crc);
     assert_eq!(import.key, None);
     assert!(!import.toml.contains("key_file"));
 }

@@ -45,7 +45,7 @@ use std::time::Duration;
 
 use warden_core::NodeId;
 
-use crate::{Auth, Config, ConfigError};
+use crate::{AuthKind, ClusterFile, ConfigError};
 use read::Doc;
 
 /// Sense polling when the file does not say.
@@ -158,7 +158,7 @@ pub struct NodeHardware {
 /// # Errors
 ///
 /// [`ConfigError`] naming the file, line and key.
-pub fn load(path: &Path, cluster: &Config) -> Result<ControllerConfig, ConfigError> {
+pub fn load(path: &Path, cluster: &ClusterFile) -> Result<ControllerConfig, ConfigError> {
     let origin = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         origin: origin.clone(),
@@ -181,7 +181,7 @@ pub fn load(path: &Path, cluster: &Config) -> Result<ControllerConfig, ConfigErr
 /// # Errors
 ///
 /// [`ConfigError`] naming the origin, line and key.
-pub fn parse(text: &str, origin: &str, cluster: &Config) -> Result<ControllerConfig, ConfigError> {
+pub fn parse(text: &str, origin: &str, cluster: &ClusterFile) -> Result<ControllerConfig, ConfigError> {
     let doc = Doc::parse(text, origin)?;
     let top = doc.top(&["controller", "watchdog", "relay_module", "node"])?;
 
@@ -266,7 +266,7 @@ pub fn parse(text: &str, origin: &str, cluster: &Config) -> Result<ControllerCon
         }
         if let Some(u) = t.table("udp")? {
             u.only(&["listen", "peer"])?;
-            if cluster.cluster.auth == Auth::Crc {
+            if cluster.cluster.auth == AuthKind::Crc {
                 return Err(t.invalid("udp", "a UDP link needs `auth = \"hmac\"` in the cluster file (it has crc)"));
             }
             let listen = u.socket_addr("listen")?.ok_or_else(|| u.missing("listen"))?;

@@ -6,6 +6,10 @@ use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use warden_core::wire::{Auth, Key};
+
+use crate::model::{AuthKind, Cluster};
+
 /// Largest key accepted: what a frame key can hold (one SHA-256 block),
 /// so a key the agent and the controller could not use is refused at load.
 pub const MAX_KEY_LEN: usize = warden_core::wire::MAX_KEY_LEN;
@@ -48,6 +52,36 @@ pub enum KeyError {
         /// The file.
         path: PathBuf,
     },
+    /// `auth = "hmac"` and no `key_file` (a file checked by [`crate::load`]
+    /// never gets here).
+    #[error("auth is hmac but no key_file is given")]
+    NoKeyFile,
+    /// The wire refuses the key.
+    #[error("key file {}: {reason}", path.display())]
+    Refused {
+        /// The file.
+        path: PathBuf,
+        /// Why, in the wire's words.
+        reason: String,
+    },
+}
+
+/// The frame protection the cluster file chose, with its key read from the
+/// key file: what every link of the cluster speaks.
+///
+/// # Errors
+///
+/// [`KeyError`] naming the key file, or [`KeyError::NoKeyFile`].
+pub fn frame_auth(cluster: &Cluster) -> Result<Auth, KeyError> {
+    match (cluster.auth, &cluster.key_file) {
+        (AuthKind::Crc, _) => Ok(Auth::Crc),
+        (AuthKind::Hmac, None) => Err(KeyError::NoKeyFile),
+        (AuthKind::Hmac, Some(path)) => {
+            let bytes = read_key(path)?;
+            let key = Key::new(&bytes).map_err(|e| KeyError::Refused { path: path.clone(), reason: e.to_string() })?;
+            Ok(Auth::Hmac(key))
+        }
+    }
 }
 
 /// Opens `path` and refuses it unless it is a regular file that group and

@@ -3,7 +3,7 @@
 //! a complete example are in `docs/configuration.md`.
 //!
 //! A configuration is checked whole and refused whole: [`parse`] and [`load`]
-//! return a [`Config`] in which every value has been validated, or the
+//! return a [`ClusterFile`] in which every value has been validated, or the
 //! **first** problem found as a [`ConfigError`] whose `Display` reads
 //! `FILE:LINE: key `path.to.key`: what is wrong`. Problems are looked for in
 //! file order within each stage: TOML types and unknown keys first, then
@@ -33,12 +33,12 @@ mod validate;
 pub use duration::format_millis;
 pub use error::ConfigError;
 pub use escape::{escape, unescape, EscapeError};
-pub use key::{open_private, read_key, KeyError, MAX_KEY_LEN};
+pub use key::{frame_auth, open_private, read_key, KeyError, MAX_KEY_LEN};
 pub use load::{load, parse};
 pub use model::{
-    format_mac, AddressConfig, AgentSettings, Auth, CheckConfig, Cluster, Config, DiskConfig, Fsck, GroupConfig,
-    MacConfig, MonitorConfig, NodeConfig, NotifySwitchConfig, PingGroup, ResourceConfig, SerialLink, Service,
-    ServiceConfig, UdpLink,
+    format_mac, AddressConfig, AgentSettings, AuthKind, CheckConfig, Cluster, ClusterFile, DiskConfig, Fsck,
+    GroupConfig, MacConfig, MonitorConfig, NodeConfig, NotifySwitchConfig, PingGroup, ResourceConfig, SerialLink,
+    Service, ServiceConfig, UdpLink,
 };
 
 /// Defaults applied when a key is left out.

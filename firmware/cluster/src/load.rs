@@ -6,13 +6,13 @@ use std::path::Path;
 use super::error::{from_toml, ConfigError, Problem};
 use super::key::read_key;
 use super::locate::{line_of, Index};
-use super::model::Config;
+use super::model::ClusterFile;
 use super::raw;
 use super::validate::validate;
 
 /// Parses and checks a configuration given as text. `origin` names it in
 /// errors (usually the file name). The key file is neither resolved nor read.
-pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+pub fn parse(text: &str, origin: &str) -> Result<ClusterFile, ConfigError> {
     let raw = raw::read(text).map_err(|e| from_toml(&e, text, origin))?;
     validate(&raw).map_err(|p: Problem| p.into_error(text, origin, &Index::new(text)))
 }
@@ -21,7 +21,7 @@ pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
 /// the key file: a relative `key_file` is taken from the configuration's
 /// directory, and the file must be private to its owner (no group or other
 /// permission bits), non-empty and at most [`super::MAX_KEY_LEN`] bytes.
-pub fn load(path: &Path) -> Result<Config, ConfigError> {
+pub fn load(path: &Path) -> Result<ClusterFile, ConfigError> {
     let origin = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         origin: origin.clone(),

@@ -6,12 +6,12 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use warden_core::controller::{ClusterConfig, GroupConfig as CoreGroup, Timing};
+use warden_core::controller::{ClusterConfig, GroupPlacement, Timing};
 use warden_core::{GroupId, NodeId};
 
 /// The whole cluster: what every agent and the controller agree on.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Config {
+pub struct ClusterFile {
     /// Cluster-wide settings.
     pub cluster: Cluster,
     /// Timing, in the controller's units.
@@ -26,7 +26,7 @@ pub struct Config {
 
 /// How frames are authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Auth {
+pub enum AuthKind {
     /// HMAC-SHA256 truncated to 16 bytes under the key in `key_file`.
     Hmac,
     /// CRC-32C only: for a trusted point-to-point serial cable; refused when
@@ -40,9 +40,9 @@ pub struct Cluster {
     /// The cluster's name (for logs and alerts).
     pub name: String,
     /// Authentication of frames.
-    pub auth: Auth,
+    pub auth: AuthKind,
     /// The file holding the key (authkeys' role); `None` only with
-    /// [`Auth::Crc`]. [`super::load`] resolves a relative path against the
+    /// [`AuthKind::Crc`]. [`super::load`] resolves a relative path against the
     /// configuration file's directory; [`super::parse`] keeps it as written.
     pub key_file: Option<PathBuf>,
     /// Fence a dead node even when its last report proves it held nothing.
@@ -361,7 +361,7 @@ pub struct MonitorConfig {
     pub restarts: u32,
 }
 
-impl Config {
+impl ClusterFile {
     /// What the controller needs: node count, groups' eligible nodes and
     /// failback, timing. Already valid (checked at load).
     #[must_use]
@@ -374,7 +374,7 @@ impl Config {
                 let _ = eligible.push(*n);
             }
             // Cannot overflow: load refuses more than MAX_GROUPS groups.
-            let _ = groups.push(CoreGroup { eligible, auto_failback: g.auto_failback });
+            let _ = groups.push(GroupPlacement { eligible, auto_failback: g.auto_failback });
         }
         ClusterConfig {
             nodes: u8::try_from(self.nodes.len()).unwrap_or(u8::MAX),
@@ -433,7 +433,7 @@ pub fn format_mac(mac: [u8; 6]) -> String {
 }
 
 /// Operator commands name nodes and groups as the cluster file does.
-impl warden_core::controller::Lookup for Config {
+impl warden_core::controller::Lookup for ClusterFile {
     fn node_named(&self, word: &str) -> Option<NodeId> {
         self.node_id(word)
     }

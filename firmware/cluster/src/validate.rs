@@ -1,5 +1,5 @@
 //! From the file as written ([`RawConfig`]) to the checked model
-//! ([`Config`]). The first problem found is returned; nothing is kept from a
+//! ([`ClusterFile`]). The first problem found is returned; nothing is kept from a
 //! configuration that has one.
 //!
 //! The tables are checked in file order: `[cluster]`, `[timing]`,
@@ -18,7 +18,7 @@ mod timing;
 mod value;
 
 use super::error::Problem;
-use super::model::Config;
+use super::model::ClusterFile;
 use super::raw::RawConfig;
 
 pub use node::{BAUDS, DEFAULT_BAUD, DEFAULT_UDP_PORT};
@@ -26,14 +26,14 @@ pub use resource::DEFAULT_SEARCH;
 
 type Checked<T> = Result<T, Problem>;
 
-pub(crate) fn validate(raw: &RawConfig) -> Checked<Config> {
+pub(crate) fn validate(raw: &RawConfig) -> Checked<ClusterFile> {
     let cluster = cluster::check(&raw.cluster)?;
     let timing = timing::check(raw.timing.as_ref())?;
     let agent = agent::check(raw.agent.as_ref())?;
     let nodes = node::check_all(&raw.node)?;
     let groups = group::check_all(&raw.group, &nodes)?;
     across::crc_on_serial_only(&raw.cluster, &cluster, &nodes)?;
-    let config = Config { cluster, timing, agent, nodes, groups };
+    let config = ClusterFile { cluster, timing, agent, nodes, groups };
     across::controller_accepts(&config)?;
     Ok(config)
 }

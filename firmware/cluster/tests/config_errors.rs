@@ -4,7 +4,7 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
-use warden_cluster::{self as config, Auth, CheckConfig, ResourceConfig, Service};
+use warden_cluster::{self as config, AuthKind, CheckConfig, ResourceConfig, Service};
 use warden_core::{GroupId, NodeId};
 
 mod support;
@@ -158,7 +158,7 @@ fn the_documented_example_parses() {
     assert_eq!(c.groups.len(), 2);
     assert_eq!(c.resource_count(), 10);
     assert_eq!(c.monitor_count(), 3);
-    assert_eq!(c.cluster.auth, Auth::Hmac);
+    assert_eq!(c.cluster.auth, AuthKind::Hmac);
     assert_eq!(c.node_id("linuxha2"), Some(NodeId(1)));
     assert_eq!(c.group_id("db"), Some(GroupId(1)));
     let web = &c.groups[0];
@@ -236,7 +236,7 @@ fn crc_on_serial_only_needs_no_key() {
     let text =
         "[cluster]\nname = \"c\"\nauth = \"crc\"\n[[node]]\nname = \"a\"\nserial = { device = \"/dev/ttyS0\" }\n";
     let c = config::parse(text, "t.toml").unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(c.cluster.auth, Auth::Crc);
+    assert_eq!(c.cluster.auth, AuthKind::Crc);
     assert_eq!(c.cluster.key_file, None);
 }
 

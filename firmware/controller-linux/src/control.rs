@@ -21,7 +21,7 @@ use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
-use warden_cluster::Config as Cluster;
+use warden_cluster::ClusterFile;
 use warden_core::controller::{CommandError, OPERATOR_COMMANDS};
 use warden_core::wire::Op;
 
@@ -47,7 +47,7 @@ pub enum Request {
 /// # Errors
 ///
 /// What is wrong with it, naming the word at fault.
-pub fn parse(line: &str, cluster: &Cluster) -> Result<Request, String> {
+pub fn parse(line: &str, cluster: &ClusterFile) -> Result<Request, String> {
     let mut words = line.split_whitespace();
     let Some(verb) = words.next() else {
         return Err(format!("empty request; known requests: status, table, {OPERATOR_COMMANDS}"));

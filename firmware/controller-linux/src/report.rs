@@ -4,7 +4,7 @@
 use std::fmt::{self, Write as _};
 
 use serde_json::{json, Value};
-use warden_cluster::Config as Cluster;
+use warden_cluster::ClusterFile;
 use warden_core::controller::{Controller, Event, Names};
 use warden_core::{GroupId, GroupSet, Instant, NodeId};
 
@@ -12,35 +12,35 @@ use crate::links::Links;
 
 /// A node's name (its id if the cluster file has none for it).
 #[must_use]
-pub fn node_name(cluster: &Cluster, node: NodeId) -> String {
+pub fn node_name(cluster: &ClusterFile, node: NodeId) -> String {
     cluster.node(node).map_or_else(|| node.to_string(), |n| n.name.clone())
 }
 
 /// A group's name.
 #[must_use]
-pub fn group_name(cluster: &Cluster, group: GroupId) -> String {
+pub fn group_name(cluster: &ClusterFile, group: GroupId) -> String {
     cluster.group(group).map_or_else(|| group.to_string(), |g| g.name.clone())
 }
 
-fn nodes_in_mask(cluster: &Cluster, mask: u8) -> Vec<String> {
+fn nodes_in_mask(cluster: &ClusterFile, mask: u8) -> Vec<String> {
     (0..8u8).filter(|i| mask & (1 << i) != 0).map(|i| node_name(cluster, NodeId(i))).collect()
 }
 
-fn group_names(cluster: &Cluster, set: GroupSet) -> Vec<String> {
+fn group_names(cluster: &ClusterFile, set: GroupSet) -> Vec<String> {
     set.iter().map(|g| group_name(cluster, g)).collect()
 }
 
 /// Nodes, groups and links by the names people know them by, for the
 /// core's event lines: `node alpha`, `group web`, `/dev/ttyS1`.
 pub struct Named<'a> {
-    cluster: &'a Cluster,
+    cluster: &'a ClusterFile,
     links: &'a Links,
 }
 
 impl<'a> Named<'a> {
     /// Names from the cluster file and the controller's links.
     #[must_use]
-    pub fn new(cluster: &'a Cluster, links: &'a Links) -> Self {
+    pub fn new(cluster: &'a ClusterFile, links: &'a Links) -> Self {
         Self { cluster, links }
     }
 
@@ -82,7 +82,7 @@ fn ago(now: Instant, at: Option<Instant>) -> Option<u64> {
 
 /// The status as JSON.
 #[must_use]
-pub fn status_json(controller: &Controller, cluster: &Cluster, links: &Links, now: Instant) -> Value {
+pub fn status_json(controller: &Controller, cluster: &ClusterFile, links: &Links, now: Instant) -> Value {
     let nodes: Vec<Value> = (0..cluster.nodes.len())
         .filter_map(|i| controller.node(NodeId(u8::try_from(i).ok()?)))
         .map(|v| {
@@ -149,7 +149,7 @@ pub fn status_json(controller: &Controller, cluster: &Cluster, links: &Links, no
 
 /// The status table for the console.
 #[must_use]
-pub fn status_table(controller: &Controller, cluster: &Cluster, links: &Links, now: Instant) -> String {
+pub fn status_table(controller: &Controller, cluster: &ClusterFile, links: &Links, now: Instant) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{:<16} {:<8} {:<8} {:>12}  {:<20} LINKS", "NODE", "LIFE", "POWER", "LAST HEARD", "HOLDS");
     for i in 0..cluster.nodes.len() {

@@ -38,9 +38,9 @@ use serde_json::json;
 use warden_bsp::linux::{DevWatchdog, FenceFile, MonotonicClock};
 use warden_bsp::{Channel, Clock, FenceStore, Watchdog};
 use warden_cluster::hardware::ControllerConfig;
-use warden_cluster::{read_key, Auth as ClusterAuth, Config as Cluster};
+use warden_cluster::{frame_auth, ClusterFile};
 use warden_core::controller::{Boot, Controller, Event, Output, Persisted};
-use warden_core::wire::{encode, Auth, Key, MAX_FRAME};
+use warden_core::wire::{encode, Auth, MAX_FRAME};
 use warden_core::{Duration, Instant, NodeId, MAX_NODES};
 
 use crate::alert::{Alert, Alerts, QUEUE};
@@ -107,7 +107,7 @@ fn os(what: &'static str) -> impl FnOnce(nix::Error) -> RunError {
 #[derive(Debug)]
 pub struct Driver {
     controller: Controller,
-    cluster: Cluster,
+    file: ClusterFile,
     hw: ControllerConfig,
     auth: Auth,
     clock: MonotonicClock,
@@ -152,7 +152,7 @@ impl Driver {
     /// # Errors
     ///
     /// [`RunError`] naming what could not be had.
-    pub fn boot(cluster: Cluster, hw: ControllerConfig) -> Result<Self, RunError> {
+    pub fn boot(file: ClusterFile, hw: ControllerConfig) -> Result<Self, RunError> {
         // Signals first, before any child process exists, so none is lost.
         let mut mask = SigSet::empty();
         for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGUSR1] {
@@ -163,14 +163,7 @@ impl Driver {
             .map_err(os("creating the signal descriptor"))?;
 
         let clock = MonotonicClock::new();
-        let auth = match cluster.cluster.auth {
-            ClusterAuth::Crc => Auth::Crc,
-            ClusterAuth::Hmac => {
-                let path = cluster.cluster.key_file.clone().ok_or_else(|| RunError::Key("no key_file".to_owned()))?;
-                let bytes = read_key(&path).map_err(|e| RunError::Key(e.to_string()))?;
-                Auth::Hmac(Key::new(&bytes).map_err(|e| RunError::Key(format!("{}: {e}", path.display())))?)
-            }
-        };
+        let auth = frame_auth(&file.cluster).map_err(|e| RunError::Key(e.to_string()))?;
 
         let mut store = FenceFile::new(&hw.fence_store);
         let fenced = store.load().map_err(|e| RunError::FenceStore {
@@ -180,7 +173,7 @@ impl Driver {
         let now = clock.now();
         let names = |pick: &dyn Fn(usize) -> bool| -> String {
             let v: Vec<&str> =
-                cluster.nodes.iter().enumerate().filter(|(i, _)| pick(*i)).map(|(_, n)| n.name.as_str()).collect();
+                file.nodes.iter().enumerate().filter(|(i, _)| pick(*i)).map(|(_, n)| n.name.as_str()).collect();
             if v.is_empty() {
                 "none".to_owned()
             } else {
@@ -209,7 +202,7 @@ impl Driver {
 
         let now = clock.now();
         let boot = Boot { now, seed: random_seed()?, fenced, powered: boot_sense.powered };
-        let controller = Controller::new(cluster.cluster_config(), boot).map_err(RunError::Cluster)?;
+        let controller = Controller::new(file.cluster_config(), boot).map_err(RunError::Cluster)?;
         let relays =
             RelayWorker::start(relays).map_err(|source| RunError::Os { what: "starting the relay thread", source })?;
         let links = Links::open(hw.nodes.iter().flat_map(|n| n.links.iter().map(move |l| (n.id, l))))?;
@@ -230,18 +223,18 @@ impl Driver {
             }
         };
         let next_status = hw.status_interval.map(|_| now);
-        let slow_step = std::time::Duration::from_millis(cluster.timing.keepalive.as_millis());
-        let alerts = match cluster.cluster.alert.clone() {
+        let slow_step = std::time::Duration::from_millis(file.timing.keepalive.as_millis());
+        let alerts = match file.cluster.alert.clone() {
             Some(argv) => {
                 let report = move |line: &str| print_line(clock.now(), line);
-                let alerts = Alerts::spawn(argv, cluster.cluster.name.clone(), report);
+                let alerts = Alerts::spawn(argv, file.cluster.name.clone(), report);
                 Some(alerts.map_err(|source| RunError::Os { what: "starting the alert thread", source })?)
             }
             None => None,
         };
         let mut driver = Self {
             controller,
-            cluster,
+            file,
             auth,
             clock,
             links,
@@ -263,9 +256,9 @@ impl Driver {
             now,
             &format!(
                 "controller of cluster {} started: {} nodes, {} groups, control socket {}",
-                driver.cluster.cluster.name,
-                driver.cluster.nodes.len(),
-                driver.cluster.groups.len(),
+                driver.file.cluster.name,
+                driver.file.nodes.len(),
+                driver.file.groups.len(),
                 driver.hw.socket.display()
             ),
         );
@@ -294,7 +287,7 @@ impl Driver {
             }
             if let (Some(at), Some(every)) = (self.next_status, self.hw.status_interval) {
                 if now >= at {
-                    print!("{}", report::status_table(&self.controller, &self.cluster, &self.links, now));
+                    print!("{}", report::status_table(&self.controller, &self.file, &self.links, now));
                     self.next_status = Some(now.saturating_add(std_ms(every)));
                 }
             }
@@ -326,7 +319,7 @@ impl Driver {
             }
             match signal {
                 Some(Signal::SIGUSR1) => {
-                    print!("{}", report::status_table(&self.controller, &self.cluster, &self.links, now));
+                    print!("{}", report::status_table(&self.controller, &self.file, &self.links, now));
                 }
                 Some(s) => {
                     print_line(now, &format!("{s}: stopping; relays left as they are"));
@@ -416,7 +409,7 @@ impl Driver {
     fn relay_done(&mut self, now: Instant, done: Done) {
         match done {
             Done::Set { node, on, result } => {
-                let name = report::node_name(&self.cluster, node);
+                let name = report::node_name(&self.file, node);
                 // Still pending with this state: the switch was a retry of
                 // one the hardware refused (a new command clears it).
                 let retry = self.pending_power.get(node.index()).copied().flatten() == Some(on);
@@ -434,7 +427,7 @@ impl Driver {
                 }
             }
             Done::Sense { node, result } => {
-                let name = report::node_name(&self.cluster, node);
+                let name = report::node_name(&self.file, node);
                 let failing = result.is_err();
                 if let Some(slot) = self.sense_failing.get_mut(node.index()) {
                     if *slot != failing {
@@ -470,7 +463,7 @@ impl Driver {
         while let Some(output) = self.controller.poll_output() {
             match output {
                 Output::Persist(record) => {
-                    let name = report::node_name(&self.cluster, record.node);
+                    let name = report::node_name(&self.file, record.node);
                     let answer = match self.store.store(record) {
                         Ok(()) => {
                             let written = if record.fenced { "fenced" } else { "not fenced" };
@@ -500,12 +493,12 @@ impl Driver {
                         Ok(len) => self.links.send(node, frame.get(..len).unwrap_or_default(), now),
                         Err(e) => print_line(
                             now,
-                            &format!("frame to {} not encoded: {e}", report::node_name(&self.cluster, node)),
+                            &format!("frame to {} not encoded: {e}", report::node_name(&self.file, node)),
                         ),
                     }
                 }
                 Output::Alarm(event) => {
-                    let line = report::Named::new(&self.cluster, &self.links).line(&event);
+                    let line = report::Named::new(&self.file, &self.links).line(&event);
                     print_line(now, &line);
                     self.alert(now, &event, &line);
                 }
@@ -524,8 +517,8 @@ impl Driver {
         let Some(alerts) = self.alerts.as_mut() else { return };
         let alert = Alert {
             event: event.kind(),
-            node: event.node().map(|n| report::node_name(&self.cluster, n)).unwrap_or_default(),
-            group: event.group().map(|g| report::group_name(&self.cluster, g)).unwrap_or_default(),
+            node: event.node().map(|n| report::node_name(&self.file, n)).unwrap_or_default(),
+            group: event.group().map(|g| report::group_name(&self.file, g)).unwrap_or_default(),
             message: line.to_owned(),
         };
         if !alerts.raise(alert) {
@@ -535,13 +528,13 @@ impl Driver {
 
     fn serve_control(&mut self, now: Instant) {
         let Some(mut control) = self.control.take() else { return };
-        control.serve(|line| match control::parse(line, &self.cluster) {
+        control.serve(|line| match control::parse(line, &self.file) {
             Err(error) => json!({"ok": false, "error": error}),
             Ok(Request::Status) => {
-                json!({"ok": true, "status": report::status_json(&self.controller, &self.cluster, &self.links, now)})
+                json!({"ok": true, "status": report::status_json(&self.controller, &self.file, &self.links, now)})
             }
             Ok(Request::Table) => {
-                json!({"ok": true, "table": report::status_table(&self.controller, &self.cluster, &self.links, now)})
+                json!({"ok": true, "table": report::status_table(&self.controller, &self.file, &self.links, now)})
             }
             Ok(Request::Op(op)) => {
                 let outcome = self.controller.handle_request(now, op);

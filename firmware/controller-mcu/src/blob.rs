@@ -315,7 +315,7 @@ pub fn decode_into(region: &[u8], links: usize, config: &mut BoardConfig) -> Res
 
 #[cfg(test)]
 mod tests {
-    use warden_core::controller::{GroupConfig, Timing};
+    use warden_core::controller::{GroupPlacement, Timing};
     use warden_core::{NodeId, MAX_GROUPS};
 
     use super::*;
@@ -324,7 +324,7 @@ mod tests {
         let mut eligible = heapless::Vec::new();
         eligible.extend_from_slice(&[NodeId(0), NodeId(1)]).unwrap();
         let mut groups = heapless::Vec::new();
-        groups.push(GroupConfig { eligible, auto_failback: false }).unwrap();
+        groups.push(GroupPlacement { eligible, auto_failback: false }).unwrap();
         BoardConfig {
             cluster: ClusterConfig { nodes: 2, groups, timing: Timing::DEFAULT, fence_idle_dead: false },
             auth: AuthConfig::Hmac(heapless::Vec::from_slice(b"a blob test key").unwrap()),
@@ -457,7 +457,7 @@ mod tests {
         let eligible: heapless::Vec<NodeId, MAX_NODES> = (0..MAX_NODES as u8).rev().map(NodeId).collect();
         config.cluster.nodes = MAX_NODES as u8;
         config.cluster.groups =
-            (0..MAX_GROUPS).map(|g| GroupConfig { eligible: eligible.clone(), auto_failback: g % 2 == 0 }).collect();
+            (0..MAX_GROUPS).map(|g| GroupPlacement { eligible: eligible.clone(), auto_failback: g % 2 == 0 }).collect();
         config.cluster.timing.auto_unfence_after = Some(warden_core::Duration::from_millis(u64::MAX));
         config.cluster.timing.failure_timeout = warden_core::Duration::from_millis(1 << 40);
         config.cluster.fence_idle_dead = true;

@@ -12,7 +12,7 @@
 
 use proptest::prelude::*;
 use warden_core::controller::{
-    Boot, ClusterConfig, Controller, Event, FenceRecord, GroupConfig, Life, LinkProgress, MoveReason, Output,
+    Boot, ClusterConfig, Controller, Event, FenceRecord, GroupPlacement, Life, LinkProgress, MoveReason, Output,
     Persisted, Timing,
 };
 use warden_core::wire::{Beat, Body, Header, Message, Op, Request, Role, Status};
@@ -43,7 +43,7 @@ fn config(auto_failback: bool, fence_idle_dead: bool) -> ClusterConfig {
         nodes: NODES,
         groups: eligible
             .iter()
-            .map(|e| GroupConfig { eligible: e.iter().map(|&n| NodeId(n)).collect(), auto_failback })
+            .map(|e| GroupPlacement { eligible: e.iter().map(|&n| NodeId(n)).collect(), auto_failback })
             .collect(),
         timing: timing(),
         fence_idle_dead,

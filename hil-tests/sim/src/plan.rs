@@ -4,7 +4,7 @@
 use std::fmt;
 
 use warden_agent_proto::{AgentConfig, GroupShape};
-use warden_core::controller::{ClusterConfig, GroupConfig, Timing};
+use warden_core::controller::{ClusterConfig, GroupPlacement, Timing};
 use warden_core::{Duration, NodeId};
 
 use super::rng::Rng;
@@ -363,7 +363,7 @@ impl Plan {
             for n in &g.eligible {
                 let _ = eligible.push(*n);
             }
-            let _ = groups.push(GroupConfig { eligible, auto_failback: g.auto_failback });
+            let _ = groups.push(GroupPlacement { eligible, auto_failback: g.auto_failback });
         }
         ClusterConfig { nodes: self.nodes, groups, timing: self.timing, fence_idle_dead: self.fence_idle_dead }
     }

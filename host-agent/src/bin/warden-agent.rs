@@ -16,7 +16,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use warden_agent::{daemon, debug};
-use warden_cluster::{self as config, Config, ConfigError};
+use warden_cluster::{self as config, ClusterFile, ConfigError};
 
 /// Warden's host agent.
 #[derive(Debug, Parser)]
@@ -212,6 +212,6 @@ fn check(args: &CheckArgs) -> ExitCode {
     }
 }
 
-fn summary(c: &Config) -> String {
+fn summary(c: &ClusterFile) -> String {
     format!("ok: {} nodes, {} groups, {} resources", c.nodes.len(), c.groups.len(), c.resource_count())
 }

@@ -35,7 +35,7 @@ use super::{io_error, DaemonError};
 use crate::lock::AgentLock;
 use crate::resource::Resource;
 use warden_agent_proto::{Action, Agent, AgentEvent, AgentOutput, RequestError, StepResult};
-use warden_cluster::{Config, NodeConfig};
+use warden_cluster::{ClusterFile, NodeConfig};
 use warden_control::{
     AgentStatus, ClusterGroup, ClusterNode, ClusterStatus, ControlReply, ControlRequest, Counters, ErrorKind,
     EventRecord, OperatorOp, REQUEST_TIMEOUT,
@@ -85,7 +85,7 @@ impl From<AlertFailed> for Inbox {
 
 /// What `run` builds before the loop starts.
 pub(crate) struct Parts {
-    pub(crate) config: Config,
+    pub(crate) config: ClusterFile,
     pub(crate) node: NodeConfig,
     pub(crate) lock: AgentLock,
     pub(crate) auth: Auth,
@@ -113,7 +113,7 @@ enum Source {
 }
 
 struct Daemon {
-    config: Config,
+    config: ClusterFile,
     node: NodeConfig,
     clock: Clock,
     agent: Agent,

@@ -40,13 +40,13 @@ use std::time::Duration;
 
 use warden_bsp::linux::DevWatchdog;
 use warden_bsp::Watchdog;
-use warden_core::wire::{Auth, Key};
+use warden_core::wire::Auth;
 use warden_core::NodeId;
 
 use crate::assemble::{self, Purpose};
 use crate::lock::{AgentLock, LockError};
 use warden_agent_proto::{Agent, AgentConfig, GroupShape};
-use warden_cluster::{self as config, Config, NodeConfig};
+use warden_cluster::{self as config, ClusterFile, NodeConfig};
 
 pub use main_loop::Stopped;
 
@@ -107,7 +107,7 @@ fn io_error(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> DaemonErr
 
 /// This host's node: the one named `--node`, else the one whose name is
 /// the host name.
-pub fn choose_node<'c>(config: &'c Config, origin: &Path, asked: Option<&str>) -> Result<&'c NodeConfig, String> {
+pub fn choose_node<'c>(config: &'c ClusterFile, origin: &Path, asked: Option<&str>) -> Result<&'c NodeConfig, String> {
     let names = config.nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", ");
     match asked {
         Some(name) => config
@@ -131,19 +131,11 @@ pub fn choose_node<'c>(config: &'c Config, origin: &Path, asked: Option<&str>) -
 }
 
 /// The cluster key as the wire needs it.
-fn auth(config: &Config) -> Result<Auth, DaemonError> {
-    match (config.cluster.auth, &config.cluster.key_file) {
-        (config::Auth::Crc, _) => Ok(Auth::Crc),
-        (config::Auth::Hmac, None) => {
-            Err(DaemonError::Key { path: PathBuf::new(), message: "auth hmac without a key file".into() })
-        }
-        (config::Auth::Hmac, Some(path)) => {
-            let bytes =
-                config::read_key(path).map_err(|e| DaemonError::Key { path: path.clone(), message: e.to_string() })?;
-            let key = Key::new(&bytes).map_err(|e| DaemonError::Key { path: path.clone(), message: e.to_string() })?;
-            Ok(Auth::Hmac(key))
-        }
-    }
+fn auth(config: &ClusterFile) -> Result<Auth, DaemonError> {
+    config::frame_auth(&config.cluster).map_err(|e| DaemonError::Key {
+        path: config.cluster.key_file.clone().unwrap_or_default(),
+        message: e.to_string(),
+    })
 }
 
 /// The protocol half's configuration for `node`. Steps may take as long as
@@ -154,7 +146,7 @@ fn auth(config: &Config) -> Result<Auth, DaemonError> {
 /// controller never gives it to this node, and its scripts or devices need
 /// not exist on this node (a probe that cannot run would count as held
 /// and keep the group off every other node).
-pub fn agent_config(config: &Config, node: NodeId) -> AgentConfig {
+pub fn agent_config(config: &ClusterFile, node: NodeId) -> AgentConfig {
     AgentConfig {
         node,
         groups: config

@@ -27,6 +27,6 @@ command = ["/bin/true"]
 "#;
 
 /// The fixture, parsed.
-pub(crate) fn cluster() -> warden_cluster::Config {
+pub(crate) fn cluster() -> warden_cluster::ClusterFile {
     warden_cluster::parse(CLUSTER, "cluster.toml").unwrap_or_else(|e| unreachable!("fixture: {e}"))
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::Checked;
 use crate::error::Problem;
-use crate::model::{format_mac, Auth, Cluster, Config, NodeConfig};
+use crate::model::{format_mac, AuthKind, Cluster, ClusterFile, NodeConfig};
 use crate::raw::{RawCluster, S};
 
 /// Things two resources may not share across the cluster.
@@ -59,7 +59,7 @@ impl Claims<'_> {
 
 /// `auth = "crc"` only where every node's link is a serial cable.
 pub(super) fn crc_on_serial_only(raw: &S<RawCluster>, cluster: &Cluster, nodes: &[NodeConfig]) -> Checked<()> {
-    if cluster.auth == Auth::Crc {
+    if cluster.auth == AuthKind::Crc {
         if let Some(n) = nodes.iter().find(|n| n.udp.is_some()) {
             let span = raw.get_ref().auth.as_ref().map_or_else(|| raw.span(), S::span);
             return Err(Problem::at(
@@ -73,6 +73,6 @@ pub(super) fn crc_on_serial_only(raw: &S<RawCluster>, cluster: &Cluster, nodes: 
 
 /// The controller's own check: it cannot fail after the checks above, but
 /// the controller must never be handed something it would refuse.
-pub(super) fn controller_accepts(config: &Config) -> Checked<()> {
+pub(super) fn controller_accepts(config: &ClusterFile) -> Checked<()> {
     config.cluster_config().validate().map_err(|e| Problem::at(0..0, format!("refused by the controller: {e}")))
 }

@@ -6,29 +6,29 @@ use std::path::PathBuf;
 use super::value::{argv, name};
 use super::Checked;
 use crate::error::Problem;
-use crate::model::{Auth, Cluster};
+use crate::model::{AuthKind, Cluster};
 use crate::raw::{RawCluster, S};
 
 pub(super) fn check(raw: &S<RawCluster>) -> Checked<Cluster> {
     let c = raw.get_ref();
     let name = name(&c.name, "cluster")?;
     let auth = match c.auth.as_ref() {
-        None => Auth::Hmac,
+        None => AuthKind::Hmac,
         Some(a) => match a.get_ref().as_str() {
-            "hmac" => Auth::Hmac,
-            "crc" => Auth::Crc,
+            "hmac" => AuthKind::Hmac,
+            "crc" => AuthKind::Crc,
             other => return Err(Problem::at(a.span(), format!("unknown auth `{other}` (known: hmac, crc)"))),
         },
     };
     let key_file = match (auth, c.key_file.as_ref()) {
-        (Auth::Hmac, None) => {
+        (AuthKind::Hmac, None) => {
             return Err(Problem::below(
                 raw.span(),
                 "key_file",
                 "auth `hmac` needs `key_file`, the file holding the cluster key (mode 0600)",
             ))
         }
-        (Auth::Crc, Some(k)) => {
+        (AuthKind::Crc, Some(k)) => {
             return Err(Problem::at(k.span(), "auth `crc` uses no key: remove `key_file` or use auth = \"hmac\""));
         }
         (_, Some(k)) if k.get_ref().is_empty() => return Err(Problem::at(k.span(), "is empty")),

@@ -30,7 +30,7 @@ mod host {
 
     use anyhow::{bail, Context as _};
     use clap::Parser;
-    use warden_cluster::{load, read_key, Auth};
+    use warden_cluster::{load, read_key, AuthKind};
     use warden_controller_mcu::blob::{self, AuthConfig, BoardConfig, REGION_LEN};
     use warden_controller_mcu::LINK_UARTS;
 
@@ -49,8 +49,8 @@ mod host {
         let args = Args::parse();
         let cluster = load(&args.cluster).map_err(|e| anyhow::anyhow!("{e}"))?;
         let auth = match cluster.cluster.auth {
-            Auth::Crc => AuthConfig::Crc,
-            Auth::Hmac => {
+            AuthKind::Crc => AuthConfig::Crc,
+            AuthKind::Hmac => {
                 let Some(path) = cluster.cluster.key_file.as_ref() else {
                     bail!("{}: auth is hmac but no key_file is given", args.cluster.display());
                 };

@@ -16,7 +16,7 @@
 use core::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, SeqAccess, Visitor};
-use warden_core::controller::{ClusterConfig, GroupConfig};
+use warden_core::controller::{ClusterConfig, GroupPlacement};
 use warden_core::MAX_GROUPS;
 
 use super::BoardConfig;
@@ -29,7 +29,7 @@ pub(super) struct Board<'a>(pub(super) &'a mut BoardConfig);
 struct Cluster<'a>(&'a mut ClusterConfig);
 
 /// Decodes into the group list it holds (cleared first).
-struct Groups<'a>(&'a mut heapless::Vec<GroupConfig, MAX_GROUPS>);
+struct Groups<'a>(&'a mut heapless::Vec<GroupPlacement, MAX_GROUPS>);
 
 /// The next field of a struct, or the error postcard gives for a missing one.
 fn field<'de, A: SeqAccess<'de>, T: de::Deserialize<'de>>(seq: &mut A, index: usize) -> Result<T, A::Error> {
@@ -105,7 +105,7 @@ impl<'de> Visitor<'de> for Groups<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let Self(groups) = self;
         groups.clear();
-        while let Some(group) = seq.next_element::<GroupConfig>()? {
+        while let Some(group) = seq.next_element::<GroupPlacement>()? {
             if groups.push(group).is_err() {
                 return Err(de::Error::invalid_length(MAX_GROUPS + 1, &"at most MAX_GROUPS groups"));
             }

@@ -9,7 +9,7 @@ use warden_bsp::progress_of;
 use warden_bsp::relay::RelayModule;
 use warden_bsp::{Channel, Clock, FenceStore, IoLink, Link, PowerError, PowerSwitch, Watchdog};
 use warden_core::controller::{Boot, Controller, Event, FenceRecord, Output, Persisted, Severity};
-use warden_core::wire::{encode, Auth, Decoder, FrameError, Op, Refusal, MAX_FRAME};
+use warden_core::wire::{encode, Auth, Decoder, FrameError, MAX_FRAME};
 use warden_core::{Duration, GroupId, Instant, NodeId, MAX_NODES};
 
 use super::clock::{self, Delay, SysTickClock};

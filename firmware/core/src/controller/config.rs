@@ -120,9 +120,9 @@ impl core::fmt::Display for TimingError {
 
 impl core::error::Error for TimingError {}
 
-/// One service group as the controller sees it.
+/// Where one service group may be placed, as the controller sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct GroupConfig {
+pub struct GroupPlacement {
     /// Nodes that may hold the group, in order of preference; the first is
     /// home (the first word of a haresources line).
     pub eligible: Vec<NodeId, MAX_NODES>,
@@ -136,7 +136,7 @@ pub struct ClusterConfig {
     /// Number of nodes; node ids are `0..nodes`.
     pub nodes: u8,
     /// The groups; group ids are indices into this list.
-    pub groups: Vec<GroupConfig, MAX_GROUPS>,
+    pub groups: Vec<GroupPlacement, MAX_GROUPS>,
     /// Timing.
     pub timing: Timing,
     /// Fence a dead node even when its last report proves it held nothing.

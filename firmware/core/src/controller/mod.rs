@@ -27,7 +27,7 @@ mod tests;
 mod text;
 
 pub use command::{CommandError, Lookup, OPERATOR_COMMANDS};
-pub use config::{ClusterConfig, ConfigError, GroupConfig, Timing, TimingError, TimingProblem};
+pub use config::{ClusterConfig, ConfigError, GroupPlacement, Timing, TimingError, TimingProblem};
 #[cfg(feature = "flaws")]
 pub use flaws::Flaw;
 pub use io::{

@@ -41,7 +41,7 @@ fn timing() -> Timing {
 fn cluster(nodes: u8, groups: &[&[u8]], auto_failback: bool) -> ClusterConfig {
     let groups = groups
         .iter()
-        .map(|eligible| GroupConfig { eligible: eligible.iter().map(|&n| NodeId(n)).collect(), auto_failback })
+        .map(|eligible| GroupPlacement { eligible: eligible.iter().map(|&n| NodeId(n)).collect(), auto_failback })
         .collect();
     ClusterConfig { nodes, groups, timing: timing(), fence_idle_dead: false }
 }

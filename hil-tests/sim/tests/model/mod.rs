@@ -38,7 +38,7 @@ use stateright::{Model, Property};
 use warden_agent_proto::{Action, Agent, AgentConfig, AgentOutput, GroupShape, Step, StepResult};
 use warden_agent_proto::{ErrorKind, Presence};
 use warden_core::controller::{
-    Boot, ClusterConfig, Controller, FenceRecord, Flaw, GroupConfig, LinkProgress, Output, Persisted, Timing,
+    Boot, ClusterConfig, Controller, FenceRecord, Flaw, GroupPlacement, LinkProgress, Output, Persisted, Timing,
 };
 use warden_core::wire::{Message, Op};
 use warden_core::{Duration, GroupId, GroupSet, Instant, NodeId, MAX_NODES};
@@ -160,7 +160,7 @@ impl ClusterModel {
                 // Cannot fail: NODES <= MAX_NODES.
                 let _ = eligible.push(NodeId(n));
             }
-            let _ = groups.push(GroupConfig { eligible, auto_failback: false });
+            let _ = groups.push(GroupPlacement { eligible, auto_failback: false });
         }
         let config = ClusterConfig { nodes: NODES as u8, groups, timing: timing(), fence_idle_dead: false };
         let agent = AgentConfig {
