@@ -45,6 +45,7 @@ use std::time::Duration;
 
 use warden_core::NodeId;
 
+use crate::load::{beside, read_file};
 use crate::{AuthKind, ClusterFile, ConfigError};
 use read::Doc;
 
@@ -159,18 +160,10 @@ pub struct NodeHardware {
 ///
 /// [`ConfigError`] naming the file, line and key.
 pub fn load(path: &Path, cluster: &ClusterFile) -> Result<ControllerConfig, ConfigError> {
-    let origin = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        origin: origin.clone(),
-        path: path.to_owned(),
-        source,
-    })?;
+    let (origin, text) = read_file(path)?;
     let mut config = parse(&text, &origin, cluster)?;
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
     for p in [&mut config.socket, &mut config.fence_store] {
-        if p.is_relative() {
-            *p = dir.join(&*p);
-        }
+        beside(path, p);
     }
     Ok(config)
 }

@@ -1,7 +1,7 @@
 //! Reading a configuration: from text ([`parse`]) or from a file with its key
 //! file checked too ([`load`]).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::error::{from_toml, ConfigError, Problem};
 use super::key::read_key;
@@ -22,18 +22,10 @@ pub fn parse(text: &str, origin: &str) -> Result<ClusterFile, ConfigError> {
 /// directory, and the file must be private to its owner (no group or other
 /// permission bits), non-empty and at most [`super::MAX_KEY_LEN`] bytes.
 pub fn load(path: &Path) -> Result<ClusterFile, ConfigError> {
-    let origin = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        origin: origin.clone(),
-        path: path.to_owned(),
-        source,
-    })?;
+    let (origin, text) = read_file(path)?;
     let mut config = parse(&text, &origin)?;
     if let Some(key_file) = config.cluster.key_file.as_mut() {
-        if key_file.is_relative() {
-            let dir = path.parent().unwrap_or_else(|| Path::new("."));
-            *key_file = dir.join(&*key_file);
-        }
+        beside(path, key_file);
         read_key(key_file).map_err(|e| {
             let line = Index::new(&text).span_of("cluster.key_file").map_or(1, |s| line_of(&text, s.start));
             ConfigError::Invalid {
@@ -45,4 +37,22 @@ pub fn load(path: &Path) -> Result<ClusterFile, ConfigError> {
         })?;
     }
     Ok(config)
+}
+
+/// The text of the configuration file at `path`, and the name errors give
+/// it.
+pub(crate) fn read_file(path: &Path) -> Result<(String, String), ConfigError> {
+    let origin = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok((origin, text)),
+        Err(source) => Err(ConfigError::Read { origin, path: path.to_owned(), source }),
+    }
+}
+
+/// A relative path written in the file at `file` is taken from that file's
+/// directory.
+pub(crate) fn beside(file: &Path, written: &mut PathBuf) {
+    if written.is_relative() {
+        *written = file.parent().unwrap_or_else(|| Path::new(".")).join(&*written);
+    }
 }
