@@ -10,10 +10,7 @@ cd "$(dirname "$0")/.."
 
 say() { printf '\n== %s\n' "$*"; }
 
-if [ "$(id -u)" -ne 0 ]; then
-    echo "the rig creates network namespaces and loop devices: run it as root (sudo bash tools/demo.sh)" >&2
-    exit 1
-fi
+source tools/as-root.sh
 
 need_pkgs=()
 for pair in ip:iproute2 bridge:iproute2 mkfs.ext4:e2fsprogs e2fsck:e2fsprogs debugfs:e2fsprogs \

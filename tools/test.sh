@@ -6,6 +6,7 @@
 # loop devices, QEMU) and a 20,000-seed simulation.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source tools/as-root.sh
 
 say() { printf '\n== %s (%ds)\n' "$*" "$SECONDS"; }
 
@@ -18,17 +19,9 @@ for pair in ip:iproute2 mkfs.ext4:e2fsprogs e2fsck:e2fsprogs debugfs:e2fsprogs l
 done
 if ((${#need_pkgs[@]})); then
     say "installing ${need_pkgs[*]}"
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "these tests need root (network namespaces, loop devices): run as root, or install ${need_pkgs[*]} and re-run with sudo" >&2
-        exit 1
-    fi
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}"
-fi
-
-if [ "$(id -u)" -ne 0 ]; then
-    echo "warning: not root; the namespace, loop-device and rig tests will fail and say what they need" >&2
 fi
 
 say "toolchain (from rust-toolchain.toml)"
