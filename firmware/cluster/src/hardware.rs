@@ -58,6 +58,30 @@ const DEFAULT_ANSWER_TIMEOUT: Duration = Duration::from_millis(200);
 /// A node link's line speed when the file does not say.
 const DEFAULT_LINK_BAUD: u32 = 115_200;
 
+const TOP: &[&str] = &["controller", "watchdog", "relay_module", "node"];
+const CONTROLLER: &[&str] = &["socket", "fence_store", "sense_interval", "status_interval"];
+const WATCHDOG: &[&str] = &["device", "timeout"];
+const RELAY_MODULE: &[&str] = &["device", "baud", "channels", "answer_timeout"];
+const NODE: &[&str] = &["name", "serial", "udp", "relay"];
+const SERIAL: &[&str] = &["device", "baud"];
+const UDP: &[&str] = &["listen", "peer"];
+const RELAY_ON_MODULE: &[&str] = &["kind"];
+const RELAY_ON_GPIO: &[&str] = &["kind", "chip", "line", "active_low", "sense_line", "sense_active_low"];
+
+/// Every table of the file with the keys it takes, as the parser accepts
+/// them (`docs/controller.md` must name each).
+pub const TABLES: &[(&str, &[&str])] = &[
+    ("(top level)", TOP),
+    ("controller", CONTROLLER),
+    ("watchdog", WATCHDOG),
+    ("relay_module", RELAY_MODULE),
+    ("node", NODE),
+    ("node.serial", SERIAL),
+    ("node.udp", UDP),
+    ("node.relay (kind = \"module\")", RELAY_ON_MODULE),
+    ("node.relay (kind = \"gpio\")", RELAY_ON_GPIO),
+];
+
 /// The controller's hardware, checked against the cluster configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ControllerConfig {
@@ -176,10 +200,10 @@ pub fn load(path: &Path, cluster: &ClusterFile) -> Result<ControllerConfig, Conf
 /// [`ConfigError`] naming the origin, line and key.
 pub fn parse(text: &str, origin: &str, cluster: &ClusterFile) -> Result<ControllerConfig, ConfigError> {
     let doc = Doc::parse(text, origin)?;
-    let top = doc.top(&["controller", "watchdog", "relay_module", "node"])?;
+    let top = doc.top(TOP)?;
 
     let controller = top.table("controller")?.ok_or_else(|| top.missing("controller"))?;
-    controller.only(&["socket", "fence_store", "sense_interval", "status_interval"])?;
+    controller.only(CONTROLLER)?;
     let socket = controller.path("socket")?.ok_or_else(|| controller.missing("socket"))?;
     let fence_store = controller.path("fence_store")?.ok_or_else(|| controller.missing("fence_store"))?;
     let sense_interval = controller.duration("sense_interval")?.unwrap_or(DEFAULT_SENSE_INTERVAL);
@@ -194,7 +218,7 @@ pub fn parse(text: &str, origin: &str, cluster: &ClusterFile) -> Result<Controll
     let watchdog = match top.table("watchdog")? {
         None => None,
         Some(t) => {
-            t.only(&["device", "timeout"])?;
+            t.only(WATCHDOG)?;
             let device = t.absolute_path("device")?.ok_or_else(|| t.missing("device"))?;
             let timeout = t.duration("timeout")?.ok_or_else(|| t.missing("timeout"))?;
             let keepalive = cluster.timing.keepalive.as_millis();
@@ -210,7 +234,7 @@ pub fn parse(text: &str, origin: &str, cluster: &ClusterFile) -> Result<Controll
     let relay_module = match top.table("relay_module")? {
         None => None,
         Some(t) => {
-            t.only(&["device", "baud", "channels", "answer_timeout"])?;
+            t.only(RELAY_MODULE)?;
             let device = t.absolute_path("device")?.ok_or_else(|| t.missing("device"))?;
             let baud = t.baud("baud")?.unwrap_or(DEFAULT_MODULE_BAUD);
             let channels = t.integer("channels", 1, 255)?.ok_or_else(|| t.missing("channels"))?;
@@ -230,7 +254,7 @@ pub fn parse(text: &str, origin: &str, cluster: &ClusterFile) -> Result<Controll
         serial_devices.push((d.device.clone(), "relay_module.device".to_owned()));
     }
     for t in &entries {
-        t.only(&["name", "serial", "udp", "relay"])?;
+        t.only(NODE)?;
         let name = t.string("name")?.ok_or_else(|| t.missing("name"))?;
         let Some(id) = cluster.node_id(&name) else {
             let known: Vec<&str> = cluster.nodes.iter().map(|n| n.name.as_str()).collect();
@@ -248,7 +272,7 @@ pub fn parse(text: &str, origin: &str, cluster: &ClusterFile) -> Result<Controll
 
         let mut links = Vec::new();
         if let Some(s) = t.table("serial")? {
-            s.only(&["device", "baud"])?;
+            s.only(SERIAL)?;
             let device = s.absolute_path("device")?.ok_or_else(|| s.missing("device"))?;
             let baud = s.baud("baud")?.unwrap_or(DEFAULT_LINK_BAUD);
             if let Some((_, other)) = serial_devices.iter().find(|(d, _)| *d == device) {
@@ -258,7 +282,7 @@ pub fn parse(text: &str, origin: &str, cluster: &ClusterFile) -> Result<Controll
             links.push(LinkConfig::Serial { device, baud });
         }
         if let Some(u) = t.table("udp")? {
-            u.only(&["listen", "peer"])?;
+            u.only(UDP)?;
             if cluster.cluster.auth == AuthKind::Crc {
                 return Err(t.invalid("udp", "a UDP link needs `auth = \"hmac\"` in the cluster file (it has crc)"));
             }
@@ -274,7 +298,7 @@ pub fn parse(text: &str, origin: &str, cluster: &ClusterFile) -> Result<Controll
         let kind = r.string("kind")?.ok_or_else(|| r.missing("kind"))?;
         let relay = match kind.as_str() {
             "module" => {
-                r.only(&["kind"])?;
+                r.only(RELAY_ON_MODULE)?;
                 let Some(module) = &relay_module else {
                     return Err(r.invalid("kind", "the relay module is used but there is no [relay_module] table"));
                 };
@@ -291,7 +315,7 @@ pub fn parse(text: &str, origin: &str, cluster: &ClusterFile) -> Result<Controll
                 RelayConfig::Module
             }
             "gpio" => {
-                r.only(&["kind", "chip", "line", "active_low", "sense_line", "sense_active_low"])?;
+                r.only(RELAY_ON_GPIO)?;
                 let chip = r.absolute_path("chip")?.ok_or_else(|| r.missing("chip"))?;
                 let line = r.integer("line", 0, u32::MAX.into())?.ok_or_else(|| r.missing("line"))? as u32;
                 let sense_line = r.integer("sense_line", 0, u32::MAX.into())?.map(|l| l as u32);

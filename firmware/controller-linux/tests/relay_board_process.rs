@@ -63,3 +63,19 @@ fn refuses_an_off_channel_beyond_the_board() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--off 5: the board has channels 0 to 1"));
 }
+
+#[test]
+fn each_program_describes_itself() {
+    for (program, description) in [
+        (env!("CARGO_BIN_EXE_warden-relay-board"), "A serial relay board emulator"),
+        (
+            env!("CARGO_BIN_EXE_warden-controller"),
+            "The Warden controller: heartbeats, power relays and failover decisions",
+        ),
+    ] {
+        let out = Command::new(program).arg("--help").output().unwrap();
+        assert!(out.status.success());
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(help.starts_with(description), "{program} --help begins:\n{help}");
+    }
+}

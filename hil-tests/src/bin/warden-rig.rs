@@ -32,7 +32,7 @@ use warden_rig::{ControllerKind, Options, RigError};
 
 /// The Warden process rig.
 #[derive(Debug, Parser)]
-#[command(name = "warden-rig", version, about)]
+#[command(name = "warden-rig", version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -80,6 +80,28 @@ pub enum AgentEvent {
 }
 
 impl AgentEvent {
+    /// One event of every kind (for what must name them all: docs, tests);
+    /// a kind added to [`AgentEvent`] is a compile error in
+    /// [`AgentEvent::name`] until it is named; add it here too.
+    pub const EVERY_KIND: [Self; 12] = {
+        let group = GroupId(0);
+        let result = StepResult::Failed(super::step::ErrorKind::Failed);
+        [
+            Self::Connected,
+            Self::Rehandshake,
+            Self::ControllerSilent,
+            Self::ControllerBack,
+            Self::Acquired { group },
+            Self::Released { group },
+            Self::StartFailed { group, resource: 0, result },
+            Self::StopFailed { group, resource: 0, result },
+            Self::MonitorFailed { group, resource: 0, result },
+            Self::Restarting { group, from: 0, attempt: 1 },
+            Self::Failing { group },
+            Self::StepOverdue { group, resource: 0, action: super::step::Action::Start },
+        ]
+    };
+
     /// A short name for the alert command's environment (`WARDEN_EVENT`).
     #[must_use]
     pub const fn name(&self) -> &'static str {

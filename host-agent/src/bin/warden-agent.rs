@@ -20,7 +20,7 @@ use warden_cluster::{self as config, ClusterFile, ConfigError};
 
 /// Warden's host agent.
 #[derive(Debug, Parser)]
-#[command(name = "warden-agent", version, about)]
+#[command(name = "warden-agent", version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

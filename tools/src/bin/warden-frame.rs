@@ -18,7 +18,7 @@ use warden_tools::frame::{decode_capture, describe, stats_line, unhex};
 
 /// Decode a captured byte stream into Warden messages, frame by frame.
 #[derive(Debug, Parser)]
-#[command(name = "warden-frame", version, about)]
+#[command(name = "warden-frame", version)]
 struct Cli {
     /// The capture: raw bytes as read from the line (or hex with --hex);
     /// `-` or nothing for standard input.

@@ -18,7 +18,7 @@ use warden_controller_linux::run::Driver;
 
 /// The Warden controller: heartbeats, power relays and failover decisions.
 #[derive(Debug, Parser)]
-#[command(name = "warden-controller", version, about)]
+#[command(name = "warden-controller", version)]
 struct Cli {
     /// The cluster configuration (nodes, groups, timing, key file).
     #[arg(long, value_name = "FILE")]

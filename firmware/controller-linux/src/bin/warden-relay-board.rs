@@ -28,7 +28,7 @@ const CHANNELS: usize = 16;
 
 /// A serial relay board emulator.
 #[derive(Debug, Parser)]
-#[command(name = "warden-relay-board", version, about)]
+#[command(name = "warden-relay-board", version)]
 struct Cli {
     /// Create a pseudo-terminal and point this symlink at its slave.
     #[arg(long, value_name = "PATH", conflicts_with = "socket", required_unless_present = "socket")]

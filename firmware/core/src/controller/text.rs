@@ -76,6 +76,31 @@ impl MoveReason {
 }
 
 impl Event {
+    /// One event of every kind (for what must name them all: docs, tests).
+    /// A kind added to [`Event`] is a compile error in [`Event::kind`]
+    /// until it is named; add it here too.
+    pub const EVERY_KIND: [Self; 15] = {
+        let (n, g) = (NodeId(0), GroupId(0));
+        let why = MoveReason::HolderLost;
+        [
+            Self::NodeUp { node: n },
+            Self::NodeLate { node: n },
+            Self::NodeDead { node: n },
+            Self::FenceStarted { node: n },
+            Self::FenceConfirmed { node: n },
+            Self::FenceUnconfirmed { node: n },
+            Self::Unfenced { node: n },
+            Self::Releasing { group: g, from: n, reason: why },
+            Self::Placed { group: g, to: n, reason: why },
+            Self::Unplaced { group: g },
+            Self::Conflict { group: g, nodes: 0b11 },
+            Self::FencedNodePowered { node: n },
+            Self::PersistFailed { node: n, fenced: true },
+            Self::WatchdogWithheld { links: 1 },
+            Self::WatchdogResumed,
+        ]
+    };
+
     /// Its machine name, as alert commands get it in `WARDEN_EVENT`.
     #[must_use]
     pub const fn kind(&self) -> &'static str {
@@ -360,5 +385,13 @@ mod tests {
         assert_eq!(Event::FenceStarted { node: n1 }.kind(), "fence_started");
         assert_eq!(Event::Releasing { group: g0, from: n1, reason: MoveReason::Operator }.node(), Some(n1));
         assert_eq!(Event::WatchdogResumed.group(), None);
+    }
+
+    #[test]
+    fn every_kind_is_there_once() {
+        let kinds: std::vec::Vec<&str> = Event::EVERY_KIND.iter().map(Event::kind).collect();
+        for (i, kind) in kinds.iter().enumerate() {
+            assert!(!kinds[..i].contains(kind), "{kind} twice");
+        }
     }
 }

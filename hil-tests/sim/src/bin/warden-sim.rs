@@ -16,7 +16,7 @@ use warden_sim::{line, narrate, Campaign, Faults, Outcome, RunOptions, Summary};
 
 /// Deterministic simulation of a Warden cluster under seeded faults.
 #[derive(Debug, Parser)]
-#[command(name = "warden-sim", version, about)]
+#[command(name = "warden-sim", version)]
 struct Cli {
     /// Number of seeded schedules to run.
     #[arg(long, default_value_t = 1000)]
