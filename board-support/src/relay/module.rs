@@ -25,11 +25,14 @@ pub struct RelayStats {
 /// A serial relay module with `channels` channels on the byte stream `port`.
 ///
 /// [`set`](PowerSwitch::set) writes the command and returns (the boards do
-/// not acknowledge). [`sense`](PowerSwitch::sense) discards what arrived
-/// unasked, sends the report query and waits for the answer for at most
-/// the answer timeout, pausing `poll_pause` between looks at the port; a
-/// board that stays silent is [`PowerError::NoAnswer`], a reply that is
-/// not a report of that channel is counted and waited past.
+/// not acknowledge). A sense query comes in two halves so that a main loop
+/// never waits on the board: [`ask`](Self::ask) discards what arrived
+/// unasked and sends the report query; [`poll_answer`](Self::poll_answer)
+/// looks at the port without waiting and gives the answer once it is there,
+/// or [`PowerError::NoAnswer`] once the answer timeout has passed (a reply
+/// that is not a report of that channel is counted and looked past).
+/// [`sense`](PowerSwitch::sense) is both halves with a pause of
+/// `poll_pause` between looks, for a caller that may wait (a relay thread).
 #[derive(Debug)]
 pub struct RelayModule<P, C, D> {
     port: P,
@@ -42,6 +45,8 @@ pub struct RelayModule<P, C, D> {
     no_answer: u32,
     bad_frames: u32,
     stray_reports: u32,
+    /// The query under way: its channel and deadline.
+    asked: Option<(Channel, warden_core::Instant)>,
 }
 
 impl<P, C, D> RelayModule<P, C, D>
@@ -64,7 +69,54 @@ where
             no_answer: 0,
             bad_frames: 0,
             stray_reports: 0,
+            asked: None,
         }
+    }
+
+    /// Sends the report query for `channel`; its answer comes through
+    /// [`poll_answer`](Self::poll_answer). A query still under way is
+    /// given up (its answer, if it comes, is counted as stray).
+    ///
+    /// # Errors
+    ///
+    /// [`PowerError::NoSuchChannel`], or the port failed.
+    pub fn ask(&mut self, channel: Channel) -> Result<(), PowerError> {
+        self.check(channel)?;
+        self.asked = None;
+        // Whatever is waiting answers nothing we ask now.
+        self.pump(None, channel)?;
+        self.decoder.reset();
+        self.send(Command::Query { channel }, channel)?;
+        self.asked = Some((channel, self.clock.now().saturating_add(self.answer_timeout)));
+        Ok(())
+    }
+
+    /// The query under way, if any.
+    #[must_use]
+    pub fn asking(&self) -> Option<Channel> {
+        self.asked.map(|(channel, _)| channel)
+    }
+
+    /// Looks at the port without waiting: `Ok(Some((channel, powered)))`
+    /// once the answer to the query under way is there, `Ok(None)` while it
+    /// is not (or nothing is asked).
+    ///
+    /// # Errors
+    ///
+    /// [`PowerError::NoAnswer`] once the answer timeout has passed (the
+    /// query is over), or the port failed.
+    pub fn poll_answer(&mut self) -> Result<Option<(Channel, bool)>, PowerError> {
+        let Some((channel, deadline)) = self.asked else { return Ok(None) };
+        if let Some(powered) = self.pump(Some(channel), channel)? {
+            self.asked = None;
+            return Ok(Some((channel, powered)));
+        }
+        if self.clock.now() >= deadline {
+            self.asked = None;
+            self.no_answer = self.no_answer.saturating_add(1);
+            return Err(PowerError::NoAnswer(channel));
+        }
+        Ok(None)
     }
 
     /// The counters.
@@ -139,19 +191,10 @@ where
     }
 
     fn sense(&mut self, channel: Channel) -> Result<Option<bool>, PowerError> {
-        self.check(channel)?;
-        // Whatever is waiting answers nothing we ask now.
-        self.pump(None, channel)?;
-        self.decoder.reset();
-        self.send(Command::Query { channel }, channel)?;
-        let deadline = self.clock.now().saturating_add(self.answer_timeout);
+        self.ask(channel)?;
         loop {
-            if let Some(powered) = self.pump(Some(channel), channel)? {
+            if let Some((_, powered)) = self.poll_answer()? {
                 return Ok(Some(powered));
-            }
-            if self.clock.now() >= deadline {
-                self.no_answer = self.no_answer.saturating_add(1);
-                return Err(PowerError::NoAnswer(channel));
             }
             self.delay.delay_us(self.poll_pause_us);
         }

@@ -323,7 +323,42 @@ struct Rig {
     /// Relay board events seen, in order.
     board: Vec<BoardEvent>,
     board_stop: Arc<AtomicBool>,
+    /// The relay module is silent: what it writes is lost (an unplugged
+    /// module, a broken cable).
+    board_mute: Arc<AtomicBool>,
     _serial: std::sync::MutexGuard<'static, ()>,
+}
+
+/// The relay board's end of its UART, which loses what the board writes
+/// while `mute` is set.
+struct BoardPort {
+    stream: UnixStream,
+    mute: Arc<AtomicBool>,
+}
+
+impl Read for BoardPort {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.stream.read(buf)
+    }
+}
+
+impl Write for BoardPort {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.mute.load(Ordering::Relaxed) {
+            return Ok(buf.len());
+        }
+        self.stream.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.stream.flush()
+    }
+}
+
+impl std::os::fd::AsFd for BoardPort {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.stream.as_fd()
+    }
 }
 
 impl Rig {
@@ -355,7 +390,7 @@ impl Rig {
         let u1 = connect(&sock("u1"), &mut qemu);
         let u2 = connect(&sock("u2"), &mut qemu);
         let u3 = connect(&sock("u3"), &mut qemu);
-        let mut u4 = connect(&sock("u4"), &mut qemu);
+        let u4 = connect(&sock("u4"), &mut qemu);
         let qmp = connect(&sock("qmp"), &mut qemu);
         drop(u3);
 
@@ -422,6 +457,8 @@ impl Rig {
         let (board_tx, board_rx) = mpsc::channel();
         let board_stop = Arc::new(AtomicBool::new(false));
         let stop = board_stop.clone();
+        let board_mute = Arc::new(AtomicBool::new(false));
+        let mut u4 = BoardPort { stream: u4, mute: board_mute.clone() };
         thread::spawn(move || {
             let mut board = Board::new([true, true]);
             let _ = relay_board::serve(&mut board, &mut u4, &stop, |_, e| {
@@ -442,6 +479,7 @@ impl Rig {
             board_rx,
             board: Vec::new(),
             board_stop,
+            board_mute,
             _serial: serial,
         }
     }
@@ -663,4 +701,44 @@ fn a_corrupt_configuration_blob_halts_loudly_and_the_watchdog_resets() {
     rig.wait_line(reboot, "configuration blob at 0x3f000 refused: checksum");
     assert!(rig.find(0, "controller started").is_none(), "a controller started on a corrupt blob\n{}", rig.dump());
     assert!(rig.board.iter().all(|e| !matches!(e, BoardEvent::Switched { .. })), "a relay switched: {:?}", rig.board);
+}
+
+/// The relay module goes silent: the main loop never waits on it, so the
+/// links are still served and the watchdog still fed, no node looks late,
+/// and no pass of the loop comes near the module's answer timeout.
+#[test]
+fn a_silent_relay_module_never_holds_the_main_loop() {
+    let mut rig = Rig::start(|_| {});
+    let booted = rig.wait_line(0, "controller started");
+    rig.until("group 0 on node 0", |r| r.agents[0].holds.contains(WEB));
+
+    rig.board_mute.store(true, Ordering::Relaxed);
+    let muted = rig.log.len();
+    rig.wait_line(muted, "node 0: cannot read power");
+    rig.wait_line(muted, "node 1: cannot read power");
+    // The links are served meanwhile: beats keep coming to both nodes.
+    let beats = [rig.agents[0].beats.len(), rig.agents[1].beats.len()];
+    rig.until("three more beats to each node", |r| {
+        r.agents[0].beats.len() >= beats[0] + 3 && r.agents[1].beats.len() >= beats[1] + 3
+    });
+    let before = rig.log.len();
+    rig.type_line("status");
+    let at = rig.wait_line(before, "status loop: longest pass");
+    let text = rig.log[at].text.clone();
+    let longest: u64 = text
+        .split_once("longest pass ")
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no figure in `{text}`"));
+    // The module's answer timeout is 500 ms: a loop that waited for it once
+    // would show it here.
+    assert!(longest < 250, "a pass of the main loop took {longest} ms with the module silent\n{}", rig.dump());
+    assert!(rig.qmp.iter().all(|(e, _)| e != "WATCHDOG"), "the watchdog fired\n{}", rig.dump());
+    for line in ["is late", "is dead", "fencing node"] {
+        assert!(rig.find(booted, line).is_none(), "`{line}` with the module silent\n{}", rig.dump());
+    }
+
+    rig.board_mute.store(false, Ordering::Relaxed);
+    let unmuted = rig.log.len();
+    rig.wait_line(unmuted, "power readable again");
 }

@@ -35,13 +35,10 @@ const MAX_WATCHDOG: Duration = Duration::from_secs(300);
 type Relays = RelayModule<Uart, SysTickClock, Delay>;
 
 /// The watchdog's timeout for `keepalive`: the controller asks for a feed
-/// once per keepalive; leave room for four, plus a sense query per node.
-fn watchdog_timeout(keepalive: Duration, nodes: u8) -> Duration {
-    let ms = keepalive
-        .as_millis()
-        .saturating_mul(4)
-        .max(1000)
-        .saturating_add(ANSWER_TIMEOUT.as_millis().saturating_mul(u64::from(nodes)));
+/// once per keepalive; leave room for four. Nothing in the main loop waits
+/// on the relay module (its queries are answered across passes).
+fn watchdog_timeout(keepalive: Duration) -> Duration {
+    let ms = keepalive.as_millis().saturating_mul(4).max(1000);
     Duration::from_millis(ms.min(MAX_WATCHDOG.as_millis()))
 }
 
@@ -106,6 +103,9 @@ struct Counters {
     console_refused: u32,
     /// Fence records that could not be stored.
     persist_failed: u32,
+    /// The longest pass of the main loop since reset, in ms: what a node's
+    /// link or the watchdog may have waited for the loop.
+    longest_pass_ms: u64,
 }
 
 /// What the main loop runs with, as [`configure`] leaves it.
@@ -130,6 +130,10 @@ struct Devices {
     /// Relay switches the module refused, to try again at the next sense.
     pending_power: [Option<bool>; MAX_NODES],
     next_sense: Instant,
+    /// The node of the sense query under way.
+    asking: Option<usize>,
+    /// The next node of the sense round under way.
+    round: Option<usize>,
     counters: Counters,
 }
 
@@ -222,41 +226,83 @@ impl Devices {
         }
     }
 
-    /// Reads every relay's sense and feeds readings to the controller;
-    /// retries relay switches the module refused.
-    fn sense_all(&mut self, controller: &mut Controller, auth: &Auth) {
-        for i in 0..usize::from(self.nodes) {
+    /// One step of the sense round, never waiting on the relay module: the
+    /// answer to the query under way if it has come (or its timeout), then
+    /// the next query of the round, which starts every `SENSE_INTERVAL`
+    /// (at once after a switch). A relay switch the module refused is tried
+    /// again just before its node's query.
+    fn sense_step(&mut self, now: Instant, controller: &mut Controller, auth: &Auth) {
+        if let Some(i) = self.asking {
+            let reading = match self.relays.poll_answer() {
+                Ok(None) => return,
+                Ok(Some((_, powered))) => Ok(Some(powered)),
+                Err(e) => Err(e),
+            };
+            self.asking = None;
+            self.reading(i, reading, controller, auth);
+        }
+        let mut next = match self.round {
+            Some(next) => next,
+            None if now >= self.next_sense => 0,
+            None => return,
+        };
+        loop {
+            if next >= usize::from(self.nodes) {
+                self.round = None;
+                self.next_sense = now.saturating_add(SENSE_INTERVAL);
+                return;
+            }
+            let i = next;
+            next += 1;
+            self.round = Some(next);
             let Some(channel) = self.channels.get(i).copied().flatten() else { continue };
-            let node = NodeId(u8::try_from(i).unwrap_or(u8::MAX));
             if let Some(on) = self.pending_power.get(i).copied().flatten() {
                 if self.relays.set(channel, on).is_ok() {
-                    info!("node {=u8}: relay commanded {=str} (retry)", node.0, on_off(on));
+                    info!("node {=usize}: relay commanded {=str} (retry)", i, on_off(on));
                     if let Some(slot) = self.pending_power.get_mut(i) {
                         *slot = None;
                     }
                 }
             }
-            let reading = self.relays.sense(channel);
-            if let Some(failing) = self.sense_failing.get_mut(i) {
-                if *failing != reading.is_err() {
-                    *failing = reading.is_err();
-                    match reading {
-                        Err(e) => warn!("node {=u8}: cannot read power: {=str}", node.0, power_error(e)),
-                        Ok(_) => info!("node {=u8}: power readable again", node.0),
-                    }
+            match self.relays.ask(channel) {
+                Ok(()) => {
+                    self.asking = Some(i);
+                    return;
+                }
+                Err(e) => self.reading(i, Err(e), controller, auth),
+            }
+        }
+    }
+
+    /// A sense reading of node `i` (or why there is none): said on the log
+    /// when it changes, and given to the controller.
+    fn reading(
+        &mut self,
+        i: usize,
+        reading: Result<Option<bool>, PowerError>,
+        controller: &mut Controller,
+        auth: &Auth,
+    ) {
+        let node = NodeId(u8::try_from(i).unwrap_or(u8::MAX));
+        if let Some(failing) = self.sense_failing.get_mut(i) {
+            if *failing != reading.is_err() {
+                *failing = reading.is_err();
+                match reading {
+                    Err(e) => warn!("node {=u8}: cannot read power: {=str}", node.0, power_error(e)),
+                    Ok(_) => info!("node {=u8}: power readable again", node.0),
                 }
             }
-            if let Ok(Some(powered)) = reading {
-                if let Some(slot) = self.sensed.get_mut(i) {
-                    if *slot != Some(powered) {
-                        info!("node {=u8}: power sensed {=str}", node.0, on_off(powered));
-                        *slot = Some(powered);
-                    }
+        }
+        if let Ok(Some(powered)) = reading {
+            if let Some(slot) = self.sensed.get_mut(i) {
+                if *slot != Some(powered) {
+                    info!("node {=u8}: power sensed {=str}", node.0, on_off(powered));
+                    *slot = Some(powered);
                 }
-                let now = SysTickClock.now();
-                controller.handle_sense(now, node, powered);
-                self.drain(now, controller, auth);
             }
+            let now = SysTickClock.now();
+            controller.handle_sense(now, node, powered);
+            self.drain(now, controller, auth);
         }
     }
 
@@ -296,6 +342,7 @@ impl Devices {
         let s = controller.stats();
         let r = self.relays.stats();
         info!("status memory: stack used {=usize} bytes (high-water since reset)", memory::stack_used());
+        info!("status loop: longest pass {=u64} ms since reset", self.counters.longest_pass_ms);
         info!(
             "status counters: session rejects {=u32}, wrong node {=u32}, alarms dropped {=u32}, relay no answer {=u32}, relay bad frames {=u32}, console refused {=u32}, fence store failures {=u32}, spurious irqs {=u32}",
             s.session_rejects,
@@ -437,7 +484,7 @@ fn configure(controller: &mut Controller, boot: u64, mut watchdog: CmsdkWatchdog
     if controller.reboot(config.cluster, boot_state).is_err() {
         halt(|| error!("the core refused the cluster configuration"))
     }
-    let timeout = watchdog_timeout(controller.config().timing.keepalive, nodes);
+    let timeout = watchdog_timeout(controller.config().timing.keepalive);
     let Ok(applied) = watchdog.start(timeout) else {
         halt(|| error!("watchdog refused a {=u64} ms timeout", timeout.as_millis()))
     };
@@ -461,6 +508,8 @@ fn configure(controller: &mut Controller, boot: u64, mut watchdog: CmsdkWatchdog
         sense_failing,
         pending_power: [None; MAX_NODES],
         next_sense: now.saturating_add(SENSE_INTERVAL),
+        asking: None,
+        round: None,
         counters: Counters::default(),
     };
     Board { devices, auth }
@@ -536,10 +585,10 @@ fn run(controller: &mut Controller, devices: &mut Devices, auth: &Auth, mut cons
             controller.handle_timeout(now);
             devices.drain(now, controller, auth);
         }
-        if now >= devices.next_sense {
-            devices.sense_all(controller, auth);
-            devices.next_sense = SysTickClock.now().saturating_add(SENSE_INTERVAL);
-        }
+        devices.sense_step(now, controller, auth);
+        let took = SysTickClock.now().saturating_since(now).as_millis();
+        let longest = &mut devices.counters.longest_pass_ms;
+        *longest = (*longest).max(took);
     }
 }
 
