@@ -175,6 +175,15 @@ impl Sim {
         n * usize::from(self.sc.links) + l
     }
 
+    /// The controller's driver of link `l` of node `n` moves again, and
+    /// the controller is told.
+    pub(super) fn unstall(&mut self, n: usize, l: usize) {
+        if let Some(link) = self.servers[n].links.get_mut(l) {
+            link.stalled_until = 0;
+        }
+        self.tell_link(self.link_index(n, l), LinkProgress::Moved);
+    }
+
     pub(super) fn tell_link(&mut self, link: usize, progress: LinkProgress) {
         let now = self.instant();
         if let Some(c) = self.controller.as_mut() {

@@ -2,7 +2,7 @@
 //! fault phase ends.
 
 use warden_core::controller::LinkProgress;
-use warden_core::{GroupId, Instant, NodeId};
+use warden_core::{GroupId, NodeId};
 
 use super::{Ev, Sim};
 use crate::plan::Fault;
@@ -158,15 +158,15 @@ impl Sim {
         self.store_fails_until = 0;
         self.store_slow_until = 0;
         for n in 0..self.servers.len() {
+            let mut stalled = Vec::new();
             for (l, link) in self.servers[n].links.iter_mut().enumerate() {
                 link.cut_until = 0;
                 if link.stalled_until != 0 {
-                    link.stalled_until = 0;
-                    let i = n * usize::from(self.sc.links) + l;
-                    if let Some(c) = self.controller.as_mut() {
-                        c.handle_link(Instant(self.now), i, LinkProgress::Moved);
-                    }
+                    stalled.push(l);
                 }
+            }
+            for l in stalled {
+                self.unstall(n, l);
             }
             self.servers[n].ping_lost_until = 0;
             self.servers[n].sense_stuck_until = 0;

@@ -23,7 +23,7 @@ mod steps;
 use std::collections::{HashMap, VecDeque};
 
 use warden_agent_proto::{Agent, Step};
-use warden_core::controller::{Controller, FenceRecord, LinkProgress};
+use warden_core::controller::{Controller, FenceRecord};
 use warden_core::wire::{Auth, Key, Op};
 use warden_core::{Instant, NodeId};
 
@@ -402,12 +402,8 @@ impl Sim {
                 self.feed_net_score(n);
             }
             Ev::HealStall { node, link } => {
-                let n = usize::from(node);
-                if let Some(l) = self.servers[n].links.get_mut(usize::from(link)) {
-                    l.stalled_until = 0;
-                }
                 self.trace.push(self.now, Entry::Fault(format!("the driver of link {link} of node{node} moves again")));
-                self.tell_link(self.link_index(n, usize::from(link)), LinkProgress::Moved);
+                self.unstall(usize::from(node), usize::from(link));
                 self.drain_controller();
             }
             Ev::Persisted { boot, record, durable } => {
