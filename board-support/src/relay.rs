@@ -19,6 +19,7 @@
 //! | `0x00` | switch the channel off |
 //! | `0x01` | switch the channel on |
 //! | `0x02` | report: answer with the channel's sense reading (Warden's extension) |
+//! | `0x03` | watch: answer as `0x02` does, then report every change of that sense reading unasked (Warden's extension) |
 //!
 //! The boards standardise only `00`/`01` and answer nothing. Warden adds the
 //! report query: the board answers `A0 <channel> <00|01> <checksum>` with the
@@ -28,6 +29,13 @@
 //! silent, and the host reports no answer, never a guess. A board with sense
 //! inputs of its own reports those; a plain board reports its relay state,
 //! which confirms the command was taken but not that the server lost power.
+//!
+//! A watched channel's reports come unasked, the moment its sense changes:
+//! a server that loses its supply is seen in one frame time (4 ms at 9600
+//! baud) instead of at the next query. A host cannot tell an unasked report
+//! from an answer, and needs not: every report is a reading of the channel
+//! it names. A board without the extension ignores the watch and the host
+//! goes on asking.
 //!
 //! Frames are found in the byte stream by their `A0` and checked by their
 //! checksum; after a bad checksum the decoder resumes at the next `A0`

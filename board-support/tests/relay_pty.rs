@@ -119,3 +119,48 @@ fn a_silent_board_is_no_answer_not_a_guess() {
     assert_eq!(relays.sense(Channel(0)), Err(PowerError::NoAnswer(Channel(0))));
     assert_eq!(relays.stats().no_answer, 1);
 }
+
+/// Waits (up to a bound for a hung board, not a timing assertion) for the
+/// driver's next unasked readings.
+fn next_changes(relays: &mut SerialRelayModule) -> Vec<(Channel, bool)> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    let mut got = Vec::new();
+    for _ in 0..100 {
+        relays.take_changes(|c, p| got.push((c, p))).unwrap();
+        if !got.is_empty() {
+            return got;
+        }
+        let port = relays.port();
+        let mut fds = [PollFd::new(port.as_fd(), PollFlags::POLLIN)];
+        poll(&mut fds, PollTimeout::from(100u16)).unwrap();
+    }
+    panic!("no unasked report came");
+}
+
+#[test]
+fn a_watched_channel_is_reported_unasked_and_answers_still_reach_their_query() {
+    let mut board = PlayedBoard::start([true, true, false, false], None);
+    let mut relays = driver(&board);
+    relays.watch(Channel(2)).unwrap();
+    assert_eq!(next_changes(&mut relays), [(Channel(2), false)], "the watch is answered with the reading now");
+    // The board's sense changes on its own (a supply comes back): it says so
+    // unasked. Here the test writes the board's report on the line.
+    let on = warden_bsp::relay::Report { channel: Channel(2), powered: true }.encode().unwrap();
+    board.garbage.write_all(&on).unwrap();
+    assert_eq!(next_changes(&mut relays), [(Channel(2), true)]);
+    // A change that arrives while a query of another channel is under way
+    // is kept, and the query still gets its own answer.
+    let off = warden_bsp::relay::Report { channel: Channel(2), powered: false }.encode().unwrap();
+    board.garbage.write_all(&off).unwrap();
+    assert_eq!(relays.sense(Channel(0)).unwrap(), Some(true));
+    assert_eq!(next_changes(&mut relays), [(Channel(2), false)]);
+    // An unwatched channel's unasked report is stray, not a change.
+    let stray = warden_bsp::relay::Report { channel: Channel(1), powered: false }.encode().unwrap();
+    board.garbage.write_all(&stray).unwrap();
+    assert_eq!(relays.sense(Channel(3)).unwrap(), Some(false));
+    relays.take_changes(|c, p| panic!("{c:?} {p} is not watched")).unwrap();
+    let stats = relays.stats();
+    assert_eq!((stats.changes, stats.stray_reports, stats.no_answer), (3, 1, 0), "{stats:?}");
+    drop(board);
+}

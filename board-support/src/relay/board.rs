@@ -16,7 +16,8 @@ pub enum BoardEvent {
         /// Its new state.
         on: bool,
     },
-    /// Bytes to send back to the host (the answer to a query).
+    /// Bytes to send back to the host: the answer to a query or a watch,
+    /// or a watched channel's change.
     Reply([u8; FRAME_LEN]),
     /// A frame was refused (bad checksum, channel 0 or beyond the board, bad
     /// state byte). Nothing changed and nothing is answered.
@@ -44,6 +45,8 @@ pub struct Board<const N: usize> {
     /// Channels that exist (at most `N`).
     channels: usize,
     sense_override: [Option<bool>; N],
+    /// Per watched channel, the reading last reported.
+    watched: [Option<bool>; N],
     decoder: Decoder,
     refused: u32,
     commands: u32,
@@ -62,7 +65,15 @@ impl<const N: usize> Board<N> {
     #[must_use]
     pub const fn with_channels(relays: [bool; N], channels: usize) -> Self {
         let channels = if channels < N { channels } else { N };
-        Self { relays, channels, sense_override: [None; N], decoder: Decoder::new(), refused: 0, commands: 0 }
+        Self {
+            relays,
+            channels,
+            sense_override: [None; N],
+            watched: [None; N],
+            decoder: Decoder::new(),
+            refused: 0,
+            commands: 0,
+        }
     }
 
     fn index(&self, channel: Channel) -> Option<usize> {
@@ -84,6 +95,8 @@ impl<const N: usize> Board<N> {
 
     /// Makes `channel`'s sense read `reading` whatever the relay does
     /// (`None`: follow the relay again). Returns `false` beyond the board.
+    /// A watched channel's change is reported by the next
+    /// [`report_changes`](Self::report_changes).
     pub fn override_sense(&mut self, channel: Channel, reading: Option<bool>) -> bool {
         match self.index(channel).and_then(|i| self.sense_override.get_mut(i)) {
             Some(slot) => {
@@ -91,6 +104,24 @@ impl<const N: usize> Board<N> {
                 true
             }
             None => false,
+        }
+    }
+
+    /// Reports every watched channel whose sense changed since it was last
+    /// reported, as [`BoardEvent::Reply`]. [`feed`](Self::feed) calls it
+    /// after each command; a board whose sense inputs change on their own
+    /// calls it when they do.
+    pub fn report_changes(&mut self, mut on_event: impl FnMut(BoardEvent)) {
+        for i in 0..self.channels {
+            let channel = Channel(u8::try_from(i).unwrap_or(u8::MAX));
+            let now = self.sense(channel);
+            let Some(slot) = self.watched.get_mut(i) else { continue };
+            if slot.is_some() && *slot != now {
+                *slot = now;
+                if let Some(reply) = now.and_then(|powered| Report { channel, powered }.encode()) {
+                    on_event(BoardEvent::Reply(reply));
+                }
+            }
         }
     }
 
@@ -107,7 +138,10 @@ impl<const N: usize> Board<N> {
         decoder.feed(bytes, |frame| {
             let event = frame.and_then(Command::from_frame).and_then(|command| self.apply(command));
             match event {
-                Ok(Some(event)) => on_event(event),
+                Ok(Some(event)) => {
+                    on_event(event);
+                    self.report_changes(&mut on_event);
+                }
                 Ok(None) => {}
                 Err(e) => {
                     self.refused = self.refused.saturating_add(1);
@@ -130,9 +164,14 @@ impl<const N: usize> Board<N> {
                 *relay = on;
                 Ok(Some(BoardEvent::Switched { channel, on }))
             }
-            Command::Query { channel } => {
+            Command::Query { channel } | Command::Watch { channel } => {
                 let powered = self.sense(channel).ok_or(FrameError::Channel)?;
                 self.commands = self.commands.saturating_add(1);
+                if matches!(command, Command::Watch { .. }) {
+                    if let Some(slot) = self.index(channel).and_then(|i| self.watched.get_mut(i)) {
+                        *slot = Some(powered);
+                    }
+                }
                 let reply = Report { channel, powered }.encode().ok_or(FrameError::Channel)?;
                 Ok(Some(BoardEvent::Reply(reply)))
             }
@@ -191,6 +230,35 @@ mod tests {
         assert_eq!(board.relay(Channel(0)), Some(false));
         assert_eq!(board.stats().refused, 5);
         assert_eq!(board.stats().commands, 0);
+    }
+
+    #[test]
+    fn a_watched_channel_reports_each_change_unasked_and_once() {
+        let mut board = Board::new([true, true]);
+        let watch = Command::Watch { channel: Channel(1) }.encode().unwrap();
+        let on_report = Report { channel: Channel(1), powered: true }.encode().unwrap();
+        let off_report = Report { channel: Channel(1), powered: false }.encode().unwrap();
+        assert_eq!(run(&mut board, &watch).as_slice(), &[BoardEvent::Reply(on_report)], "answered at once");
+        // The supply goes: reported without a query, and only once.
+        board.override_sense(Channel(1), Some(false));
+        let mut changes = heapless::Vec::<BoardEvent, 4>::new();
+        board.report_changes(|e| changes.push(e).unwrap());
+        board.report_changes(|e| changes.push(e).unwrap());
+        assert_eq!(changes.as_slice(), &[BoardEvent::Reply(off_report)]);
+        // An unwatched channel stays quiet; a switch of a watched one is reported after it.
+        board.override_sense(Channel(1), None);
+        board.override_sense(Channel(0), Some(false));
+        let off = Command::Set { channel: Channel(1), on: false }.encode().unwrap();
+        let on = Command::Set { channel: Channel(1), on: true }.encode().unwrap();
+        assert_eq!(
+            run(&mut board, &[off, on].concat()).as_slice(),
+            &[
+                BoardEvent::Switched { channel: Channel(1), on: false },
+                BoardEvent::Switched { channel: Channel(1), on: true },
+                BoardEvent::Reply(on_report),
+            ],
+            "off was already reported; back on is a change"
+        );
     }
 
     #[test]

@@ -15,6 +15,8 @@ const OFF: u8 = 0x00;
 const ON: u8 = 0x01;
 /// State byte: report the sense reading (Warden's extension).
 const REPORT: u8 = 0x02;
+/// State byte: report now and at every change (Warden's extension).
+const WATCH: u8 = 0x03;
 
 /// A frame whose checksum is right, not yet interpreted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -72,6 +74,12 @@ pub enum Command {
         /// The channel.
         channel: Channel,
     },
+    /// Ask for the channel's sense reading now and, unasked, at every
+    /// change from then on.
+    Watch {
+        /// The channel.
+        channel: Channel,
+    },
 }
 
 impl Command {
@@ -82,6 +90,7 @@ impl Command {
             Self::Set { channel, on: true } => (channel, ON),
             Self::Set { channel, on: false } => (channel, OFF),
             Self::Query { channel } => (channel, REPORT),
+            Self::Watch { channel } => (channel, WATCH),
         };
         frame_for(channel, state)
     }
@@ -100,12 +109,14 @@ impl Command {
             OFF => Ok(Self::Set { channel, on: false }),
             ON => Ok(Self::Set { channel, on: true }),
             REPORT => Ok(Self::Query { channel }),
+            WATCH => Ok(Self::Watch { channel }),
             other => Err(FrameError::State(other)),
         }
     }
 }
 
-/// Board to host: the answer to a [`Command::Query`].
+/// Board to host: the answer to a [`Command::Query`] or a
+/// [`Command::Watch`], or a watched channel's change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Report {
     /// The channel.
@@ -267,6 +278,7 @@ mod tests {
         assert_eq!(Command::Set { channel: Channel(0), on: false }.encode(), Some([0xA0, 0x01, 0x00, 0xA1]));
         assert_eq!(Command::Set { channel: Channel(3), on: true }.encode(), Some([0xA0, 0x04, 0x01, 0xA5]));
         assert_eq!(Command::Query { channel: Channel(1) }.encode(), Some([0xA0, 0x02, 0x02, 0xA4]));
+        assert_eq!(Command::Watch { channel: Channel(0) }.encode(), Some([0xA0, 0x01, 0x03, 0xA4]));
         assert_eq!(Report { channel: Channel(1), powered: false }.encode(), Some([0xA0, 0x02, 0x00, 0xA2]));
         // The checksum wraps modulo 256.
         assert_eq!(Command::Set { channel: Channel(0x5F), on: true }.encode(), Some([0xA0, 0x60, 0x01, 0x01]));
@@ -281,6 +293,7 @@ mod tests {
                 Command::Set { channel: Channel(c), on: true },
                 Command::Set { channel: Channel(c), on: false },
                 Command::Query { channel: Channel(c) },
+                Command::Watch { channel: Channel(c) },
             ] {
                 let mut d = Decoder::new();
                 let (out, n) = decode_all(&mut d, &cmd.encode().unwrap());
