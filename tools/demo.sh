@@ -14,7 +14,7 @@ source tools/as-root.sh
 
 need_pkgs=()
 for pair in ip:iproute2 bridge:iproute2 mkfs.ext4:e2fsprogs e2fsck:e2fsprogs debugfs:e2fsprogs \
-    losetup:mount xfs_io:xfsprogs unshare:util-linux nsenter:util-linux ps:procps python3:python3; do
+    losetup:mount unshare:util-linux nsenter:util-linux ps:procps python3:python3; do
     cmd=${pair%%:*} pkg=${pair##*:}
     command -v "$cmd" >/dev/null 2>&1 || need_pkgs+=("$pkg")
 done

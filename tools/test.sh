@@ -13,7 +13,7 @@ say() { printf '\n== %s (%ds)\n' "$*" "$SECONDS"; }
 # command:package pairs, installed when the command is missing.
 need_pkgs=()
 for pair in ip:iproute2 mkfs.ext4:e2fsprogs e2fsck:e2fsprogs debugfs:e2fsprogs losetup:mount ps:procps \
-    xfs_io:xfsprogs qemu-system-arm:qemu-system-arm python3:python3; do
+    qemu-system-arm:qemu-system-arm python3:python3; do
     cmd=${pair%%:*} pkg=${pair##*:}
     command -v "$cmd" >/dev/null 2>&1 || need_pkgs+=("$pkg")
 done

@@ -48,7 +48,7 @@
 //! ```
 //!
 //! It needs `ip` (iproute2), `mkfs.ext4`, `e2fsck` and `debugfs`
-//! (e2fsprogs), `losetup` (mount), `xfs_io` (xfsprogs); `stress-ng` for
+//! (e2fsprogs), `losetup` (mount); `stress-ng` for
 //! `soak --stress` (busy threads otherwise); `chrt` (util-linux) for
 //! `--controller-realtime`; `qemu-system-arm`, `defmt-print` and the
 //! firmware (`cargo fw`) for `--controller qemu`. A missing one is named

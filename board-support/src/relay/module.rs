@@ -213,6 +213,11 @@ where
         &mut self.port
     }
 
+    /// The byte stream, to look at (a descriptor to wait on).
+    pub fn port_ref(&self) -> &P {
+        &self.port
+    }
+
     fn check(&self, channel: Channel) -> Result<(), PowerError> {
         if channel.0 < self.channels && channel.0 < u8::MAX {
             Ok(())

@@ -9,9 +9,13 @@
 //! a `Power` output becomes a job only after its fence record is durable
 //! (the main loop writes it first), and a sense job queued after a switch
 //! reads the relay after that switch.
+//!
+//! Between jobs the thread waits on the relays' own descriptor too: a relay
+//! module that reports sense changes unasked (the watch extension) is heard
+//! the moment a server loses power, not at the next round of queries.
 
 use std::io::{Read as _, Write as _};
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::thread::JoinHandle;
@@ -40,6 +44,19 @@ pub enum Job {
     },
 }
 
+/// Relays whose sense may change unasked.
+pub trait SenseChanges {
+    /// A descriptor that becomes readable when a change may have come
+    /// (`None`: changes never come unasked).
+    fn change_fd(&self) -> Option<OwnedFd>;
+    /// Gives each change that came, without waiting.
+    ///
+    /// # Errors
+    ///
+    /// The relays' device failed.
+    fn take_changes(&mut self, on_change: &mut dyn FnMut(Channel, bool)) -> Result<(), PowerError>;
+}
+
 /// A job carried out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Done {
@@ -59,12 +76,21 @@ pub enum Done {
         /// The reading (`None`: the relay has no sense input).
         result: Result<Option<bool>, PowerError>,
     },
+    /// A sense reading that came unasked: `channel` changed.
+    Changed {
+        /// The relay.
+        channel: Channel,
+        /// Its sense now.
+        powered: bool,
+    },
 }
 
 /// The relay thread, as the main loop sees it.
 #[derive(Debug)]
 pub struct RelayWorker {
     jobs: Option<Sender<Job>>,
+    /// Wakes the thread for a job (and for its end).
+    kick: UnixStream,
     done: Receiver<Done>,
     wake: UnixStream,
     thread: Option<JoinHandle<()>>,
@@ -78,29 +104,26 @@ impl RelayWorker {
     /// # Errors
     ///
     /// The OS error when the wake-up socket or the thread cannot be had.
-    pub fn start<R: PowerSwitch + Send + 'static>(mut relays: R) -> std::io::Result<Self> {
-        let (wake, mut poke) = UnixStream::pair()?;
+    pub fn start<R: PowerSwitch + SenseChanges + Send + 'static>(relays: R) -> std::io::Result<Self> {
+        let (wake, poke) = UnixStream::pair()?;
         wake.set_nonblocking(true)?;
+        let (kick, kicked) = UnixStream::pair()?;
+        kicked.set_nonblocking(true)?;
         let (jobs, inbox) = mpsc::channel::<Job>();
         let (outbox, done) = mpsc::channel::<Done>();
         let thread = std::thread::Builder::new().name("relays".into()).spawn(move || {
-            while let Ok(job) = inbox.recv() {
-                let finished = match job {
-                    Job::Set { node, channel, on } => Done::Set { node, on, result: relays.set(channel, on) },
-                    Job::Sense { node, channel } => Done::Sense { node, result: relays.sense(channel) },
-                };
-                if outbox.send(finished).is_err() || poke.write_all(&[1]).is_err() {
-                    return;
-                }
-            }
+            serve(relays, &inbox, &outbox, &kicked, poke);
         })?;
-        Ok(Self { jobs: Some(jobs), done, wake, thread: Some(thread), senses: 0 })
+        Ok(Self { jobs: Some(jobs), kick, done, wake, thread: Some(thread), senses: 0 })
     }
 
     /// Hands `job` over; it is carried out after every job handed over before it.
     pub fn submit(&mut self, job: Job) {
-        if self.jobs.as_ref().is_some_and(|j| j.send(job).is_ok()) && matches!(job, Job::Sense { .. }) {
-            self.senses += 1;
+        if self.jobs.as_ref().is_some_and(|j| j.send(job).is_ok()) {
+            let _ = (&self.kick).write(&[1]);
+            if matches!(job, Job::Sense { .. }) {
+                self.senses += 1;
+            }
         }
     }
 
@@ -139,9 +162,59 @@ impl Drop for RelayWorker {
     fn drop(&mut self) {
         // The thread ends when its job queue closes, after the job under way.
         self.jobs = None;
+        let _ = (&self.kick).write(&[1]);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+/// The relay thread: jobs in order as they are handed over, and between
+/// them whatever sense changes come unasked. Ends when the job queue closes
+/// or the main loop is gone.
+fn serve<R: PowerSwitch + SenseChanges>(
+    mut relays: R,
+    inbox: &Receiver<Job>,
+    outbox: &Sender<Done>,
+    mut kicked: &UnixStream,
+    mut poke: UnixStream,
+) {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let changes = relays.change_fd();
+    loop {
+        let mut finished = Vec::new();
+        loop {
+            match inbox.try_recv() {
+                Ok(Job::Set { node, channel, on }) => {
+                    finished.push(Done::Set { node, on, result: relays.set(channel, on) });
+                }
+                Ok(Job::Sense { node, channel }) => {
+                    finished.push(Done::Sense { node, result: relays.sense(channel) });
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => return,
+            }
+        }
+        if changes.is_some() {
+            // A device error here shows in the next sense job's answer.
+            let _ = relays.take_changes(&mut |channel, powered| finished.push(Done::Changed { channel, powered }));
+        }
+        if !finished.is_empty() {
+            if finished.into_iter().any(|d| outbox.send(d).is_err()) || poke.write_all(&[1]).is_err() {
+                return;
+            }
+            continue;
+        }
+        let mut fds = vec![PollFd::new(kicked.as_fd(), PollFlags::POLLIN)];
+        if let Some(fd) = &changes {
+            fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
+        }
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) | Err(nix::Error::EINTR) => {}
+            Err(_) => return,
+        }
+        let mut sink = [0u8; 64];
+        while matches!(kicked.read(&mut sink), Ok(n) if n > 0) {}
     }
 }
 
@@ -174,6 +247,16 @@ mod tests {
             let _held = self.gate.lock().unwrap();
             self.log.lock().unwrap().push(format!("sense {}", channel.0));
             Ok(Some(channel.0 == 1))
+        }
+    }
+
+    impl SenseChanges for Slow {
+        fn change_fd(&self) -> Option<OwnedFd> {
+            None
+        }
+
+        fn take_changes(&mut self, _: &mut dyn FnMut(Channel, bool)) -> Result<(), PowerError> {
+            Ok(())
         }
     }
 
@@ -215,5 +298,48 @@ mod tests {
         );
         assert!(!worker.sensing());
         assert_eq!(*log.lock().unwrap(), ["sense 0", "set 1 false", "sense 1", "set 7 true"]);
+    }
+
+    /// Relays whose module reports a change per byte written to `line`.
+    struct Reporting {
+        line: UnixStream,
+    }
+
+    impl PowerSwitch for Reporting {
+        fn set(&mut self, _: Channel, _: bool) -> Result<(), PowerError> {
+            Ok(())
+        }
+
+        fn sense(&mut self, _: Channel) -> Result<Option<bool>, PowerError> {
+            Ok(Some(true))
+        }
+    }
+
+    impl SenseChanges for Reporting {
+        fn change_fd(&self) -> Option<OwnedFd> {
+            self.line.as_fd().try_clone_to_owned().ok()
+        }
+
+        fn take_changes(&mut self, on_change: &mut dyn FnMut(Channel, bool)) -> Result<(), PowerError> {
+            let mut buf = [0u8; 8];
+            while let Ok(n @ 1..) = (&self.line).read(&mut buf) {
+                buf.iter().take(n).for_each(|b| on_change(Channel(*b), false));
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_change_reported_unasked_reaches_the_main_loop_with_no_job_under_way() {
+        let (line, mut board) = UnixStream::pair().unwrap();
+        line.set_nonblocking(true).unwrap();
+        let mut worker = RelayWorker::start(Reporting { line }).unwrap();
+        board.write_all(&[3]).unwrap();
+        assert_eq!(wait_done(&mut worker, 1), vec![Done::Changed { channel: Channel(3), powered: false }]);
+        assert!(!worker.sensing(), "a change is no answer to a sense job");
+        // Jobs still go through, and the thread ends when the worker is dropped.
+        worker.submit(Job::Sense { node: NodeId(1), channel: Channel(1) });
+        assert_eq!(wait_done(&mut worker, 1), vec![Done::Sense { node: NodeId(1), result: Ok(Some(true)) }]);
+        drop(worker);
     }
 }

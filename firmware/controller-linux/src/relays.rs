@@ -101,6 +101,15 @@ impl Relays {
                 Err(e) => problems.push((node.name.clone(), e)),
             }
         }
+        // Every module channel is watched: a module with the watch
+        // extension reports a lost supply at once; one without ignores it.
+        if let Some(module) = relays.module.as_mut() {
+            for channel in &relays.on_module {
+                if let Err(e) = module.watch(*channel) {
+                    problems.push((format!("{channel} (watch)"), e));
+                }
+            }
+        }
         Ok((relays, BootSense { powered, problems }))
     }
 
@@ -108,6 +117,21 @@ impl Relays {
     #[must_use]
     pub fn module_stats(&self) -> Option<warden_bsp::relay::RelayStats> {
         self.module.as_ref().map(SerialRelayModule::stats)
+    }
+}
+
+impl crate::relay_worker::SenseChanges for Relays {
+    fn change_fd(&self) -> Option<std::os::fd::OwnedFd> {
+        use std::os::fd::AsFd;
+        let module = self.module.as_ref()?;
+        module.port_ref().as_fd().try_clone_to_owned().ok()
+    }
+
+    fn take_changes(&mut self, on_change: &mut dyn FnMut(Channel, bool)) -> Result<(), PowerError> {
+        match self.module.as_mut() {
+            Some(module) => module.take_changes(on_change),
+            None => Ok(()),
+        }
     }
 }
 

@@ -439,17 +439,28 @@ impl Driver {
                     }
                 }
                 if let Ok(Some(powered)) = result {
-                    if let Some(slot) = self.sensed.get_mut(node.index()) {
-                        if *slot != Some(powered) {
-                            print_line(now, &format!("node {name}: power sensed {}", on_off(powered)));
-                            *slot = Some(powered);
-                        }
-                    }
-                    self.controller.handle_sense(now, node, powered);
-                    self.drain(now);
+                    self.sensed(now, node, powered);
+                }
+            }
+            Done::Changed { channel, powered } => {
+                if let Some(node) = self.hw.nodes.iter().find(|n| Channel(n.channel) == channel).map(|n| n.id) {
+                    self.sensed(now, node, powered);
                 }
             }
         }
+    }
+
+    /// A sense reading, asked for or reported by the relay module at a change.
+    fn sensed(&mut self, now: Instant, node: NodeId, powered: bool) {
+        if let Some(slot) = self.sensed.get_mut(node.index()) {
+            if *slot != Some(powered) {
+                let name = report::node_name(&self.file, node);
+                print_line(now, &format!("node {name}: power sensed {}", on_off(powered)));
+                *slot = Some(powered);
+            }
+        }
+        self.controller.handle_sense(now, node, powered);
+        self.drain(now);
     }
 
     fn set_pending(&mut self, node: NodeId, value: Option<bool>) {

@@ -5,14 +5,20 @@
 //! warden-rig demo                          a failover, step by step
 //! warden-rig scenario NAME [--json]        power-loss, agent-kill, host-hang, serial-cut, controller-restart,
 //!                                          firmware-watchdog (--controller qemu)
-//! warden-rig bench failover --runs N       failover timings, min/p50/p99/max
-//! warden-rig soak --minutes M [--stress]   unwanted failovers of an idle cluster
+//! warden-rig bench failover --runs N       failover timings, min/p50/p99/max, per
+//!     [--fault power-loss|hang]            profile (--profile 20/100,10/40) and
+//!     [--profile K/D,...]                  controller (--controllers linux,qemu)
+//!     [--controllers linux,qemu]
+//! warden-rig soak --minutes M [--stress [cpu|vm|io]]
+//!                                          unwanted failovers of an idle cluster
 //! warden-rig cleanup                       remove what a crashed run left
 //! ```
 //!
-//! Timing and scheduling options (`--keepalive 20ms --deadtime 100ms`,
-//! `--agent-realtime 50 --agent-mlock --controller-realtime 50`, ...) go
-//! after the command. Exit status: 0 passed, 1 a check failed, 2 the rig
+//! Timing and scheduling options go after the command: `--keepalive 20ms
+//! --deadtime 100ms` (the defaults), agents and the Linux controller under
+//! `SCHED_FIFO` 50 with the agents' memory locked by default
+//! (`--agent-realtime 0 --agent-mlock false --controller-realtime 0` for
+//! normal scheduling), and more. Exit status: 0 passed, 1 a check failed, 2 the rig
 //! could not run. `serve` (the service) and `keeper` (a server's first
 //! process) are run by the rig itself.
 
@@ -53,9 +59,20 @@ enum Command {
     Bench {
         /// What to measure: `failover`.
         what: BenchKind,
-        /// Failovers to measure.
+        /// Failovers to measure (per profile and controller).
         #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10_000))]
         runs: u32,
+        /// The fault on the holder: power-loss (seen on the sense line) or
+        /// hang (every process stopped, found at deadtime).
+        #[arg(long, default_value = "power-loss")]
+        fault: bench::Fault,
+        /// Timing profiles to measure in turn, keepalive/deadtime in ms
+        /// (e.g. `20/100,10/40`); default: --keepalive and --deadtime.
+        #[arg(long, value_delimiter = ',', value_parser = profile)]
+        profile: Vec<(Duration, Duration)>,
+        /// Controllers to measure in turn (default: --controller).
+        #[arg(long, value_delimiter = ',')]
+        controllers: Vec<ControllerKind>,
         #[command(flatten)]
         run: RunArgs,
     },
@@ -64,9 +81,10 @@ enum Command {
         /// How long.
         #[arg(long, default_value_t = 10.0)]
         minutes: f64,
-        /// Keep every core busy meanwhile.
-        #[arg(long)]
-        stress: bool,
+        /// Load the machine meanwhile, on every core: cpu (the default),
+        /// vm (memory pressure) or io (an fsync storm on the rig's disk).
+        #[arg(long, num_args = 0..=1, default_missing_value = "cpu", value_name = "LOAD")]
+        stress: Option<soak::Load>,
         #[command(flatten)]
         run: RunArgs,
     },
@@ -120,6 +138,12 @@ fn duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(value * scale))
 }
 
+/// A timing profile: `KEEPALIVE/DEADTIME` in milliseconds.
+fn profile(s: &str) -> Result<(Duration, Duration), String> {
+    let (k, d) = s.split_once('/').ok_or_else(|| format!("`{s}`: a profile is KEEPALIVE/DEADTIME (20/100)"))?;
+    Ok((duration(k)?, duration(d)?))
+}
+
 /// Options of every command that runs a rig.
 #[derive(Debug, Args)]
 struct RunArgs {
@@ -153,15 +177,17 @@ struct RunArgs {
     /// The firmware ELF for --controller qemu (default: where `cargo fw` puts it).
     #[arg(long)]
     firmware: Option<PathBuf>,
-    /// `[agent] realtime_priority` (1 to 99).
-    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=99))]
-    agent_realtime: Option<u8>,
-    /// `[agent] mlock = true`.
-    #[arg(long)]
+    /// `[agent] realtime_priority` (1 to 99; 0: normal scheduling). The
+    /// default is what docs/configuration.md recommends for the fast profile.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u8).range(0..=99))]
+    agent_realtime: u8,
+    /// `[agent] mlock` (true or false).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     agent_mlock: bool,
-    /// Run the controller under SCHED_FIFO at this priority (1 to 99).
-    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=99))]
-    controller_realtime: Option<u8>,
+    /// Run the Linux controller under SCHED_FIFO at this priority (1 to 99;
+    /// 0: normal scheduling). QEMU always runs at normal scheduling.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u8).range(0..=99))]
+    controller_realtime: u8,
     /// Seed of the serial lines' faults.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -188,9 +214,10 @@ impl RunArgs {
             fsck: self.fsck.clone(),
             bin_dir: self.bin_dir.clone(),
             controller: self.controller,
-            agent_realtime: self.agent_realtime,
+            agent_realtime: Some(self.agent_realtime).filter(|p| *p > 0),
             agent_mlock: self.agent_mlock,
-            controller_realtime: self.controller_realtime,
+            controller_realtime: Some(self.controller_realtime)
+                .filter(|p| *p > 0 && self.controller == ControllerKind::Linux),
             seed: self.seed,
             keep_logs: self.keep_logs.clone(),
             firmware: self.firmware.clone(),
@@ -247,19 +274,48 @@ fn run(command: Command) -> Result<bool, RigError> {
             }
             Ok(verdict.passed())
         }
-        Command::Bench { what: BenchKind::Failover, runs, run } => {
-            let report = bench::failover(usize::try_from(runs).unwrap_or(1), run.options(), |i, f| {
-                eprintln!(
-                    "warden-rig: run {i}/{runs}: outage {}",
-                    f.outage.map_or("not seen".to_owned(), |d| format!("{:.1} ms", d.as_secs_f64() * 1000.0))
-                );
-            })?;
-            if run.json {
-                println!("{}", report.to_json());
-            } else {
-                print!("{}", report.table());
+        Command::Bench { what: BenchKind::Failover, runs, fault, profile, controllers, run } => {
+            let base = run.options();
+            let profiles = if profile.is_empty() { vec![(base.keepalive, base.deadtime)] } else { profile };
+            let controllers = if controllers.is_empty() { vec![base.controller] } else { controllers };
+            let mut passed = true;
+            let mut reports = Vec::new();
+            for controller in &controllers {
+                for (keepalive, deadtime) in &profiles {
+                    let options = Options {
+                        keepalive: *keepalive,
+                        deadtime: *deadtime,
+                        controller: *controller,
+                        controller_realtime: Some(run.controller_realtime)
+                            .filter(|p| *p > 0 && *controller == ControllerKind::Linux),
+                        ..base.clone()
+                    };
+                    options.check()?;
+                    let label = format!(
+                        "{} controller, {}/{} ms, {}",
+                        options.controller.name(),
+                        keepalive.as_millis(),
+                        deadtime.as_millis(),
+                        fault.name()
+                    );
+                    let report = bench::failover(usize::try_from(runs).unwrap_or(1), fault, options, |i, f| {
+                        eprintln!(
+                            "warden-rig: {label}: run {i}/{runs}: outage {}",
+                            f.outage.map_or("not seen".to_owned(), |d| format!("{:.1} ms", d.as_secs_f64() * 1000.0))
+                        );
+                    })?;
+                    passed &= report.verdict.passed();
+                    if !run.json {
+                        print!("{}", report.table());
+                        println!();
+                    }
+                    reports.push(report.to_json());
+                }
             }
-            Ok(report.verdict.passed())
+            if run.json {
+                println!("{}", serde_json::Value::Array(reports));
+            }
+            Ok(passed)
         }
         Command::Soak { minutes, stress, run } => {
             if !(minutes > 0.0 && minutes <= 24.0 * 60.0) {

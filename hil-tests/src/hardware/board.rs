@@ -8,6 +8,10 @@
 //! power-off takes its processes, its NIC and its disk down) before the
 //! board reads the query that follows it: the controller can never read a
 //! server as off while anything of it still runs.
+//!
+//! The board's sense inputs are live: the rack wakes the thread whenever a
+//! server's power changes, and channels the controller watches are
+//! reported at once, as a supply-good line on a real board would be.
 
 use std::fs::File;
 use std::io::{Read as _, Write as _};
@@ -62,9 +66,10 @@ impl RelayBoard {
         let channels = rack.len().min(CHANNELS);
         let board = Board::<CHANNELS>::with_channels([true; CHANNELS], channels);
         let (flag, counters) = (Arc::clone(&stop), Arc::clone(&stats));
+        let power = rack.watch_power()?;
         let thread = std::thread::Builder::new()
             .name("relay-board".into())
-            .spawn(move || serve(board, file, &rack, &flag, &counters))
+            .spawn(move || serve(board, file, &power, &rack, &flag, &counters))
             .map_err(RigError::io("starting the relay board thread"))?;
         Ok(Self { end, stats, stop, thread: Some(thread) })
     }
@@ -102,41 +107,67 @@ impl Drop for RelayBoard {
     }
 }
 
-fn serve(mut board: Board<CHANNELS>, mut port: File, rack: &Rack, stop: &AtomicBool, stats: &Mutex<BoardStats>) {
+fn serve(
+    mut board: Board<CHANNELS>,
+    mut port: File,
+    mut power: &std::os::unix::net::UnixStream,
+    rack: &Rack,
+    stop: &AtomicBool,
+    stats: &Mutex<BoardStats>,
+) {
     realtime::raise_rig_thread();
     let channels = rack.len().min(CHANNELS);
+    let sync = |board: &mut Board<CHANNELS>| {
+        for i in 0..channels {
+            let channel = Channel(u8::try_from(i).unwrap_or(u8::MAX));
+            board.override_sense(channel, Some(rack.powered(i)));
+        }
+    };
     let mut buf = [0u8; 256];
     while !stop.load(Ordering::Relaxed) {
-        let ready = {
-            let mut fds = [PollFd::new(port.as_fd(), PollFlags::POLLIN)];
+        let (line, changed) = {
+            let mut fds =
+                [PollFd::new(port.as_fd(), PollFlags::POLLIN), PollFd::new(power.as_fd(), PollFlags::POLLIN)];
             let ms = u16::try_from(TICK.as_millis()).unwrap_or(u16::MAX);
-            poll(&mut fds, PollTimeout::from(ms)).is_ok_and(|n| n > 0)
+            let _ = poll(&mut fds, PollTimeout::from(ms));
+            let ready = |fd: &PollFd<'_>| fd.revents().is_some_and(|r| !r.is_empty());
+            (ready(&fds[0]), ready(&fds[1]))
         };
-        if !ready {
-            continue;
+        let mut events = Vec::new();
+        if changed {
+            let mut sink = [0u8; 64];
+            while matches!(power.read(&mut sink), Ok(n) if n > 0) {}
+            sync(&mut board);
+            board.report_changes(|e| events.push(e));
         }
-        let n = match port.read(&mut buf) {
-            Ok(0) => return,
-            Ok(n) => n,
-            Err(_) => continue,
-        };
-        for byte in buf.iter().take(n) {
-            for i in 0..channels {
-                let channel = Channel(u8::try_from(i).unwrap_or(u8::MAX));
-                board.override_sense(channel, Some(rack.powered(i)));
-            }
-            let mut events = Vec::new();
-            board.feed(std::slice::from_ref(byte), |e| events.push(e));
-            for event in events {
-                match event {
-                    BoardEvent::Switched { channel, on } => rack.set_relay(usize::from(channel.0), on),
-                    BoardEvent::Reply(reply) => {
-                        let _ = port.write_all(&reply);
+        if line {
+            match port.read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => {
+                    for byte in buf.iter().take(n) {
+                        sync(&mut board);
+                        board.feed(std::slice::from_ref(byte), |e| events.push(e));
+                        // Each byte's effects (a switch cuts the power) come before the next byte.
+                        act(&mut events, &mut port, rack);
                     }
-                    BoardEvent::Refused(_) => {}
                 }
+                Err(_) => {}
             }
         }
+        act(&mut events, &mut port, rack);
         *stats.lock().unwrap_or_else(PoisonError::into_inner) = board.stats();
+    }
+}
+
+/// Carries out what the board did: relays switch the rack, replies go out.
+fn act(events: &mut Vec<BoardEvent>, port: &mut File, rack: &Rack) {
+    for event in events.drain(..) {
+        match event {
+            BoardEvent::Switched { channel, on } => rack.set_relay(usize::from(channel.0), on),
+            BoardEvent::Reply(reply) => {
+                let _ = port.write_all(&reply);
+            }
+            BoardEvent::Refused(_) => {}
+        }
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! A power loss cuts the disk at the same instant as the CPU: the rig shuts
 //! the filesystem down without flushing its journal (the ext4 shutdown
-//! ioctl, through `xfs_io -x -c shutdown`, as fstests simulate a crash), so
+//! ioctl `EXT4_IOC_SHUTDOWN` with `NOLOGFLUSH`, as fstests simulate a crash), so
 //! what was not on the device stays lost and the next holder replays the
 //! journal, exactly as after a real power cut. Only then are the server's
 //! processes killed (tearing the mount down cannot flush anything then).
@@ -94,11 +94,23 @@ impl Disk {
     ///
     /// # Errors
     ///
-    /// [`RigError::Command`] when `xfs_io` refuses.
+    /// [`RigError::Os`] when the mount point cannot be opened or the
+    /// kernel refuses the shutdown.
+    #[allow(unsafe_code)] // one ioctl, its argument checked below
     pub fn cut_for(&self, pid: Pid) -> Result<(), RigError> {
+        // linux/fs.h: FS_IOC_SHUTDOWN _IOR('X', 125, __u32), the flag
+        // FS_SHUTDOWN_FLAGS_NOLOGFLUSH (2): the journal is not flushed.
+        nix::ioctl_read!(fs_shutdown, b'X', 125, u32);
+        const NOLOGFLUSH: u32 = 2;
         let path = PathBuf::from(format!("/proc/{pid}/root"))
             .join(self.mountpoint.strip_prefix("/").unwrap_or(&self.mountpoint));
-        tools::run(tools::command("xfs_io").args(["-x", "-c", "shutdown"]).arg(path)).map(drop)
+        let dir = std::fs::File::open(&path).map_err(RigError::io("opening the mount point to cut the disk"))?;
+        let mut flags = NOLOGFLUSH;
+        // SAFETY: the descriptor is open for the call and the kernel reads
+        // one u32 through the pointer, which lives across it.
+        unsafe { fs_shutdown(std::os::fd::AsRawFd::as_raw_fd(&dir), &mut flags) }
+            .map(drop)
+            .map_err(RigError::os("the filesystem shutdown ioctl"))
     }
 
     /// Whether no one has it mounted (an exclusive open succeeds).

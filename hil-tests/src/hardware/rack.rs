@@ -51,6 +51,9 @@ pub struct Rack {
     wake: Condvar,
     /// Guards nothing but the boot thread's wait (and the stop flag).
     waiting: Mutex<bool>,
+    /// Poked (one byte each) whenever a server's power changes: what a
+    /// relay board's sense inputs see at once.
+    watchers: Mutex<Vec<std::os::unix::net::UnixStream>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -89,7 +92,14 @@ impl Rack {
                 server: Mutex::new(server),
             })
             .collect();
-        Self { slots, timeline, boot_delay, wake: Condvar::new(), waiting: Mutex::new(false) }
+        Self {
+            slots,
+            timeline,
+            boot_delay,
+            wake: Condvar::new(),
+            waiting: Mutex::new(false),
+            watchers: Mutex::new(Vec::new()),
+        }
     }
 
     /// Starts the thread that boots servers when their boot delay is over.
@@ -174,6 +184,28 @@ impl Rack {
         self.apply(index, |p| p.supply = on);
     }
 
+    /// A socket that becomes readable each time a server's power changes
+    /// (a byte per change; the reader drains it and reads [`Rack::powered`]).
+    ///
+    /// # Errors
+    ///
+    /// [`RigError::Io`] when the socket pair cannot be had.
+    pub fn watch_power(&self) -> Result<std::os::unix::net::UnixStream, RigError> {
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair().map_err(RigError::io("a power watch socket"))?;
+        ours.set_nonblocking(true).map_err(RigError::io("a power watch socket"))?;
+        theirs.set_nonblocking(true).map_err(RigError::io("a power watch socket"))?;
+        lock(&self.watchers).push(ours);
+        Ok(theirs)
+    }
+
+    fn tell_watchers(&self) {
+        use std::io::Write as _;
+        // A full socket already has a wake-up pending: nothing is lost.
+        for w in lock(&self.watchers).iter_mut() {
+            let _ = w.write(&[1]);
+        }
+    }
+
     /// Whether server `index` has power (what its sense input reads).
     #[must_use]
     pub fn powered(&self, index: usize) -> bool {
@@ -230,6 +262,7 @@ impl Rack {
             slot.powered.store(true, Ordering::SeqCst);
             power.boot_at = Some((Instant::now() + self.boot_delay, power.generation));
             drop(power);
+            self.tell_watchers();
             self.timeline.push(Happening::PowerOn { node: slot.name.clone() });
             let _stop = lock(&self.waiting);
             self.wake.notify_all();
@@ -239,6 +272,7 @@ impl Rack {
             // Read as off only once everything of it is gone.
             let result = lock(&slot.server).power_off();
             slot.powered.store(false, Ordering::SeqCst);
+            self.tell_watchers();
             match result {
                 Ok(_) => self.timeline.push(Happening::PowerLost { node: slot.name.clone() }),
                 Err(e) => self.timeline.push(Happening::Violation(format!("rig: {e}"))),

@@ -200,7 +200,7 @@ impl Server {
             }
             procs::signal_all(&left, None, Signal::SIGKILL);
             killed.extend(left);
-            std::thread::sleep(Duration::from_millis(1));
+            std::thread::sleep(Duration::from_micros(200));
         }
         if let Some(mut k) = self.keeper.take() {
             let _ = k.kill();

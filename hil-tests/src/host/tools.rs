@@ -23,8 +23,6 @@ pub const NEEDED: &[Tool] = &[
     Tool { name: "e2fsck", install: "apt-get install e2fsprogs" },
     Tool { name: "debugfs", install: "apt-get install e2fsprogs" },
     Tool { name: "losetup", install: "apt-get install mount" },
-    // The fs shutdown ioctl that cuts the disk at the instant of a power loss.
-    Tool { name: "xfs_io", install: "apt-get install xfsprogs" },
 ];
 
 /// The CPU hog `soak --stress` prefers (busy threads otherwise).

@@ -1,9 +1,10 @@
-//! `warden-rig bench failover --runs N`: the server holding the group
-//! loses power N times on one rig (each run's victim is unfenced and
-//! comes back as the standby for the next run); each failover is timed
-//! from the power cut to detection, fence confirmed, takeover and the end
-//! of the client-visible outage. Reported as min/p50/p99/max; nothing is
-//! asserted on timing.
+//! `warden-rig bench failover --runs N [--fault power-loss|hang]`: the
+//! server holding the group loses power (or hangs: every process stopped)
+//! N times on one rig (each run's victim is unfenced and comes back as the
+//! standby for the next run); each failover is timed from the fault to
+//! detection, fence confirmed, placement, takeover and the end of the
+//! client-visible outage. Reported as min/p50/p99/max; nothing is asserted
+//! on timing.
 
 use std::time::Duration;
 
@@ -21,6 +22,46 @@ use crate::RigError;
 /// Acknowledged records between runs: the new standby has settled.
 const SETTLE_RECORDS: usize = 30;
 
+/// The fault each run of the bench injects on the holder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Fault {
+    /// Its own supply is cut: its relay board's sense sees it at once.
+    #[default]
+    PowerLoss,
+    /// Every process stopped (`SIGSTOP`), power still on: found at deadtime.
+    Hang,
+}
+
+impl Fault {
+    /// As on the command line.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::PowerLoss => "power-loss",
+            Self::Hang => "hang",
+        }
+    }
+
+    const fn described(self) -> &'static str {
+        match self {
+            Self::PowerLoss => "power loss",
+            Self::Hang => "a hang (SIGSTOP of every process)",
+        }
+    }
+}
+
+impl std::str::FromStr for Fault {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "power-loss" => Ok(Self::PowerLoss),
+            "hang" => Ok(Self::Hang),
+            other => Err(format!("unknown fault `{other}` (known: power-loss, hang)")),
+        }
+    }
+}
+
 /// What a bench measured.
 #[derive(Debug, Clone)]
 pub struct BenchReport {
@@ -33,20 +74,26 @@ pub struct BenchReport {
     pub keepalive: Duration,
     /// Deadtime.
     pub deadtime: Duration,
+    /// The fault injected.
+    pub fault: Fault,
+    /// The controller that ran (`linux` or `qemu`).
+    pub controller: &'static str,
 }
 
-/// Runs the failover bench: `runs` power losses of the holder.
+/// Runs the failover bench: `runs` faults of the holder.
 ///
 /// # Errors
 ///
 /// [`RigError`] when the rig cannot be set up or a failover never completes.
 pub fn failover(
     runs: usize,
+    fault: Fault,
     options: Options,
     mut progress: impl FnMut(usize, &Failover),
 ) -> Result<BenchReport, RigError> {
     let (keepalive, deadtime) = (options.keepalive, options.deadtime);
     let mut rig = Rig::up(options)?;
+    let controller = rig.controller_kind();
     let mut measured = Vec::with_capacity(runs);
     // One failover per MOVE_WINDOW / MAX_MOVES at most, so that damping
     // (DESIGN §3 rule 6) never holds a run back: the bench measures failover.
@@ -62,9 +109,15 @@ pub fn failover(
         }
         let t0 = rig.timeline().now();
         last = Some(t0);
-        rig.set_supply(holder, false);
+        match fault {
+            Fault::PowerLoss => rig.set_supply(holder, false),
+            Fault::Hang => rig.hang(holder, true),
+        }
         let f = follow_failover(&mut rig, &victim, &other, t0)?;
-        rig.set_supply(holder, true);
+        // A hung server went with the power its relay cut: nothing to resume.
+        if fault == Fault::PowerLoss {
+            rig.set_supply(holder, true);
+        }
         rig.timeline().push(Happening::Note(format!("bench run {}: {victim} to {other}", run + 1)));
         unfence(&mut rig, &victim)?;
         progress(run + 1, &f);
@@ -73,7 +126,7 @@ pub fn failover(
     let record = rig.finish();
     let mut verdict = Verdict::new("bench failover");
     verdict.common_checks(&record);
-    Ok(BenchReport { runs: measured, verdict, keepalive, deadtime })
+    Ok(BenchReport { runs: measured, verdict, keepalive, deadtime, fault, controller })
 }
 
 impl BenchReport {
@@ -94,8 +147,10 @@ impl BenchReport {
     #[must_use]
     pub fn table(&self) -> String {
         let mut out = format!(
-            "failover after power loss, {} runs (keepalive {} ms, deadtime {} ms); ms from the power cut\n",
+            "failover after {}, {} runs, {} controller (keepalive {} ms, deadtime {} ms); ms from the fault\n",
+            self.fault.described(),
             self.runs.len(),
+            self.controller,
             self.keepalive.as_millis(),
             self.deadtime.as_millis()
         );
@@ -132,6 +187,8 @@ impl BenchReport {
             .collect();
         json!({
             "bench": "failover",
+            "fault": self.fault.name(),
+            "controller": self.controller,
             "runs": self.runs.len(),
             "keepalive_ms": self.keepalive.as_millis(),
             "deadtime_ms": self.deadtime.as_millis(),

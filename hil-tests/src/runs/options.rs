@@ -16,6 +16,17 @@ pub enum ControllerKind {
     Qemu,
 }
 
+impl ControllerKind {
+    /// As on the command line.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Linux => "linux",
+            Self::Qemu => "qemu",
+        }
+    }
+}
+
 impl std::str::FromStr for ControllerKind {
     type Err = String;
 

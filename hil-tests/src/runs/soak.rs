@@ -33,33 +33,92 @@ use crate::RigError;
 /// How long stress-ng may take to end on SIGTERM before it is killed.
 const HOG_GRACE: Duration = Duration::from_secs(3);
 
-/// What keeps the CPUs busy.
+/// What the soak loads the machine with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Load {
+    /// Every core busy computing (`stress-ng --cpu`, or busy threads).
+    #[default]
+    Cpu,
+    /// Memory pressure: `stress-ng --vm` on every core, 80 % of memory.
+    Memory,
+    /// An fsync storm on the disk the rig's files (the fence store) are
+    /// on: `stress-ng --hdd` with `fsync` on every core.
+    Io,
+}
+
+impl Load {
+    /// As on the command line.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Cpu => "cpu",
+            Self::Memory => "vm",
+            Self::Io => "io",
+        }
+    }
+}
+
+impl std::str::FromStr for Load {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "cpu" => Ok(Self::Cpu),
+            "vm" => Ok(Self::Memory),
+            "io" => Ok(Self::Io),
+            other => Err(format!("unknown load `{other}` (known: cpu, vm, io)")),
+        }
+    }
+}
+
+/// What keeps the machine busy.
 #[derive(Debug)]
 pub enum Hog {
-    /// `stress-ng --cpu N`.
-    StressNg(Child),
+    /// `stress-ng`, and what it was asked for.
+    StressNg(Child, String),
     /// Busy threads of the rig.
     Threads(Arc<AtomicBool>, Vec<std::thread::JoinHandle<()>>),
 }
 
 impl Hog {
-    /// Starts one CPU hog per core for at most `limit`.
+    /// Starts one hog of `load` per core for at most `limit`; the I/O hog
+    /// writes in `dir`.
     ///
     /// # Errors
     ///
-    /// [`RigError::Io`] when neither can be started.
-    pub fn start(limit: Duration) -> Result<Self, RigError> {
+    /// [`RigError::Io`] when neither can be started;
+    /// [`RigError::MissingTool`] for memory or I/O load without `stress-ng`.
+    pub fn start(limit: Duration, load: Load, dir: &std::path::Path) -> Result<Self, RigError> {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let mut args: Vec<String> = match load {
+            Load::Cpu => vec!["--cpu".into(), cores.to_string()],
+            Load::Memory => vec!["--vm".into(), cores.to_string(), "--vm-bytes".into(), "80%".into()],
+            Load::Io => vec![
+                "--hdd".into(),
+                cores.to_string(),
+                "--hdd-opts".into(),
+                "fsync".into(),
+                "--hdd-bytes".into(),
+                "64m".into(),
+                "--temp-path".into(),
+                dir.display().to_string(),
+            ],
+        };
+        if load != Load::Cpu && tools::find(STRESS.name).is_none() {
+            return Err(RigError::MissingTool { tool: STRESS.name, install: STRESS.install });
+        }
         if tools::find(STRESS.name).is_some() {
+            let described = format!("stress-ng {}", args.join(" "));
+            args.extend(["--timeout".into(), format!("{}s", limit.as_secs() + 1), "--quiet".into()]);
             let child = tools::command(STRESS.name)
-                .args(["--cpu", &cores.to_string(), "--timeout", &format!("{}s", limit.as_secs() + 1), "--quiet"])
+                .args(&args)
                 // Its own process group, so that its workers are ended with it.
                 .process_group(0)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
                 .map_err(RigError::io("starting stress-ng"))?;
-            return Ok(Self::StressNg(child));
+            return Ok(Self::StressNg(child, described));
         }
         let stop = Arc::new(AtomicBool::new(false));
         let threads = (0..cores)
@@ -81,7 +140,7 @@ impl Hog {
     #[must_use]
     pub fn describe(&self) -> String {
         match self {
-            Self::StressNg(_) => "stress-ng --cpu <cores>".to_owned(),
+            Self::StressNg(_, described) => described.clone(),
             Self::Threads(_, t) => format!("{} busy threads", t.len()),
         }
     }
@@ -90,7 +149,7 @@ impl Hog {
 impl Drop for Hog {
     fn drop(&mut self) {
         match self {
-            Self::StressNg(child) => {
+            Self::StressNg(child, _) => {
                 use nix::sys::signal::{killpg, Signal};
                 // stress-ng and its workers, by their process group (which
                 // is stress-ng's pid): asked to end, then made to.
@@ -251,7 +310,7 @@ fn unwanted(e: &Entry) -> Option<String> {
 /// [`RigError`] when the rig cannot be set up, or on SIGINT/SIGTERM.
 pub fn run(
     length: Duration,
-    stress: bool,
+    stress: Option<Load>,
     options: Options,
     mut progress: impl FnMut(Duration, usize),
 ) -> Result<SoakReport, RigError> {
@@ -265,7 +324,7 @@ pub fn run(
     });
     let rig = Rig::up(options)?;
     let watch = StallWatch::start(rig.timeline().clone())?;
-    let hog = if stress { Some(Hog::start(length)?) } else { None };
+    let hog = stress.map(|load| Hog::start(length, load, rig.run_dir())).transpose()?;
     let stress = hog.as_ref().map(Hog::describe);
     let start = rig.timeline().now();
     let stalled_before = cpu_stall_total();

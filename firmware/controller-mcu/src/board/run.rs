@@ -227,11 +227,24 @@ impl Devices {
     }
 
     /// One step of the sense round, never waiting on the relay module: the
-    /// answer to the query under way if it has come (or its timeout), then
+    /// changes the module reported unasked, the answer to the query under way if it has come (or its timeout), then
     /// the next query of the round, which starts every `SENSE_INTERVAL`
     /// (at once after a switch). A relay switch the module refused is tried
     /// again just before its node's query.
     fn sense_step(&mut self, now: Instant, controller: &mut Controller, auth: &Auth) {
+        let mut changed = [None; MAX_NODES];
+        let channels = &self.channels;
+        // A port error shows in the round's next answer.
+        let _ = self.relays.take_changes(|channel, powered| {
+            if let Some(slot) = channels.iter().position(|c| *c == Some(channel)).and_then(|i| changed.get_mut(i)) {
+                *slot = Some(powered);
+            }
+        });
+        for (i, powered) in changed.iter().enumerate() {
+            if let Some(powered) = *powered {
+                self.reading(i, Ok(Some(powered)), controller, auth);
+            }
+        }
         if let Some(i) = self.asking {
             let reading = match self.relays.poll_answer() {
                 Ok(None) => return,
@@ -477,6 +490,13 @@ fn configure(controller: &mut Controller, boot: u64, mut watchdog: CmsdkWatchdog
         }
     }
 
+    // A module with the watch extension then reports every change unasked
+    // (a lost supply at once); one without ignores it and is read by rounds.
+    for channel in channels.iter().take(usize::from(nodes)).flatten() {
+        if relays.watch(*channel).is_err() {
+            warn!("relay channel {=u8}: the watch could not be sent", channel.0);
+        }
+    }
     info!("starting the controller (stack used so far {=usize} bytes)", memory::stack_used());
     let now = SysTickClock.now();
     let boot_state = Boot { now, seed: retained::seed(boot), fenced, powered };
