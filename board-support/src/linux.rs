@@ -14,6 +14,8 @@
 //! * [`SerialRelayModule`]: the relay module driver on a serial port, and
 //!   [`relay_board::serve`], the board emulator on a descriptor.
 //! * [`Pty`]: pseudo-terminal pairs, the rig's serial lines.
+//! * [`realtime`]: locked memory and `SCHED_FIFO` for the daemons'
+//!   heartbeat threads.
 //!
 //! [`Link`]: crate::Link
 
@@ -21,6 +23,7 @@ mod clock;
 mod fence_file;
 mod gpio;
 mod pty;
+pub mod realtime;
 pub mod relay_board;
 mod serial;
 mod udp;

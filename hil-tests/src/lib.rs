@@ -49,8 +49,8 @@
 //!
 //! It needs `ip` (iproute2), `mkfs.ext4`, `e2fsck` and `debugfs`
 //! (e2fsprogs), `losetup` (mount); `stress-ng` for
-//! `soak --stress` (busy threads otherwise); `chrt` (util-linux) for
-//! `--controller-realtime`; `qemu-system-arm`, `defmt-print` and the
+//! `soak --stress` (busy threads otherwise; needed for `--stress vm` and
+//! `--stress io`); `qemu-system-arm`, `defmt-print` and the
 //! firmware (`cargo fw`) for `--controller qemu`. A missing one is named
 //! with how to install it.
 //!

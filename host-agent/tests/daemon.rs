@@ -642,7 +642,10 @@ fn a_stopping_agent_lets_the_step_under_way_end_then_holds_what_it_started() {
     // The main loop runs realtime, memory locked; the commands it has run
     // (the script, started by a worker) keep normal scheduling.
     let log = daemon.log();
-    assert!(log.contains("memory locked (mlockall)") && log.contains("main loop under SCHED_FIFO priority 5"), "{log}");
+    assert!(
+        log.contains("memory locked (mlockall)") && log.contains("heartbeat thread under SCHED_FIFO priority 5"),
+        "{log}"
+    );
     let policy = |pid: &str| -> u32 {
         let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
         stat.rsplit_once(") ").unwrap().1.split_whitespace().nth(38).unwrap().parse().unwrap()

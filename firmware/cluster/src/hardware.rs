@@ -10,6 +10,8 @@
 //! fence_store = "/var/lib/warden/fences"   # relative paths: from this file's directory
 //! sense_interval = "500ms"                 # relay sense polling (default 500ms)
 //! status_interval = "1m"                   # status table on the console (default: never)
+//! mlock = true                             # lock the controller's memory (default: true)
+//! realtime_priority = 50                   # SCHED_FIFO of the main loop and relay thread (default 50, 0: none)
 //!
 //! [watchdog]                               # optional: without it nothing is fed
 //! device = "/dev/watchdog"
@@ -59,7 +61,8 @@ const DEFAULT_ANSWER_TIMEOUT: Duration = Duration::from_millis(200);
 const DEFAULT_LINK_BAUD: u32 = 115_200;
 
 const TOP: &[&str] = &["controller", "watchdog", "relay_module", "node"];
-const CONTROLLER: &[&str] = &["socket", "fence_store", "sense_interval", "status_interval"];
+const CONTROLLER: &[&str] =
+    &["socket", "fence_store", "sense_interval", "status_interval", "mlock", "realtime_priority"];
 const WATCHDOG: &[&str] = &["device", "timeout"];
 const RELAY_MODULE: &[&str] = &["device", "baud", "channels", "answer_timeout"];
 const NODE: &[&str] = &["name", "serial", "udp", "relay"];
@@ -93,6 +96,9 @@ pub struct ControllerConfig {
     pub sense_interval: Duration,
     /// How often the status table is printed (`None`: on request only).
     pub status_interval: Option<Duration>,
+    /// Memory locking and the real-time priority of the main loop and the
+    /// relay thread (see [`crate::scheduling`]).
+    pub scheduling: crate::scheduling::Scheduling,
     /// The hardware watchdog, if any.
     pub watchdog: Option<WatchdogConfig>,
     /// The serial relay module, if any node uses it.
@@ -210,6 +216,8 @@ pub fn parse(text: &str, origin: &str, cluster: &ClusterFile) -> Result<Controll
     if sense_interval.is_zero() {
         return Err(controller.invalid("sense_interval", "must be greater than zero"));
     }
+    let priority = controller.integer("realtime_priority", 0, 99)?.map(|p| u8::try_from(p).unwrap_or(0));
+    let scheduling = crate::scheduling::Scheduling::from_keys(controller.boolean("mlock")?, priority);
     let status_interval = controller.duration("status_interval")?;
     if status_interval.is_some_and(|d| d.is_zero()) {
         return Err(controller.invalid("status_interval", "must be greater than zero (leave it out for never)"));
@@ -345,7 +353,16 @@ pub fn parse(text: &str, origin: &str, cluster: &ClusterFile) -> Result<Controll
             top.invalid("node", &format!("node `{}` of the cluster file has no [[node]] entry here", node.name))
         })?);
     }
-    Ok(ControllerConfig { socket, fence_store, sense_interval, status_interval, watchdog, relay_module, nodes: out })
+    Ok(ControllerConfig {
+        socket,
+        fence_store,
+        sense_interval,
+        status_interval,
+        scheduling,
+        watchdog,
+        relay_module,
+        nodes: out,
+    })
 }
 
 #[cfg(test)]

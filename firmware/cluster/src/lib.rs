@@ -28,6 +28,7 @@ mod load;
 mod locate;
 pub mod model;
 mod raw;
+pub mod scheduling;
 mod validate;
 
 pub use duration::format_millis;

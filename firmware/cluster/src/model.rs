@@ -65,11 +65,9 @@ pub struct AgentSettings {
     pub probe_interval: Duration,
     /// Window in which a group's local restarts are counted.
     pub restart_window: Duration,
-    /// Lock the agent's memory (`mlockall`), so paging cannot stall it.
-    pub mlock: bool,
-    /// Run the agent's main loop under `SCHED_FIFO` at this priority
-    /// (1 to 99); `None`: normal scheduling.
-    pub realtime_priority: Option<u8>,
+    /// Memory locking and the main loop's real-time priority (default:
+    /// locked, `SCHED_FIFO` 50; see [`crate::scheduling`]).
+    pub scheduling: crate::scheduling::Scheduling,
 }
 
 impl AgentSettings {
@@ -94,8 +92,7 @@ impl Default for AgentSettings {
             state_dir: PathBuf::from(Self::DEFAULT_STATE_DIR),
             probe_interval: Duration::from_secs(60),
             restart_window: Duration::from_secs(600),
-            mlock: false,
-            realtime_priority: None,
+            scheduling: crate::scheduling::Scheduling::default(),
         }
     }
 }

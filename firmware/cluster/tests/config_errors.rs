@@ -74,7 +74,7 @@ fn bad_configurations_give_exact_errors() {
         (format!("{HEAD}[agent]\nsocket = \"/run/warden/\"\n"), "t.toml:14: key `agent.socket`: `/run/warden/` names a directory, not a socket file"),
         (format!("{HEAD}[agent]\nstate_dir = \"run/warden\"\n"), "t.toml:14: key `agent.state_dir`: `run/warden` is not an absolute path"),
         (format!("{HEAD}[agent]\nprobe_interval = \"10ms\"\n"), "t.toml:14: key `agent.probe_interval`: 10ms is too short: at least 1s"),
-        (format!("{HEAD}[agent]\nrealtime_priority = 100\n"), "t.toml:14: key `agent.realtime_priority`: 100 is out of range 1..=99"),
+        (format!("{HEAD}[agent]\nrealtime_priority = 100\n"), "t.toml:14: key `agent.realtime_priority`: 100 is out of range 0..=99"),
         (format!("{HEAD}[agent]\nmlock = \"yes\"\n"), "t.toml:14: key `agent.mlock`: invalid type: string \"yes\", expected a boolean"),
         // [[group]]
         (with_head("[[group]]\nname = \"web\"\nnodes = [\"a\", \"c\"]\n"), "t.toml:15: key `group[0].nodes[1]`: node `c` is not defined (nodes: a, b)"),
@@ -225,8 +225,8 @@ fn agent_settings_and_watchdog_take_defaults_or_given_values() {
     assert_eq!(c.agent.state_dir.to_str(), Some("/var/lib/w"));
     assert_eq!(c.agent.probe_interval.as_millis(), 5000);
     assert_eq!(c.agent.restart_window.as_millis(), 60_000);
-    assert!(c.agent.mlock);
-    assert_eq!(c.agent.realtime_priority, Some(10));
+    assert!(c.agent.scheduling.mlock && c.agent.scheduling.explicit);
+    assert_eq!(c.agent.scheduling.realtime_priority, Some(10));
     assert_eq!(c.nodes[2].watchdog.as_deref().and_then(|p| p.to_str()), Some("/dev/watchdog1"));
     assert_eq!(c.nodes[2].watchdog_timeout.as_secs(), 30);
 }

@@ -35,7 +35,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use serde_json::json;
-use warden_bsp::linux::{DevWatchdog, FenceFile, MonotonicClock};
+use warden_bsp::linux::{realtime, DevWatchdog, FenceFile, MonotonicClock};
 use warden_bsp::{Channel, Clock, FenceStore, Watchdog};
 use warden_cluster::hardware::ControllerConfig;
 use warden_cluster::{frame_auth, ClusterFile};
@@ -203,6 +203,19 @@ impl Driver {
         let now = clock.now();
         let boot = Boot { now, seed: random_seed()?, fenced, powered: boot_sense.powered };
         let controller = Controller::new(file.cluster_config(), boot).map_err(RunError::Cluster)?;
+        // Threads that run commands start before the raise, and keep normal
+        // scheduling; the relay thread starts after it, and inherits it.
+        let alerts = match file.cluster.alert.clone() {
+            Some(argv) => {
+                let report = move |line: &str| print_line(clock.now(), line);
+                let alerts = Alerts::spawn(argv, file.cluster.name.clone(), report);
+                Some(alerts.map_err(|source| RunError::Os { what: "starting the alert thread", source })?)
+            }
+            None => None,
+        };
+        hw.scheduling
+            .apply(realtime::lock_memory, realtime::raise_thread, |line| print_line(now, line))
+            .map_err(|e| RunError::Os { what: "scheduling", source: std::io::Error::other(e) })?;
         let relays =
             RelayWorker::start(relays).map_err(|source| RunError::Os { what: "starting the relay thread", source })?;
         let links = Links::open(hw.nodes.iter().flat_map(|n| n.links.iter().map(move |l| (n.id, l))))?;
@@ -224,14 +237,6 @@ impl Driver {
         };
         let next_status = hw.status_interval.map(|_| now);
         let slow_step = std::time::Duration::from_millis(file.timing.keepalive.as_millis());
-        let alerts = match file.cluster.alert.clone() {
-            Some(argv) => {
-                let report = move |line: &str| print_line(clock.now(), line);
-                let alerts = Alerts::spawn(argv, file.cluster.name.clone(), report);
-                Some(alerts.map_err(|source| RunError::Os { what: "starting the alert thread", source })?)
-            }
-            None => None,
-        };
         let mut driver = Self {
             controller,
             file,

@@ -73,10 +73,12 @@ fn plays_a_relay_board_on_a_pty() {
 fn refuses_an_off_channel_beyond_the_board() {
     let dir = tempfile::tempdir().unwrap();
     let out = output(
-        Command::new(env!("CARGO_BIN_EXE_warden-relay-board"))
-            .arg("--link")
-            .arg(dir.path().join("relay"))
-            .args(["--channels", "2", "--off", "5"]),
+        Command::new(env!("CARGO_BIN_EXE_warden-relay-board")).arg("--link").arg(dir.path().join("relay")).args([
+            "--channels",
+            "2",
+            "--off",
+            "5",
+        ]),
     );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--off 5: the board has channels 0 to 1"));

@@ -22,7 +22,6 @@ use std::time::Duration;
 use serde_json::Value;
 
 use self::console::{ConsoleEvent, ConsoleKind};
-use crate::host::tools;
 use crate::watch::timeline::{Happening, Timeline, BOUND};
 use crate::RigError;
 
@@ -83,7 +82,6 @@ pub struct LinuxController {
     cluster: PathBuf,
     hardware: PathBuf,
     socket: PathBuf,
-    realtime: Option<u8>,
     timeline: Timeline,
     child: Option<Child>,
     starts: u32,
@@ -93,23 +91,15 @@ pub struct LinuxController {
 
 impl LinuxController {
     /// A controller to run `program` on these files, its console kept in
-    /// `log_file`; `realtime` runs it under `SCHED_FIFO` at that priority.
+    /// `log_file` (its scheduling is in its hardware file).
     #[must_use]
-    pub fn new(
-        program: &Path,
-        files: (&Path, &Path),
-        socket: &Path,
-        log_file: &Path,
-        realtime: Option<u8>,
-        timeline: Timeline,
-    ) -> Self {
+    pub fn new(program: &Path, files: (&Path, &Path), socket: &Path, log_file: &Path, timeline: Timeline) -> Self {
         let (cluster, hardware) = files;
         Self {
             program: program.to_owned(),
             cluster: cluster.to_owned(),
             hardware: hardware.to_owned(),
             socket: socket.to_owned(),
-            realtime,
             timeline,
             child: None,
             starts: 0,
@@ -121,14 +111,7 @@ impl LinuxController {
     fn command(&self) -> Command {
         let args: Vec<OsString> =
             vec!["--cluster".into(), self.cluster.clone().into(), "--controller".into(), self.hardware.clone().into()];
-        let mut c = match self.realtime {
-            Some(p) => {
-                let mut c = tools::command("chrt");
-                c.args(["-f", &p.to_string()]).arg(&self.program);
-                c
-            }
-            None => Command::new(&self.program),
-        };
+        let mut c = Command::new(&self.program);
         c.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         c
     }

@@ -126,8 +126,7 @@ fn serve(
     let mut buf = [0u8; 256];
     while !stop.load(Ordering::Relaxed) {
         let (line, changed) = {
-            let mut fds =
-                [PollFd::new(port.as_fd(), PollFlags::POLLIN), PollFd::new(power.as_fd(), PollFlags::POLLIN)];
+            let mut fds = [PollFd::new(port.as_fd(), PollFlags::POLLIN), PollFd::new(power.as_fd(), PollFlags::POLLIN)];
             let ms = u16::try_from(TICK.as_millis()).unwrap_or(u16::MAX);
             let _ = poll(&mut fds, PollTimeout::from(ms));
             let ready = |fd: &PollFd<'_>| fd.revents().is_some_and(|r| !r.is_empty());

@@ -6,8 +6,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use thread_priority::{
-    set_thread_priority_and_policy, thread_native_id, NormalThreadSchedulePolicy, RealtimeThreadSchedulePolicy,
-    ThreadPriority, ThreadPriorityValue, ThreadSchedulePolicy,
+    set_thread_priority_and_policy, thread_native_id, NormalThreadSchedulePolicy, ThreadPriority, ThreadPriorityValue,
+    ThreadSchedulePolicy,
 };
 
 /// The priority of the rig's hardware threads: above any the agent or the
@@ -20,19 +20,24 @@ static WARNED: AtomicBool = AtomicBool::new(false);
 /// once on stderr when the system refuses (the rig still works, with its
 /// wires as exposed to load as everything else).
 pub fn raise_rig_thread() {
-    let result = ThreadPriorityValue::try_from(RIG_PRIORITY).map_err(|e| format!("{e:?}")).and_then(|value| {
-        set_thread_priority_and_policy(
-            thread_native_id(),
-            ThreadPriority::Crossplatform(value),
-            ThreadSchedulePolicy::Realtime(RealtimeThreadSchedulePolicy::Fifo),
-        )
-        .map_err(|e| format!("{e:?}"))
-    });
+    let result = warden_bsp::linux::realtime::raise_thread(RIG_PRIORITY);
     if let Err(e) = result {
         if !WARNED.swap(true, Ordering::Relaxed) {
             eprintln!("warden-rig: note: the rig's line threads run without real-time priority ({e})");
         }
     }
+}
+
+/// Whether this process may run a thread under `SCHED_FIFO` at
+/// `priority`: tried on a short-lived thread of its own.
+///
+/// # Errors
+///
+/// What the system said.
+pub fn can_run_realtime(priority: u8) -> Result<(), String> {
+    std::thread::spawn(move || warden_bsp::linux::realtime::raise_thread(priority))
+        .join()
+        .map_err(|_| "the probe thread panicked".to_owned())?
 }
 
 /// Puts the calling thread back under normal scheduling. A server's keeper

@@ -28,9 +28,6 @@ pub const NEEDED: &[Tool] = &[
 /// The CPU hog `soak --stress` prefers (busy threads otherwise).
 pub const STRESS: Tool = Tool { name: "stress-ng", install: "apt-get install stress-ng" };
 
-/// What runs the controller under `--controller-realtime`.
-pub const CHRT: Tool = Tool { name: "chrt", install: "apt-get install util-linux" };
-
 /// The emulator of `--controller qemu`.
 pub const QEMU: Tool = Tool { name: "qemu-system-arm", install: "apt-get install qemu-system-arm" };
 

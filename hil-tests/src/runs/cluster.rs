@@ -114,8 +114,14 @@ impl Programs {
                 "--controller-realtime applies to the Linux controller, not to QEMU's firmware".into(),
             ));
         }
-        if options.controller_realtime.is_some() && tools::find(tools::CHRT.name).is_none() {
-            return Err(RigError::MissingTool { tool: tools::CHRT.name, install: tools::CHRT.install });
+        if let Some(priority) = options.agent_realtime.max(options.controller_realtime) {
+            crate::host::realtime::can_run_realtime(priority).map_err(|e| {
+                RigError::Options(format!(
+                    "the system refuses SCHED_FIFO priority {priority} ({e}), which the agents and the controller \
+                     run at by default: run as root where real-time scheduling is allowed, or pass \
+                     --agent-realtime 0 --controller-realtime 0"
+                ))
+            })?;
         }
         let controller = match options.controller {
             ControllerKind::Linux => ControllerProgram::Linux(binary(dir.join("warden-controller"), WORKSPACE)?),
@@ -185,12 +191,7 @@ type Wired = (Box<dyn ControllerUnderTest>, Vec<ControllerEnd>, ControllerEnd);
 /// The controller of `programs`, not yet started, and the ends the rig's
 /// lines and relay board are played on: pseudo-terminals for the Linux
 /// controller, QEMU's UART sockets for the firmware.
-fn start_controller(
-    programs: &Programs,
-    layout: &Layout,
-    options: &Options,
-    timeline: &Timeline,
-) -> Result<Wired, RigError> {
+fn start_controller(programs: &Programs, layout: &Layout, timeline: &Timeline) -> Result<Wired, RigError> {
     match &programs.controller {
         ControllerProgram::Linux(program) => {
             let pty = |what: &str| Pty::open().map_err(RigError::io(format!("opening the pty of {what}")));
@@ -200,7 +201,6 @@ fn start_controller(
                 (&layout.cluster_file(), &layout.controller_file()),
                 &layout.control_socket(),
                 &layout.run_dir.join("controller.log"),
-                options.controller_realtime,
                 timeline.clone(),
             );
             Ok((Box::new(controller), ends, ControllerEnd::Pty(pty("the relay board")?)))
@@ -268,7 +268,7 @@ impl Rig {
             rig_exe: programs.rig.clone(),
         };
         config::write(&layout, &options)?;
-        let (controller, ends, board_end) = start_controller(&programs, &layout, &options, &timeline)?;
+        let (controller, ends, board_end) = start_controller(&programs, &layout, &timeline)?;
         let lines = serial_lines(&layout, ends, options.seed)?;
 
         let mut servers = Vec::new();

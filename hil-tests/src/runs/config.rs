@@ -119,10 +119,10 @@ pub fn cluster_toml(layout: &Layout, options: &Options) -> String {
         "release_timeout = \"5s\"\nfence_timeout = \"2s\"\nfailback_delay = \"1m\"\nmove_window = {}\nmax_moves = {MAX_MOVES}",
         ms(MOVE_WINDOW)
     );
+    // Written out whole: the rig asks for what it measures, and a system
+    // that refuses stops the run rather than running it otherwise.
     let _ = writeln!(t, "\n[agent]\nprobe_interval = \"10s\"\nmlock = {}", options.agent_mlock);
-    if let Some(p) = options.agent_realtime {
-        let _ = writeln!(t, "realtime_priority = {p}");
-    }
+    let _ = writeln!(t, "realtime_priority = {}", options.agent_realtime.unwrap_or(0));
     for (i, node) in layout.nodes.iter().enumerate() {
         let _ = writeln!(t, "\n[[node]]\nname = {}\nrelay = {i}", toml_string(node));
         let _ = writeln!(t, "[node.serial]\ndevice = {}", quoted(&layout.agent_tty(node)));
@@ -166,6 +166,7 @@ pub fn controller_toml(layout: &Layout, options: &Options) -> String {
     let _ = writeln!(t, "socket = {}", quoted(&layout.control_socket()));
     let _ = writeln!(t, "fence_store = {}", quoted(&layout.run_dir.join("fences")));
     let _ = writeln!(t, "sense_interval = {}", ms(options.sense_interval));
+    let _ = writeln!(t, "mlock = true\nrealtime_priority = {}", options.controller_realtime.unwrap_or(0));
     let _ = writeln!(
         t,
         "\n[relay_module]\ndevice = {}\nchannels = {}\nanswer_timeout = \"1s\"",

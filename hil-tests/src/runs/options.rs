@@ -72,7 +72,7 @@ pub struct Options {
     pub agent_realtime: Option<u8>,
     /// `[agent] mlock`.
     pub agent_mlock: bool,
-    /// Run the controller under `SCHED_FIFO` at this priority (`chrt`).
+    /// `[controller] realtime_priority` of the Linux controller (`None`: 0).
     pub controller_realtime: Option<u8>,
     /// What is printed as it happens.
     pub narration: Narration,

@@ -20,7 +20,7 @@ use super::failover::{follow_failover, is_console, unfence};
 use super::options::Options;
 use crate::controller::console::ConsoleKind;
 use crate::hardware::serial::LineFault;
-use crate::watch::timeline::Happening;
+use crate::watch::timeline::{Entry, Happening};
 use crate::watch::verdict::Verdict;
 use crate::RigError;
 
@@ -211,6 +211,9 @@ fn failover(rig: &mut Rig, scenario: Scenario, verdict: &mut Verdict) -> Result<
             f.placed.map_or("never".into(), |d| format!("{:.3} s", (t0 + d).as_secs_f64()))
         ),
     );
+    if let Some(check) = how_found(&entries, scenario, &victim) {
+        verdict.check(&check.0, check.1, check.2);
+    }
     verdict.check(
         &format!("the client is answered by {other}"),
         f.answered.is_some(),
@@ -253,6 +256,32 @@ fn failover(rig: &mut Rig, scenario: Scenario, verdict: &mut Verdict) -> Result<
         ),
     );
     Ok(())
+}
+
+/// How the controller found the fault: a power loss on the sense line
+/// (the power sensed off, then dead), a hang by silence (dead, then the
+/// power sensed off once its relay cut it). `None` for other scenarios.
+fn how_found(entries: &[Entry], scenario: Scenario, victim: &str) -> Option<(String, bool, String)> {
+    let first = |f: &dyn Fn(&ConsoleKind) -> bool| {
+        entries.iter().find(|e| matches!(&e.what, Happening::Controller(c) if f(&c.kind))).map(|e| e.at)
+    };
+    let sensed_off = first(&|k| matches!(k, ConsoleKind::Sensed { node, on: false } if node == victim));
+    let dead = first(&|k| matches!(k, ConsoleKind::NodeDead(n) if n == victim));
+    let at = |t: Option<Duration>| t.map_or("never".to_owned(), |t| format!("{:.3} s", t.as_secs_f64()));
+    let seen = format!("power sensed off at {}, declared dead at {}", at(sensed_off), at(dead));
+    match scenario {
+        Scenario::PowerLoss => Some((
+            format!("the power loss of {victim} was seen on the sense line, not waited out"),
+            matches!((sensed_off, dead), (Some(s), Some(d)) if s <= d),
+            seen,
+        )),
+        Scenario::HostHang => Some((
+            format!("the hang of {victim} was found by its silence, power still on"),
+            matches!((sensed_off, dead), (Some(s), Some(d)) if d <= s),
+            seen,
+        )),
+        _ => None,
+    }
 }
 
 fn controller_restart(rig: &mut Rig, verdict: &mut Verdict) -> Result<(), RigError> {

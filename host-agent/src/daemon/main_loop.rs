@@ -29,12 +29,12 @@ use super::links::{Links, Received};
 use super::mailbox::{Mailbox, Post};
 use super::notify::Notifier;
 use super::ping::{self, NetScore};
-use super::realtime;
 use super::workers::{StepDone, Worker};
 use super::{io_error, DaemonError};
 use crate::lock::AgentLock;
 use crate::resource::Resource;
 use warden_agent_proto::{Action, Agent, AgentEvent, AgentOutput, RequestError, StepResult};
+use warden_bsp::linux::realtime;
 use warden_cluster::{ClusterFile, NodeConfig};
 use warden_control::{
     AgentStatus, ClusterGroup, ClusterNode, ClusterStatus, ControlReply, ControlRequest, Counters, ErrorKind,
@@ -186,14 +186,14 @@ pub(crate) fn run(parts: Parts) -> Result<Stopped, DaemonError> {
     let notifier = Notifier::from_env().map_err(io_error("NOTIFY_SOCKET"))?;
 
     // Every thread is started: the main loop alone may now be raised.
-    if config.agent.mlock {
-        realtime::lock_memory().map_err(|e| io_error("mlock")(std::io::Error::other(e)))?;
-        journal::info("memory locked (mlockall)");
-    }
-    if let Some(priority) = config.agent.realtime_priority {
-        realtime::raise_main_loop(priority).map_err(|e| io_error("realtime priority")(std::io::Error::other(e)))?;
-        journal::info(&format!("main loop under SCHED_FIFO priority {priority}"));
-    }
+    config
+        .agent
+        .scheduling
+        .apply(realtime::lock_memory, realtime::raise_thread, |line| match line.strip_prefix("warning: ") {
+            Some(warning) => journal::warning(warning),
+            None => journal::info(line),
+        })
+        .map_err(|e| io_error("scheduling")(std::io::Error::other(e)))?;
 
     let clock = Clock::new();
     let now = Instant::now();

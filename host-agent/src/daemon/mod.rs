@@ -10,7 +10,6 @@
 //! * [`alert`]: the alert command, run on every event.
 //! * [`notify`]: systemd's `Type=notify` and watchdog; the host's own
 //!   watchdog device is fed from the main loop.
-//! * [`realtime`]: `mlockall` and `SCHED_FIFO` for the main loop.
 //! * [`journal`]: log lines for journald or a terminal.
 //! * [`main_loop`]: one thread that waits in `poll(2)` on the links, the
 //!   workers' and other threads' [`mailbox`], the control socket and the
@@ -32,7 +31,6 @@ mod mailbox;
 mod main_loop;
 mod notify;
 mod ping;
-mod realtime;
 mod workers;
 
 use std::path::{Path, PathBuf};

@@ -6,6 +6,7 @@ use super::Checked;
 use crate::error::Problem;
 use crate::model::AgentSettings;
 use crate::raw::{RawAgent, S};
+use crate::scheduling::Scheduling;
 
 pub(super) fn check(raw: Option<&S<RawAgent>>) -> Checked<AgentSettings> {
     let mut a = AgentSettings::default();
@@ -28,9 +29,10 @@ pub(super) fn check(raw: Option<&S<RawAgent>>) -> Checked<AgentSettings> {
     if let Some(w) = &r.restart_window {
         a.restart_window = min_duration(w, 1000)?;
     }
-    a.mlock = r.mlock.as_ref().is_some_and(|b| *b.get_ref());
-    if let Some(p) = &r.realtime_priority {
-        a.realtime_priority = Some(u8::try_from(int_in(p, 1, 99)?).unwrap_or(1));
-    }
+    let priority = match &r.realtime_priority {
+        Some(p) => Some(u8::try_from(int_in(p, 0, 99)?).unwrap_or(0)),
+        None => None,
+    };
+    a.scheduling = Scheduling::from_keys(r.mlock.as_ref().map(|b| *b.get_ref()), priority);
     Ok(a)
 }
