@@ -107,6 +107,23 @@ fn a_cut_serial_line_gets_its_server_fenced_before_takeover() {
 }
 
 #[test]
+fn a_cut_serial_line_with_the_udp_link_up_moves_nothing() {
+    scenario_passes(
+        "serial-cut-udp-up",
+        "linux",
+        &[
+            &[
+                "the cluster was steady before the fault",
+                "alpha's cut serial line moved nothing while its UDP link was up",
+            ],
+            &["alpha still holds the group"][..],
+            SAFETY,
+        ]
+        .concat(),
+    );
+}
+
+#[test]
 fn a_controller_restart_moves_nothing_and_toggles_no_relay() {
     scenario_passes("controller-restart", "linux", &[RESTART, SAFETY].concat());
 }

@@ -303,6 +303,18 @@ struct Site {
     manager: Manager,
 }
 
+/// The played controller's UDP port, on 127.0.0.2 so that the agent can
+/// bind the same port number on the same host (it sends from and listens
+/// on the controller's port); `SO_REUSEADDR` lets the two bindings overlap.
+fn controller_socket() -> UdpSocket {
+    use nix::sys::socket::{bind, setsockopt, socket, sockopt, AddressFamily, SockFlag, SockType, SockaddrIn};
+    use std::os::fd::AsRawFd;
+    let fd = socket(AddressFamily::Inet, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None).unwrap();
+    setsockopt(&fd, sockopt::ReuseAddr, &true).unwrap();
+    bind(fd.as_raw_fd(), &SockaddrIn::new(127, 0, 0, 2, 0)).unwrap();
+    UdpSocket::from(fd)
+}
+
 impl Site {
     /// `agent` is added to the `[agent]` table.
     fn new(agent: &str, groups: impl FnOnce(&Path) -> String) -> Self {
@@ -310,7 +322,7 @@ impl Site {
         remove_stale();
         let dir = tempfile::Builder::new().prefix(&prefix()).tempdir().unwrap();
         let ns = Netns::new(format!("{}d", prefix()));
-        let udp = ns.enter(|| UdpSocket::bind("127.0.0.1:0").unwrap());
+        let udp = ns.enter(controller_socket);
         let port = udp.local_addr().unwrap().port();
         let pty = Pty::open().unwrap();
         let key = dir.path().join("cluster.key");
@@ -341,7 +353,7 @@ ping = ["127.0.0.1", "10.255.255.1"]
 [node.serial]
 device = "{pty}"
 [node.udp]
-controller = "127.0.0.1"
+controller = "127.0.0.2"
 port = {port}
 [[node.ping_group]]
 name = "v6"
@@ -440,7 +452,7 @@ interval = "500ms"
     assert_eq!(s["groups"][0]["resources"][0]["state"], "inactive", "{s}");
     let links: Vec<String> =
         s["links"].as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap().to_owned()).collect();
-    assert_eq!(links, [format!("serial {}", pty_path.display()), format!("udp 127.0.0.1:{port}")]);
+    assert_eq!(links, [format!("serial {}", pty_path.display()), format!("udp 127.0.0.2:{port}")]);
     assert!(s["links"].as_array().unwrap().iter().all(|l| l["open"] == true), "{s}");
     match request(&socket, OperatorOp::Standby { node: "n1".into() }) {
         ControlReply::Error { kind: ErrorKind::NotConnected, message } => {

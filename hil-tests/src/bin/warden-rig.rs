@@ -3,8 +3,8 @@
 //!
 //! ```text
 //! warden-rig demo                          a failover, step by step
-//! warden-rig scenario NAME [--json]        power-loss, agent-kill, host-hang, serial-cut, controller-restart,
-//!                                          firmware-watchdog (--controller qemu)
+//! warden-rig scenario NAME [--json]        power-loss, agent-kill, host-hang, serial-cut, serial-cut-udp-up,
+//!                                          controller-restart, firmware-watchdog (--controller qemu)
 //! warden-rig bench failover --runs N       failover timings, min/p50/p99/max, per
 //!     [--fault power-loss|hang]            profile (--profile 20/100,10/40) and
 //!     [--profile K/D,...]                  controller (--controllers linux,qemu)
@@ -30,6 +30,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use warden_rig::host::{keeper, leftovers, signals};
+use warden_rig::runs::options::Media;
 use warden_rig::runs::scenario::{self, Scenario};
 use warden_rig::runs::{bench, demo, soak};
 use warden_rig::watch::service;
@@ -50,7 +51,8 @@ enum Command {
     Demo(RunArgs),
     /// One fault scenario, ending with a verdict.
     Scenario {
-        /// power-loss, agent-kill, host-hang, serial-cut, controller-restart, firmware-watchdog (qemu).
+        /// power-loss, agent-kill, host-hang, serial-cut, serial-cut-udp-up, controller-restart,
+        /// firmware-watchdog (qemu).
         name: Scenario,
         #[command(flatten)]
         run: RunArgs,
@@ -171,6 +173,11 @@ struct RunArgs {
     /// linux or qemu.
     #[arg(long, default_value = "linux")]
     controller: ControllerKind,
+    /// The servers' links to the controller: both (a serial line and a UDP
+    /// link each; the default with the Linux controller) or serial (the
+    /// only choice with QEMU's firmware).
+    #[arg(long)]
+    media: Option<Media>,
     /// Where warden-agent and warden-controller are (default: next to warden-rig).
     #[arg(long)]
     bin_dir: Option<PathBuf>,
@@ -214,6 +221,10 @@ impl RunArgs {
             fsck: self.fsck.clone(),
             bin_dir: self.bin_dir.clone(),
             controller: self.controller,
+            media: self.media.unwrap_or(match self.controller {
+                ControllerKind::Linux => Media::Both,
+                ControllerKind::Qemu => Media::Serial,
+            }),
             agent_realtime: Some(self.agent_realtime).filter(|p| *p > 0),
             agent_mlock: self.agent_mlock,
             controller_realtime: Some(self.controller_realtime)

@@ -82,6 +82,7 @@ pub struct LinuxController {
     cluster: PathBuf,
     hardware: PathBuf,
     socket: PathBuf,
+    netns: String,
     timeline: Timeline,
     child: Option<Child>,
     starts: u32,
@@ -91,15 +92,24 @@ pub struct LinuxController {
 
 impl LinuxController {
     /// A controller to run `program` on these files, its console kept in
-    /// `log_file` (its scheduling is in its hardware file).
+    /// `log_file` (its scheduling is in its hardware file), in the network
+    /// namespace `netns` (its UDP links' port).
     #[must_use]
-    pub fn new(program: &Path, files: (&Path, &Path), socket: &Path, log_file: &Path, timeline: Timeline) -> Self {
+    pub fn new(
+        program: &Path,
+        files: (&Path, &Path),
+        socket: &Path,
+        log_file: &Path,
+        netns: &str,
+        timeline: Timeline,
+    ) -> Self {
         let (cluster, hardware) = files;
         Self {
             program: program.to_owned(),
             cluster: cluster.to_owned(),
             hardware: hardware.to_owned(),
             socket: socket.to_owned(),
+            netns: netns.to_owned(),
             timeline,
             child: None,
             starts: 0,
@@ -111,7 +121,10 @@ impl LinuxController {
     fn command(&self) -> Command {
         let args: Vec<OsString> =
             vec!["--cluster".into(), self.cluster.clone().into(), "--controller".into(), self.hardware.clone().into()];
-        let mut c = Command::new(&self.program);
+        // `ip netns exec` enters the namespace and executes the program in
+        // its own process: the process id is the controller's.
+        let mut c = crate::host::tools::ip(None);
+        c.args(["netns", "exec", &self.netns]).arg(&self.program);
         c.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         c
     }

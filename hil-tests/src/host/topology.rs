@@ -4,7 +4,8 @@
 //! ```text
 //!  <p>-alpha [<p>n 192.168.85.1] ──<p>s0─┐
 //!  <p>-beta  [<p>n 192.168.85.2] ──<p>s1─┤ <p>br (namespace <p>-sw)
-//!  <p>-client [<p>n 192.168.85.100] ─<p>c─┘
+//!  <p>-client [<p>n 192.168.85.100] ─<p>c─┤
+//!  <p>-ctl [<p>n 192.168.85.250] ──<p>k─┘   the Linux controller's network port
 //!  service address 192.168.85.3, moved with the group
 //! ```
 //!
@@ -32,6 +33,8 @@ pub struct Plan {
     pub service: Ipv4Addr,
     /// The client's address.
     pub client: Ipv4Addr,
+    /// The Linux controller's network port (its UDP links).
+    pub controller: Ipv4Addr,
 }
 
 impl Default for Plan {
@@ -40,6 +43,7 @@ impl Default for Plan {
             first_server: Ipv4Addr::new(192, 168, 85, 1),
             service: Ipv4Addr::new(192, 168, 85, 3),
             client: Ipv4Addr::new(192, 168, 85, 100),
+            controller: Ipv4Addr::new(192, 168, 85, 250),
         }
     }
 }
@@ -98,6 +102,8 @@ pub struct Topology {
     pub client: Netns,
     /// The switch's namespace.
     pub switch: Netns,
+    /// The Linux controller's namespace.
+    pub controller: Netns,
     /// The addresses.
     pub plan: Plan,
 }
@@ -146,6 +152,19 @@ impl Topology {
             Some(client.name()),
             &[format!("address add {}/{PREFIX_LEN} dev {nic}", plan.client), format!("link set dev {nic} up")],
         )?;
-        Ok((Self { client, switch, plan }, servers))
+        let controller = Netns::create(&prefix.netns("ctl"))?;
+        let port = prefix.interface("k")?;
+        tools::ip_batch(
+            Some(switch.name()),
+            &[
+                format!("link add name {port} type veth peer name {nic} netns {}", controller.name()),
+                format!("link set dev {port} master {bridge} up"),
+            ],
+        )?;
+        tools::ip_batch(
+            Some(controller.name()),
+            &[format!("address add {}/{PREFIX_LEN} dev {nic}", plan.controller), format!("link set dev {nic} up")],
+        )?;
+        Ok((Self { client, switch, controller, plan }, servers))
     }
 }

@@ -191,7 +191,12 @@ type Wired = (Box<dyn ControllerUnderTest>, Vec<ControllerEnd>, ControllerEnd);
 /// The controller of `programs`, not yet started, and the ends the rig's
 /// lines and relay board are played on: pseudo-terminals for the Linux
 /// controller, QEMU's UART sockets for the firmware.
-fn start_controller(programs: &Programs, layout: &Layout, timeline: &Timeline) -> Result<Wired, RigError> {
+fn start_controller(
+    programs: &Programs,
+    layout: &Layout,
+    controller_netns: &str,
+    timeline: &Timeline,
+) -> Result<Wired, RigError> {
     match &programs.controller {
         ControllerProgram::Linux(program) => {
             let pty = |what: &str| Pty::open().map_err(RigError::io(format!("opening the pty of {what}")));
@@ -201,6 +206,7 @@ fn start_controller(programs: &Programs, layout: &Layout, timeline: &Timeline) -
                 (&layout.cluster_file(), &layout.controller_file()),
                 &layout.control_socket(),
                 &layout.run_dir.join("controller.log"),
+                controller_netns,
                 timeline.clone(),
             );
             Ok((Box::new(controller), ends, ControllerEnd::Pty(pty("the relay board")?)))
@@ -268,7 +274,8 @@ impl Rig {
             rig_exe: programs.rig.clone(),
         };
         config::write(&layout, &options)?;
-        let (controller, ends, board_end) = start_controller(&programs, &layout, &timeline)?;
+        let (controller, ends, board_end) =
+            start_controller(&programs, &layout, topology.controller.name(), &timeline)?;
         let lines = serial_lines(&layout, ends, options.seed)?;
 
         let mut servers = Vec::new();

@@ -101,6 +101,9 @@ pub const MOVE_WINDOW: Duration = Duration::from_secs(4);
 /// Most moves of the group within [`MOVE_WINDOW`].
 pub const MAX_MOVES: u32 = 8;
 
+/// The UDP port of the links, on both sides (heartbeat's).
+pub const UDP_PORT: u16 = 694;
+
 /// The cluster file.
 #[must_use]
 pub fn cluster_toml(layout: &Layout, options: &Options) -> String {
@@ -126,6 +129,9 @@ pub fn cluster_toml(layout: &Layout, options: &Options) -> String {
     for (i, node) in layout.nodes.iter().enumerate() {
         let _ = writeln!(t, "\n[[node]]\nname = {}\nrelay = {i}", toml_string(node));
         let _ = writeln!(t, "[node.serial]\ndevice = {}", quoted(&layout.agent_tty(node)));
+        if options.udp() {
+            let _ = writeln!(t, "[node.udp]\ncontroller = \"{}\"\nport = {UDP_PORT}", layout.plan.controller);
+        }
     }
     let nodes: Vec<String> = layout.nodes.iter().map(|n| toml_string(n)).collect();
     let _ = writeln!(t, "\n[[group]]\nname = \"{GROUP}\"\nnodes = [{}]", nodes.join(", "));
@@ -173,13 +179,17 @@ pub fn controller_toml(layout: &Layout, options: &Options) -> String {
         quoted(&layout.relay_tty()),
         layout.nodes.len()
     );
-    for node in &layout.nodes {
+    for (i, node) in layout.nodes.iter().enumerate() {
         let _ = writeln!(
             t,
             "\n[[node]]\nname = {}\nserial = {{ device = {} }}\nrelay = {{ kind = \"module\" }}",
             toml_string(node),
             quoted(&layout.controller_tty(node))
         );
+        if options.udp() {
+            let (listen, peer) = (layout.plan.controller, layout.plan.server(i));
+            let _ = writeln!(t, "udp = {{ listen = \"{listen}:{UDP_PORT}\", peer = \"{peer}:{UDP_PORT}\" }}");
+        }
     }
     t
 }

@@ -39,6 +39,29 @@ impl std::str::FromStr for ControllerKind {
     }
 }
 
+/// The links between the servers and the controller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Media {
+    /// A serial line each, and a UDP link each on the rig's network (the
+    /// Linux controller; QEMU's firmware has serial lines only).
+    #[default]
+    Both,
+    /// A serial line each.
+    Serial,
+}
+
+impl std::str::FromStr for Media {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "both" => Ok(Self::Both),
+            "serial" => Ok(Self::Serial),
+            other => Err(format!("unknown media `{other}` (known: both, serial)")),
+        }
+    }
+}
+
 /// The options of a run.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -68,6 +91,8 @@ pub struct Options {
     pub bin_dir: Option<PathBuf>,
     /// Which controller.
     pub controller: ControllerKind,
+    /// The links (UDP beside serial only with the Linux controller).
+    pub media: Media,
     /// `[agent] realtime_priority`.
     pub agent_realtime: Option<u8>,
     /// `[agent] mlock`.
@@ -102,6 +127,7 @@ impl Default for Options {
             write_interval: Duration::from_millis(10),
             bin_dir: None,
             controller: ControllerKind::Linux,
+            media: Media::Both,
             agent_realtime: None,
             agent_mlock: false,
             controller_realtime: None,
@@ -114,6 +140,12 @@ impl Default for Options {
 }
 
 impl Options {
+    /// Whether the servers have UDP links beside their serial lines.
+    #[must_use]
+    pub fn udp(&self) -> bool {
+        self.media == Media::Both && self.controller == ControllerKind::Linux
+    }
+
     /// Warntime as configured or derived.
     #[must_use]
     pub fn warntime(&self) -> Duration {

@@ -5,7 +5,8 @@
 //! | `power-loss` | its own supply cut | fenced, group on the other server, stays off until unfenced |
 //! | `agent-kill` | its agent killed (`SIGKILL`) | the same |
 //! | `host-hang` | every process stopped (`SIGSTOP`) | the same |
-//! | `serial-cut` | its serial line cut both ways | the same |
+//! | `serial-cut` | its serial line cut both ways (serial links only) | the same |
+//! | `serial-cut-udp-up` | its serial line cut, its UDP link up (Linux controller) | nothing moves, no fence |
 //! | `controller-restart` | the controller killed and started again | nothing moves, no relay toggles |
 //! | `firmware-watchdog` | (`--controller qemu`) the standby's link wedged on the board | the watchdog resets the board; nothing moves, no relay toggles |
 //!
@@ -35,6 +36,8 @@ pub enum Scenario {
     HostHang,
     /// The holder's serial line is cut.
     SerialCut,
+    /// The holder's serial line is cut while its UDP link stays up.
+    SerialCutUdpUp,
     /// The controller is killed and started again.
     ControllerRestart,
     /// The firmware's link driver stalls; its watchdog resets the board.
@@ -43,11 +46,12 @@ pub enum Scenario {
 
 impl Scenario {
     /// Every scenario.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::PowerLoss,
         Self::AgentKill,
         Self::HostHang,
         Self::SerialCut,
+        Self::SerialCutUdpUp,
         Self::ControllerRestart,
         Self::FirmwareWatchdog,
     ];
@@ -60,6 +64,7 @@ impl Scenario {
             Self::AgentKill => "agent-kill",
             Self::HostHang => "host-hang",
             Self::SerialCut => "serial-cut",
+            Self::SerialCutUdpUp => "serial-cut-udp-up",
             Self::ControllerRestart => "controller-restart",
             Self::FirmwareWatchdog => "firmware-watchdog",
         }
@@ -88,16 +93,27 @@ const WINDOW_RECORDS: usize = 40;
 /// [`RigError`] when the rig cannot be set up or an awaited event never
 /// comes (then the error carries the logs); a scenario that runs to its end
 /// returns its verdict, passed or not.
-pub fn run(scenario: Scenario, options: Options) -> Result<Verdict, RigError> {
+pub fn run(scenario: Scenario, mut options: Options) -> Result<Verdict, RigError> {
+    if scenario == Scenario::SerialCut {
+        // The serial line is the holder's only link: cutting it is silence.
+        // (With a UDP link beside it, a cut line moves nothing.)
+        options.media = super::options::Media::Serial;
+    }
     if scenario == Scenario::FirmwareWatchdog && options.controller != super::options::ControllerKind::Qemu {
         return Err(RigError::Options(
             "firmware-watchdog needs --controller qemu: the watchdog is the firmware board's".into(),
+        ));
+    }
+    if scenario == Scenario::SerialCutUdpUp && !options.udp() {
+        return Err(RigError::Options(
+            "serial-cut-udp-up needs UDP links beside the serial lines: the Linux controller with --media both".into(),
         ));
     }
     let mut rig = Rig::up(options)?;
     let mut verdict = Verdict::new(scenario.name());
     match scenario {
         Scenario::ControllerRestart => controller_restart(&mut rig, &mut verdict)?,
+        Scenario::SerialCutUdpUp => one_medium_left(&mut rig, &mut verdict)?,
         Scenario::FirmwareWatchdog => firmware_watchdog(&mut rig, &mut verdict)?,
         _ => failover(&mut rig, scenario, &mut verdict)?,
     }
@@ -111,7 +127,7 @@ fn inject(rig: &mut Rig, scenario: Scenario, victim: usize) {
         Scenario::PowerLoss => rig.set_supply(victim, false),
         Scenario::AgentKill => rig.kill_agent(victim),
         Scenario::HostHang => rig.hang(victim, true),
-        Scenario::SerialCut => rig.set_line_fault(victim, LineFault::Cut),
+        Scenario::SerialCut | Scenario::SerialCutUdpUp => rig.set_line_fault(victim, LineFault::Cut),
         Scenario::ControllerRestart | Scenario::FirmwareWatchdog => {}
     }
 }
@@ -119,7 +135,7 @@ fn inject(rig: &mut Rig, scenario: Scenario, victim: usize) {
 fn repair(rig: &mut Rig, scenario: Scenario, victim: usize) {
     match scenario {
         Scenario::PowerLoss => rig.set_supply(victim, true),
-        Scenario::SerialCut => rig.set_line_fault(victim, LineFault::Clear),
+        Scenario::SerialCut | Scenario::SerialCutUdpUp => rig.set_line_fault(victim, LineFault::Clear),
         // A killed agent or a hung host is gone with the power: nothing to repair.
         _ => {}
     }
@@ -282,6 +298,61 @@ fn how_found(entries: &[Entry], scenario: Scenario, victim: &str) -> Option<(Str
         )),
         _ => None,
     }
+}
+
+/// The holder's serial line is cut while its UDP link carries on: for
+/// three observation windows nothing dies, nothing is fenced, nothing
+/// moves; then the line is mended.
+fn one_medium_left(rig: &mut Rig, verdict: &mut Verdict) -> Result<(), RigError> {
+    let Before { holder, victim, t0, .. } = before_fault(rig, verdict)?;
+    inject(rig, Scenario::SerialCutUdpUp, holder);
+    rig.wait_records(3 * WINDOW_RECORDS)?;
+    let t1 = rig.timeline().now();
+    let moved: Vec<String> = rig
+        .timeline()
+        .since(t0)
+        .iter()
+        .filter_map(|e| match &e.what {
+            Happening::Controller(c)
+                if matches!(
+                    c.kind,
+                    ConsoleKind::NodeLate(_)
+                        | ConsoleKind::NodeDead(_)
+                        | ConsoleKind::Fencing(_)
+                        | ConsoleKind::Placed { .. }
+                        | ConsoleKind::Releasing { .. }
+                ) =>
+            {
+                Some(format!("{:.3} s {}", e.at.as_secs_f64(), c.text))
+            }
+            Happening::Relay { .. } | Happening::PowerLost { .. } => {
+                Some(format!("{:.3} s {}", e.at.as_secs_f64(), crate::watch::timeline::describe(&e.what)))
+            }
+            _ => None,
+        })
+        .collect();
+    verdict.check(
+        &format!("{victim}'s cut serial line moved nothing while its UDP link was up"),
+        moved.is_empty(),
+        if moved.is_empty() {
+            format!(
+                "line cut at {:.3} s; no late node, death, fence or move until {:.3} s",
+                t0.as_secs_f64(),
+                t1.as_secs_f64()
+            )
+        } else {
+            moved.join("; ")
+        },
+    );
+    let still = rig.holder() == Some(holder);
+    verdict.check(
+        &format!("{victim} still holds the group"),
+        still,
+        format!("the address is on {}", rig.holder().map_or("no single server", |i| rig.name(i))),
+    );
+    repair(rig, Scenario::SerialCutUdpUp, holder);
+    rig.wait_records(WINDOW_RECORDS)?;
+    Ok(())
 }
 
 fn controller_restart(rig: &mut Rig, verdict: &mut Verdict) -> Result<(), RigError> {

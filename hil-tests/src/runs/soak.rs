@@ -321,6 +321,7 @@ pub fn run(
         "agent_realtime_priority": options.agent_realtime,
         "agent_mlock": options.agent_mlock,
         "controller_realtime_priority": options.controller_realtime,
+        "media": if options.udp() { "serial+udp" } else { "serial" },
     });
     let rig = Rig::up(options)?;
     let watch = StallWatch::start(rig.timeline().clone())?;

@@ -129,7 +129,9 @@ impl Links {
                 } else {
                     IpAddr::V6(Ipv6Addr::UNSPECIFIED)
                 };
-                UdpLink::open(SocketAddr::new(any, 0), *controller).map(Open::Udp)
+                // From the port the controller sends to and expects
+                // datagrams from (its `peer`), as heartbeat used 694 both ways.
+                UdpLink::open(SocketAddr::new(any, controller.port()), *controller).map(Open::Udp)
             }
         };
         match opened {
