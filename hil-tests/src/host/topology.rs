@@ -139,32 +139,24 @@ impl Topology {
             tools::run(ip(Some(netns.name())).args(["link", "set", "dev", &nic, "address", &mac]))?;
             servers.push(ServerNet { netns, nic: nic.clone(), address: plan.server(i), mac });
         }
-        let client = Netns::create(&prefix.netns("client"))?;
-        let port = prefix.interface("c")?;
-        tools::ip_batch(
-            Some(switch.name()),
-            &[
-                format!("link add name {port} type veth peer name {nic} netns {}", client.name()),
-                format!("link set dev {port} master {bridge} up"),
-            ],
-        )?;
-        tools::ip_batch(
-            Some(client.name()),
-            &[format!("address add {}/{PREFIX_LEN} dev {nic}", plan.client), format!("link set dev {nic} up")],
-        )?;
-        let controller = Netns::create(&prefix.netns("ctl"))?;
-        let port = prefix.interface("k")?;
-        tools::ip_batch(
-            Some(switch.name()),
-            &[
-                format!("link add name {port} type veth peer name {nic} netns {}", controller.name()),
-                format!("link set dev {port} master {bridge} up"),
-            ],
-        )?;
-        tools::ip_batch(
-            Some(controller.name()),
-            &[format!("address add {}/{PREFIX_LEN} dev {nic}", plan.controller), format!("link set dev {nic} up")],
-        )?;
+        let on_switch = |role: &str, port: &str, address: Ipv4Addr| -> Result<Netns, RigError> {
+            let netns = Netns::create(&prefix.netns(role))?;
+            let port = prefix.interface(port)?;
+            tools::ip_batch(
+                Some(switch.name()),
+                &[
+                    format!("link add name {port} type veth peer name {nic} netns {}", netns.name()),
+                    format!("link set dev {port} master {bridge} up"),
+                ],
+            )?;
+            tools::ip_batch(
+                Some(netns.name()),
+                &[format!("address add {address}/{PREFIX_LEN} dev {nic}"), format!("link set dev {nic} up")],
+            )?;
+            Ok(netns)
+        };
+        let client = on_switch("client", "c", plan.client)?;
+        let controller = on_switch("ctl", "k", plan.controller)?;
         Ok((Self { client, switch, controller, plan }, servers))
     }
 }
