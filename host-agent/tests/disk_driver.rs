@@ -254,6 +254,33 @@ fn mark_dirty(image: &Path) {
     file.sync_all().unwrap();
 }
 
+/// Sets `needs_recovery` in the image's superblock, as a holder that lost
+/// power leaves its ext4 (state still "clean": the journal keeps it whole).
+fn mark_needs_recovery(image: &Path) {
+    const INCOMPAT_AT: u64 = 0x60;
+    let file = OpenOptions::new().read(true).write(true).open(image).unwrap();
+    let at = SUPERBLOCK_OFFSET + INCOMPAT_AT;
+    let mut incompat = [0_u8; 4];
+    file.read_exact_at(&mut incompat, at).unwrap();
+    file.write_all_at(&(u32::from_le_bytes(incompat) | 0x0004).to_le_bytes(), at).unwrap();
+    file.sync_all().unwrap();
+}
+
+#[test]
+fn fsck_if_dirty_leaves_a_journal_to_replay_to_the_kernel() {
+    let crashed = Fixture::new(mark_needs_recovery);
+    let state = read_ext_state(&crashed.device).unwrap();
+    assert!(state.needs_recovery && state.is_dirty() && !state.needs_check(), "{state:?}");
+    let mut disk = Disk::new(crashed.params()).unwrap();
+    disk.start().unwrap();
+    let report = disk.last_fsck().unwrap().clone();
+    assert!(!report.ran, "{report:?}");
+    assert!(report.reason.contains("journal to replay"), "{report:?}");
+    disk.stop().unwrap();
+    let after = read_ext_state(&crashed.device).unwrap();
+    assert!(!after.needs_recovery && !after.is_dirty(), "the mount replayed it: {after:?}");
+}
+
 #[test]
 fn fsck_if_dirty_runs_only_on_a_dirty_filesystem() {
     // Without metadata_csum, so the state bit can be cleared by hand without

@@ -187,10 +187,15 @@ impl Server {
                 problems.push(format!("the disk could not be cut: {e}"));
             }
         }
+        // The NIC goes down while the processes are killed (an `ip` of the
+        // rig's in the server's namespace, spared by the kill below).
+        let nic = tools::IpBatch::start(Some(self.net.netns.name()), &self.net.power_off_lines());
+        let ip_pid = nic.as_ref().ok().and_then(|b| i32::try_from(b.pid()).ok()).map(Pid::from_raw);
         let mut killed = std::collections::BTreeSet::new();
         let deadline = Instant::now() + GONE_BOUND;
         loop {
-            let left: Vec<Pid> = self.processes().into_iter().filter(|p| Some(*p) != keeper).collect();
+            let left: Vec<Pid> =
+                self.processes().into_iter().filter(|p| Some(*p) != keeper && Some(*p) != ip_pid).collect();
             if left.is_empty() {
                 break;
             }
@@ -208,7 +213,7 @@ impl Server {
             killed.insert(keeper.unwrap_or(Pid::from_raw(0)));
         }
         self.anchor.store(0, Ordering::SeqCst);
-        if let Err(e) = tools::ip_batch(Some(self.net.netns.name()), &self.net.power_off_lines()) {
+        if let Err(e) = nic.and_then(tools::IpBatch::finish) {
             problems.push(e.to_string());
         }
         if had_disk {

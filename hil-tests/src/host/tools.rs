@@ -142,24 +142,64 @@ pub fn ip(netns: Option<&str>) -> Command {
 ///
 /// [`RigError::Command`] naming the namespace and the lines.
 pub fn ip_batch(netns: Option<&str>, lines: &[String]) -> Result<(), RigError> {
-    use std::io::Write as _;
-    let mut c = ip(netns);
-    c.args(["-batch", "-"]).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped());
-    let described = describe(&c);
-    let what = || format!("{described} <<< {}", lines.join("; "));
-    let mut child =
-        c.spawn().map_err(|e| RigError::Command { command: what(), detail: format!("cannot start it: {e}") })?;
-    if let Some(mut stdin) = child.stdin.take() {
-        let text = lines.join("\n") + "\n";
-        stdin.write_all(text.as_bytes()).map_err(|e| RigError::Command { command: what(), detail: e.to_string() })?;
+    IpBatch::start(netns, lines)?.finish()
+}
+
+/// An `ip -batch` under way (see [`ip_batch`]): started, its lines
+/// written, not yet waited for.
+#[derive(Debug)]
+pub struct IpBatch {
+    child: std::process::Child,
+    what: String,
+}
+
+impl IpBatch {
+    /// Starts `ip -batch -` in `netns` and writes it `lines`.
+    ///
+    /// # Errors
+    ///
+    /// [`RigError::Command`] when `ip` cannot be started or fed.
+    pub fn start(netns: Option<&str>, lines: &[String]) -> Result<Self, RigError> {
+        use std::io::Write as _;
+        let mut c = ip(netns);
+        c.args(["-batch", "-"]).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped());
+        let described = describe(&c);
+        let what = || format!("{described} <<< {}", lines.join("; "));
+        let mut child =
+            c.spawn().map_err(|e| RigError::Command { command: what(), detail: format!("cannot start it: {e}") })?;
+        if let Some(mut stdin) = child.stdin.take() {
+            let text = lines.join("\n") + "\n";
+            stdin
+                .write_all(text.as_bytes())
+                .map_err(|e| RigError::Command { command: what(), detail: e.to_string() })?;
+        }
+        Ok(Self { child, what: what() })
     }
-    let out = child.wait_with_output().map_err(|e| RigError::Command { command: what(), detail: e.to_string() })?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(RigError::Command {
-            command: what(),
-            detail: format!("{}: {}", out.status, String::from_utf8_lossy(&out.stderr).trim()),
-        })
+
+    /// The `ip` process (which enters the namespace it changes).
+    #[must_use]
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for it to end.
+    ///
+    /// # Errors
+    ///
+    /// [`RigError::Command`] when it failed, with what `ip` said.
+    pub fn finish(self) -> Result<(), RigError> {
+        let what = self.what;
+        let out = self
+            .child
+            .wait_with_output()
+            .map_err(|e| RigError::Command { command: what.clone(), detail: e.to_string() })?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(RigError::Command {
+                command: what,
+                detail: format!("{}: {}", out.status, String::from_utf8_lossy(&out.stderr).trim()),
+            })
+        }
     }
 }

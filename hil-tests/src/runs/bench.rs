@@ -134,6 +134,7 @@ impl BenchReport {
         let pick =
             |f: fn(&Failover) -> Option<Duration>| Summary::of(&self.runs.iter().filter_map(f).collect::<Vec<_>>());
         vec![
+            ("power gone", pick(|f| f.power_gone)),
             ("detection", pick(|f| f.detected)),
             ("fence confirmed", pick(|f| f.fenced)),
             ("group placed", pick(|f| f.placed)),
@@ -147,7 +148,8 @@ impl BenchReport {
     #[must_use]
     pub fn table(&self) -> String {
         let mut out = format!(
-            "failover after {}, {} runs, {} controller (keepalive {} ms, deadtime {} ms); ms from the fault\n",
+            "failover after {}, {} runs, {} controller (keepalive {} ms, deadtime {} ms); ms from the fault\n\
+             (power gone: the rig has stopped, cut off and killed everything of the server)\n",
             self.fault.described(),
             self.runs.len(),
             self.controller,

@@ -22,6 +22,10 @@ pub fn is_console(h: &Happening, f: impl Fn(&ConsoleKind) -> bool) -> bool {
 /// the client's outage.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Failover {
+    /// The victim's power was gone: the rig had stopped, cut off and
+    /// killed everything of it (a power loss: the rig's own share of the
+    /// time; a hang: when its relay cut it).
+    pub power_gone: Option<Duration>,
     /// The controller declared the victim dead (or started fencing it).
     pub detected: Option<Duration>,
     /// The controller confirmed the victim powered off.
@@ -41,6 +45,7 @@ impl Failover {
     #[must_use]
     pub fn timings(&self) -> Vec<(&'static str, Option<Duration>)> {
         vec![
+            ("power_gone", self.power_gone),
             ("detection", self.detected),
             ("fence_confirmed", self.fenced),
             ("group_placed", self.placed),
@@ -79,7 +84,14 @@ pub fn follow_failover(rig: &mut Rig, victim: &str, other: &str, t0: Duration) -
         |h| matches!(h, Happening::Answering { node } if node == other),
     )?;
     let outage = rig.probe_log().handover(t0, other).map(crate::watch::probe::Gap::length);
+    let power_gone = rig
+        .timeline()
+        .since(t0)
+        .iter()
+        .find(|e| matches!(&e.what, Happening::PowerLost { node } if node == victim))
+        .and_then(since);
     Ok(Failover {
+        power_gone,
         detected: since(&detected),
         fenced: since(&fenced),
         placed: since(&placed),

@@ -15,9 +15,11 @@ use crate::resource::{ErrorKind, ResourceError};
 pub enum FsckPolicy {
     /// Never.
     Never,
-    /// Only when the superblock says it was not cleanly unmounted, has
-    /// errors or a journal to replay (ext2/3/4; other types are not checked,
-    /// their journal is replayed by the kernel at mount).
+    /// Only when the superblock says it was not cleanly unmounted or has
+    /// errors (ext2/3/4; other types are not checked). A journal to replay
+    /// alone, the state an ext3/4 holder leaves when it loses power, is
+    /// replayed by the kernel at mount, as Pacemaker's Filesystem agent
+    /// leaves it.
     IfDirty,
     /// Every time (`e2fsck -p` for ext2/3/4, `fsck -p -t TYPE` otherwise).
     Always,
@@ -79,7 +81,14 @@ impl ExtState {
     /// Whether a check is due: not cleanly unmounted, errors recorded,
     /// orphans being recovered, or a journal to replay.
     pub fn is_dirty(&self) -> bool {
-        self.state & 0x0001 == 0 || self.state & 0x0006 != 0 || self.needs_recovery
+        self.needs_check() || self.needs_recovery
+    }
+
+    /// Whether `if-dirty` checks it: not cleanly unmounted, errors
+    /// recorded, or orphans being recovered (a journal to replay is the
+    /// kernel's to replay).
+    pub fn needs_check(&self) -> bool {
+        self.state & 0x0001 == 0 || self.state & 0x0006 != 0
     }
 }
 
@@ -150,8 +159,15 @@ pub(super) fn check(
         }
         FsckPolicy::IfDirty => {
             let state = read_ext_state(device)?;
-            if !state.is_dirty() {
-                return Ok(skipped(format!("clean (superblock state {:#06x})", state.state)));
+            if !state.needs_check() {
+                return Ok(skipped(if state.needs_recovery {
+                    format!(
+                        "clean with a journal to replay (superblock state {:#06x}): the kernel replays it at mount",
+                        state.state
+                    )
+                } else {
+                    format!("clean (superblock state {:#06x})", state.state)
+                }));
             }
             let reason = format!(
                 "dirty (superblock state {:#06x}{})",
