@@ -14,6 +14,8 @@
 //! * [`SerialRelayModule`]: the relay module driver on a serial port, and
 //!   [`relay_board::serve`], the board emulator on a descriptor.
 //! * [`Pty`]: pseudo-terminal pairs, the rig's serial lines.
+//! * [`log_lines`]: log lines through a bounded queue to a thread of
+//!   their own, so that a slow log reader never holds a heartbeat loop.
 //! * [`realtime`]: locked memory and `SCHED_FIFO` for the daemons'
 //!   heartbeat threads.
 //!
@@ -23,6 +25,7 @@ mod clock;
 mod fence_file;
 mod gpio;
 mod pty;
+pub mod log_lines;
 pub mod realtime;
 pub mod relay_board;
 mod serial;

@@ -35,6 +35,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use serde_json::json;
+use warden_bsp::linux::log_lines::{self, Stream};
 use warden_bsp::linux::{realtime, DevWatchdog, FenceFile, MonotonicClock};
 use warden_bsp::{Channel, Clock, FenceStore, Watchdog};
 use warden_cluster::hardware::ControllerConfig;
@@ -132,8 +133,9 @@ pub struct Driver {
     slow_step: std::time::Duration,
 }
 
+/// A console line, through the log thread (never waits for the reader).
 fn print_line(now: Instant, line: &str) {
-    println!("[{:>10}] {line}", now.to_string());
+    log_lines::write(Stream::Stdout, format!("[{:>10}] {line}\n", now.to_string()));
 }
 
 fn random_seed() -> Result<u64, RunError> {
@@ -292,7 +294,7 @@ impl Driver {
             }
             if let (Some(at), Some(every)) = (self.next_status, self.hw.status_interval) {
                 if now >= at {
-                    print!("{}", report::status_table(&self.controller, &self.file, &self.links, now));
+                    log_lines::write(Stream::Stdout, report::status_table(&self.controller, &self.file, &self.links, now));
                     self.next_status = Some(now.saturating_add(std_ms(every)));
                 }
             }
@@ -324,7 +326,7 @@ impl Driver {
             }
             match signal {
                 Some(Signal::SIGUSR1) => {
-                    print!("{}", report::status_table(&self.controller, &self.file, &self.links, now));
+                    log_lines::write(Stream::Stdout, report::status_table(&self.controller, &self.file, &self.links, now));
                 }
                 Some(s) => {
                     print_line(now, &format!("{s}: stopping; relays left as they are"));

@@ -116,7 +116,10 @@ fn run(args: RunArgs) -> ExitCode {
         socket: args.paths.socket,
         state_dir: args.paths.state_dir,
     };
-    match daemon::run(&options) {
+    let result = daemon::run(&options);
+    // What the log thread still holds goes out before the process ends.
+    warden_bsp::linux::log_lines::flush_all(std::time::Duration::from_secs(2));
+    match result {
         Ok(daemon::Stopped::Signal(_)) => ExitCode::SUCCESS,
         Err(e) => {
             // Each error's own words already carry its cause.

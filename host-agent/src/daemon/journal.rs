@@ -2,12 +2,15 @@
 //! `JOURNAL_STREAM` to the device and inode of that stream), as lines with
 //! sd-daemon `<N>` priority prefixes; else plain lines on stderr with a
 //! UTC timestamp and the priority's name. One write per line, so lines of
-//! several threads never interleave.
+//! several threads never interleave, from a thread of its own behind a
+//! bounded queue ([`log_lines`]): lines the journal cannot take in time are
+//! dropped and counted, never waited for.
 
-use std::io::Write;
 use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 use std::sync::OnceLock;
+
+use warden_bsp::linux::log_lines::{self, Stream};
 
 use super::clock::utc_now;
 
@@ -58,8 +61,8 @@ pub(crate) fn log(priority: Priority, message: &str) {
             text.push_str(&format!("{} warden-agent[{}] {}: {line}\n", utc_now(), std::process::id(), priority.word()));
         }
     }
-    // Nowhere left to report a failure to write the log.
-    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    // Through the log thread: a stalled journal never holds the main loop.
+    log_lines::write(Stream::Stderr, text);
 }
 
 pub(crate) fn error(message: &str) {

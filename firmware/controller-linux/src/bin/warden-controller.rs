@@ -32,7 +32,10 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    match run(&Cli::parse()) {
+    let result = run(&Cli::parse());
+    // What the log thread still holds goes out before the process ends.
+    warden_bsp::linux::log_lines::flush_all(std::time::Duration::from_secs(2));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("warden-controller: {e:#}");
