@@ -24,8 +24,8 @@
 mod clock;
 mod fence_file;
 mod gpio;
-mod pty;
 pub mod log_lines;
+mod pty;
 pub mod realtime;
 pub mod relay_board;
 mod serial;

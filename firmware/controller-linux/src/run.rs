@@ -294,7 +294,7 @@ impl Driver {
             }
             if let (Some(at), Some(every)) = (self.next_status, self.hw.status_interval) {
                 if now >= at {
-                    log_lines::write(Stream::Stdout, report::status_table(&self.controller, &self.file, &self.links, now));
+                    self.print_status(now);
                     self.next_status = Some(now.saturating_add(std_ms(every)));
                 }
             }
@@ -326,7 +326,7 @@ impl Driver {
             }
             match signal {
                 Some(Signal::SIGUSR1) => {
-                    log_lines::write(Stream::Stdout, report::status_table(&self.controller, &self.file, &self.links, now));
+                    self.print_status(now);
                 }
                 Some(s) => {
                     print_line(now, &format!("{s}: stopping; relays left as they are"));
@@ -348,6 +348,11 @@ impl Driver {
                 self.note_slow("serving the control socket", started);
             }
         }
+    }
+
+    /// The status table on the console.
+    fn print_status(&self, now: Instant) {
+        log_lines::write(Stream::Stdout, report::status_table(&self.controller, &self.file, &self.links, now));
     }
 
     /// Reports a step that kept the loop from its links for longer than a

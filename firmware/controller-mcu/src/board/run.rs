@@ -227,9 +227,9 @@ impl Devices {
     }
 
     /// One step of the sense round, never waiting on the relay module: the
-    /// changes the module reported unasked, the answer to the query under way if it has come (or its timeout), then
-    /// the next query of the round, which starts every `SENSE_INTERVAL`
-    /// (at once after a switch). A relay switch the module refused is tried
+    /// changes the module reported unasked, the answer to the query under
+    /// way if it has come (or its timeout), then the next query of the
+    /// round, which starts every `SENSE_INTERVAL` (at once after a switch). A relay switch the module refused is tried
     /// again just before its node's query.
     fn sense_step(&mut self, now: Instant, controller: &mut Controller, auth: &Auth) {
         let mut changed = [None; MAX_NODES];
