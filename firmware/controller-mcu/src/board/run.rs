@@ -536,7 +536,8 @@ fn configure(controller: &mut Controller, boot: u64, mut watchdog: CmsdkWatchdog
 }
 
 /// The main loop: first what the controller's boot asked for, then links,
-/// console, the controller's timeout and the relay sense, in turn.
+/// console, the controller's timeout and the relay sense, in turn; then
+/// asleep until an interrupt.
 #[inline(never)]
 fn run(controller: &mut Controller, devices: &mut Devices, auth: &Auth, mut console: Option<Uart>) -> ! {
     devices.drain(SysTickClock.now(), controller, auth);
@@ -609,6 +610,12 @@ fn run(controller: &mut Controller, devices: &mut Devices, auth: &Auth, mut cons
         let took = SysTickClock.now().saturating_since(now).as_millis();
         let longest = &mut devices.counters.longest_pass_ms;
         *longest = (*longest).max(took);
+        // Sleep until the next interrupt: a received byte (links, relay
+        // module) or the millisecond tick. A byte whose interrupt came
+        // during the pass, after its queue was read, waits for that tick:
+        // at most 1 ms. (The board's core idles instead of spinning; under
+        // QEMU that leaves the host's CPU to everything else.)
+        cortex_m::asm::wfi();
     }
 }
 
