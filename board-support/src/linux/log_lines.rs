@@ -27,7 +27,7 @@ pub enum Stream {
 /// A queue of lines and the thread that writes them.
 #[derive(Debug)]
 pub struct LogLines {
-    queue: Mutex<Option<SyncSender<String>>>,
+    queue: SyncSender<String>,
     dropped: Arc<AtomicU64>,
     written: Arc<(Mutex<u64>, std::sync::Condvar)>,
     sent: AtomicU64,
@@ -63,18 +63,17 @@ impl LogLines {
                 wake.notify_all();
             }
         })?;
-        Ok(Self { queue: Mutex::new(Some(tx)), dropped, written, sent: AtomicU64::new(0) })
+        Ok(Self { queue: tx, dropped, written, sent: AtomicU64::new(0) })
     }
 
     /// Queues `text` (whole lines, newline included) without waiting; when
     /// the queue is full it is dropped and counted.
     pub fn write(&self, text: String) {
-        let queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        match queue.as_ref().map(|q| q.try_send(text)) {
-            Some(Ok(())) => {
+        match self.queue.try_send(text) {
+            Ok(()) => {
                 self.sent.fetch_add(1, Ordering::Relaxed);
             }
-            Some(Err(TrySendError::Full(_) | TrySendError::Disconnected(_))) | None => {
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
             }
         }
