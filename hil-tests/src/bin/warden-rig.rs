@@ -221,10 +221,7 @@ impl RunArgs {
             fsck: self.fsck.clone(),
             bin_dir: self.bin_dir.clone(),
             controller: self.controller,
-            media: self.media.unwrap_or(match self.controller {
-                ControllerKind::Linux => Media::Both,
-                ControllerKind::Qemu => Media::Serial,
-            }),
+            media: self.media.unwrap_or(Media::default_for(self.controller)),
             agent_realtime: Some(self.agent_realtime).filter(|p| *p > 0),
             agent_mlock: self.agent_mlock,
             controller_realtime: Some(self.controller_realtime)
@@ -297,6 +294,7 @@ fn run(command: Command) -> Result<bool, RigError> {
                         keepalive: *keepalive,
                         deadtime: *deadtime,
                         controller: *controller,
+                        media: run.media.unwrap_or(Media::default_for(*controller)),
                         controller_realtime: Some(run.controller_realtime)
                             .filter(|p| *p > 0 && *controller == ControllerKind::Linux),
                         ..base.clone()

@@ -195,6 +195,36 @@ impl Options {
                 return bad(format!("{name} must be above zero"));
             }
         }
+        if self.media == Media::Both && self.controller == ControllerKind::Qemu {
+            return bad("--media both: the firmware under QEMU has serial lines only (--media serial)".to_owned());
+        }
         Ok(())
+    }
+}
+
+impl Media {
+    /// What a run with `controller` uses unless told: both with the Linux
+    /// controller, serial with the firmware.
+    #[must_use]
+    pub const fn default_for(controller: ControllerKind) -> Self {
+        match controller {
+            ControllerKind::Linux => Self::Both,
+            ControllerKind::Qemu => Self::Serial,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn udp_beside_serial_is_refused_for_the_firmware_and_the_default_is_serial_there() {
+        let qemu = Options { controller: ControllerKind::Qemu, media: Media::Both, ..Options::default() };
+        let e = qemu.check().unwrap_err().to_string();
+        assert!(e.contains("--media both: the firmware under QEMU has serial lines only"), "{e}");
+        let qemu = Options { media: Media::default_for(ControllerKind::Qemu), ..qemu };
+        assert!(qemu.check().is_ok() && !qemu.udp());
+        assert!(Options::default().udp(), "the Linux controller gets both by default");
     }
 }
