@@ -181,28 +181,33 @@ fn serve<R: PowerSwitch + SenseChanges>(
 ) {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     let changes = relays.change_fd();
+    // Each result goes to the main loop as soon as it is there: a switch is
+    // reported before a slow sense round queued behind it.
+    let mut report = |done: Done| outbox.send(done).is_ok() && poke.write_all(&[1]).is_ok();
     loop {
-        let mut finished = Vec::new();
+        let mut worked = false;
         loop {
-            match inbox.try_recv() {
-                Ok(Job::Set { node, channel, on }) => {
-                    finished.push(Done::Set { node, on, result: relays.set(channel, on) });
-                }
-                Ok(Job::Sense { node, channel }) => {
-                    finished.push(Done::Sense { node, result: relays.sense(channel) });
-                }
+            let done = match inbox.try_recv() {
+                Ok(Job::Set { node, channel, on }) => Done::Set { node, on, result: relays.set(channel, on) },
+                Ok(Job::Sense { node, channel }) => Done::Sense { node, result: relays.sense(channel) },
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => return,
+            };
+            worked = true;
+            if !report(done) {
+                return;
             }
         }
         if changes.is_some() {
+            let mut changed = Vec::new();
             // A device error here shows in the next sense job's answer.
-            let _ = relays.take_changes(&mut |channel, powered| finished.push(Done::Changed { channel, powered }));
-        }
-        if !finished.is_empty() {
-            if finished.into_iter().any(|d| outbox.send(d).is_err()) || poke.write_all(&[1]).is_err() {
+            let _ = relays.take_changes(&mut |channel, powered| changed.push(Done::Changed { channel, powered }));
+            worked |= !changed.is_empty();
+            if !changed.into_iter().all(&mut report) {
                 return;
             }
+        }
+        if worked {
             continue;
         }
         let mut fds = vec![PollFd::new(kicked.as_fd(), PollFlags::POLLIN)];
@@ -298,6 +303,21 @@ mod tests {
         );
         assert!(!worker.sensing());
         assert_eq!(*log.lock().unwrap(), ["sense 0", "set 1 false", "sense 1", "set 7 true"]);
+    }
+
+    #[test]
+    fn a_switch_is_reported_while_a_sense_queued_behind_it_is_still_under_way() {
+        let relays = Slow { log: Arc::default(), gate: Arc::default() };
+        let gate = Arc::clone(&relays.gate);
+        let mut worker = RelayWorker::start(relays).unwrap();
+        let held = gate.lock().unwrap();
+        worker.submit(Job::Set { node: NodeId(1), channel: Channel(1), on: false });
+        worker.submit(Job::Sense { node: NodeId(0), channel: Channel(0) });
+        // The sense waits on the gate; the switch before it is already told.
+        assert_eq!(wait_done(&mut worker, 1), vec![Done::Set { node: NodeId(1), on: false, result: Ok(()) }]);
+        assert!(worker.sensing());
+        drop(held);
+        assert_eq!(wait_done(&mut worker, 1), vec![Done::Sense { node: NodeId(0), result: Ok(Some(false)) }]);
     }
 
     /// Relays whose module reports a change per byte written to `line`.
