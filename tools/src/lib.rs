@@ -5,3 +5,4 @@
 pub mod ctl;
 pub mod frame;
 pub mod import_heartbeat;
+pub mod operator;

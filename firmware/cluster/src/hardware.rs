@@ -12,6 +12,7 @@
 //! status_interval = "1m"                   # status table on the console (default: never)
 //! mlock = true                             # lock the controller's memory (default: true)
 //! realtime_priority = 50                   # SCHED_FIFO of the main loop and relay thread (default 50, 0: none)
+//! operator = "10.0.0.254:7694"             # UDP operator endpoint for fence_warden and `wardenctl --controller` (default: none)
 //!
 //! [watchdog]                               # optional: without it nothing is fed
 //! device = "/dev/watchdog"
@@ -62,7 +63,7 @@ const DEFAULT_LINK_BAUD: u32 = 115_200;
 
 const TOP: &[&str] = &["controller", "watchdog", "relay_module", "node"];
 const CONTROLLER: &[&str] =
-    &["socket", "fence_store", "sense_interval", "status_interval", "mlock", "realtime_priority"];
+    &["socket", "fence_store", "sense_interval", "status_interval", "mlock", "realtime_priority", "operator"];
 const WATCHDOG: &[&str] = &["device", "timeout"];
 const RELAY_MODULE: &[&str] = &["device", "baud", "channels", "answer_timeout"];
 const NODE: &[&str] = &["name", "serial", "udp", "relay"];
@@ -99,6 +100,9 @@ pub struct ControllerConfig {
     /// Memory locking and the real-time priority of the main loop and the
     /// relay thread (see [`crate::scheduling`]).
     pub scheduling: crate::scheduling::Scheduling,
+    /// Where operator requests are taken over UDP (fence agents,
+    /// `wardenctl --controller`), under the cluster key; `None`: nowhere.
+    pub operator: Option<SocketAddr>,
     /// The hardware watchdog, if any.
     pub watchdog: Option<WatchdogConfig>,
     /// The serial relay module, if any node uses it.
@@ -221,6 +225,13 @@ pub fn parse(text: &str, origin: &str, cluster: &ClusterFile) -> Result<Controll
     let status_interval = controller.duration("status_interval")?;
     if status_interval.is_some_and(|d| d.is_zero()) {
         return Err(controller.invalid("status_interval", "must be greater than zero (leave it out for never)"));
+    }
+    let operator = controller.socket_addr("operator")?;
+    if operator.is_some() && cluster.cluster.auth == AuthKind::Crc {
+        return Err(controller.invalid(
+            "operator",
+            "needs the cluster file's `auth = \"hmac\"`: requests that fence must be authenticated",
+        ));
     }
 
     let watchdog = match top.table("watchdog")? {
@@ -359,6 +370,7 @@ pub fn parse(text: &str, origin: &str, cluster: &ClusterFile) -> Result<Controll
         sense_interval,
         status_interval,
         scheduling,
+        operator,
         watchdog,
         relay_module,
         nodes: out,

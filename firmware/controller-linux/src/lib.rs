@@ -14,6 +14,8 @@
 //! * [`links`]: every node's links, with a frame decoder and counters each.
 //! * [`alert`]: the alert command, queued to a thread of its own.
 //! * [`control`]: operator requests on the control socket, parsed and checked.
+//! * [`operator`]: operator requests over UDP, authenticated, for hosts with
+//!   no agent (Pacemaker's `fence_warden`, `wardenctl --controller`).
 //! * [`report`]: the console lines, the status table and the status JSON.
 //! * [`run`]: boot (rule 4) and the main loop that carries out the
 //!   controller's outputs in order.
@@ -21,6 +23,7 @@
 pub mod alert;
 pub mod control;
 pub mod links;
+pub mod operator;
 pub mod relay_worker;
 pub mod relays;
 pub mod report;

@@ -41,12 +41,13 @@ use warden_bsp::{Channel, Clock, FenceStore, Watchdog};
 use warden_cluster::hardware::ControllerConfig;
 use warden_cluster::{frame_auth, ClusterFile};
 use warden_core::controller::{Boot, Controller, Event, Output, Persisted};
-use warden_core::wire::{encode, Auth, MAX_FRAME};
+use warden_core::wire::{encode, Auth, Body, Op, Reply, MAX_FRAME};
 use warden_core::{Duration, Instant, NodeId, MAX_NODES};
 
 use crate::alert::{Alert, Alerts, QUEUE};
 use crate::control::{self, ControlSocket, Request};
 use crate::links::Links;
+use crate::operator::OperatorPort;
 use crate::relay_worker::{Done, Job, RelayWorker};
 use crate::relays::Relays;
 use crate::report;
@@ -87,6 +88,14 @@ pub enum RunError {
     /// The control socket could not be set up.
     #[error(transparent)]
     Control(#[from] control::ControlError),
+    /// The operator endpoint could not be bound.
+    #[error("operator endpoint udp {listen}: {source}")]
+    Operator {
+        /// The address of `[controller] operator`.
+        listen: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The core refused the cluster configuration.
     #[error("cluster configuration: {0}")]
     Cluster(warden_core::controller::ConfigError),
@@ -117,6 +126,8 @@ pub struct Driver {
     store: FenceFile,
     watchdog: Option<DevWatchdog>,
     control: Option<ControlSocket>,
+    /// The UDP operator endpoint, when configured.
+    operator: Option<OperatorPort>,
     signals: SignalFd,
     /// Last sense reading per node, for the console's "changed" lines.
     sensed: [Option<bool>; MAX_NODES],
@@ -222,6 +233,12 @@ impl Driver {
             RelayWorker::start(relays).map_err(|source| RunError::Os { what: "starting the relay thread", source })?;
         let links = Links::open(hw.nodes.iter().flat_map(|n| n.links.iter().map(move |l| (n.id, l))))?;
         let control = ControlSocket::bind(&hw.socket)?;
+        let operator = match hw.operator {
+            None => None,
+            Some(listen) => Some(
+                OperatorPort::bind(listen, random_seed()?).map_err(|source| RunError::Operator { listen, source })?,
+            ),
+        };
         let watchdog = match &hw.watchdog {
             None => {
                 print_line(now, "no hardware watchdog configured: a hung controller will not reset the board");
@@ -249,6 +266,7 @@ impl Driver {
             store,
             watchdog,
             control: Some(control),
+            operator,
             signals,
             sensed: boot_sense.powered,
             sense_failing: [false; MAX_NODES],
@@ -269,6 +287,9 @@ impl Driver {
                 driver.hw.socket.display()
             ),
         );
+        if let Some(op) = &driver.operator {
+            print_line(now, &format!("operator endpoint on udp {}", op.listen()));
+        }
         driver.drain(now);
         Ok(driver)
     }
@@ -312,7 +333,7 @@ impl Driver {
             let now = self.clock.now();
             let wait = deadline.map_or(MAX_WAIT_MS, |d| d.saturating_since(now).as_millis().min(MAX_WAIT_MS));
             let asked = std::time::Instant::now();
-            let (signal, readable_links, control_ready) = self.wait(wait)?;
+            let (signal, readable_links, control_ready, operator_ready) = self.wait(wait)?;
             let now = self.clock.now();
             for done in self.relays.take_done() {
                 self.relay_done(now, done);
@@ -347,6 +368,11 @@ impl Driver {
                 self.serve_control(now);
                 self.note_slow("serving the control socket", started);
             }
+            if operator_ready {
+                let started = std::time::Instant::now();
+                self.serve_operator(now);
+                self.note_slow("serving the operator endpoint", started);
+            }
         }
     }
 
@@ -365,8 +391,9 @@ impl Driver {
     }
 
     /// Waits up to `wait_ms`; returns a signal received, the links that
-    /// are readable, and whether the control socket needs service.
-    fn wait(&mut self, wait_ms: u64) -> Result<(Option<Signal>, Vec<usize>, bool), RunError> {
+    /// are readable, and whether the control socket and the operator
+    /// endpoint need service.
+    fn wait(&mut self, wait_ms: u64) -> Result<(Option<Signal>, Vec<usize>, bool, bool), RunError> {
         let link_fds = self.links.poll_fds();
         let control_fds: Vec<BorrowedFd<'_>> = self.control.as_ref().map(ControlSocket::poll_fds).unwrap_or_default();
         let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(1 + link_fds.len() + control_fds.len());
@@ -374,6 +401,9 @@ impl Driver {
         fds.push(PollFd::new(self.relays.poll_fd(), PollFlags::POLLIN));
         fds.extend(link_fds.iter().map(|(_, fd)| PollFd::new(*fd, PollFlags::POLLIN)));
         fds.extend(control_fds.iter().map(|fd| PollFd::new(*fd, PollFlags::POLLIN)));
+        if let Some(op) = &self.operator {
+            fds.push(PollFd::new(op.poll_fd(), PollFlags::POLLIN));
+        }
         let timeout = PollTimeout::try_from(wait_ms).unwrap_or(PollTimeout::MAX);
         match poll(&mut fds, timeout) {
             Ok(_) | Err(nix::Error::EINTR) => {}
@@ -383,7 +413,8 @@ impl Driver {
         let signal_ready = fds.first().is_some_and(ready);
         let readable: Vec<usize> =
             link_fds.iter().zip(fds.iter().skip(2)).filter(|(_, fd)| ready(fd)).map(|((i, _), _)| *i).collect();
-        let control_ready = fds.iter().skip(2 + link_fds.len()).any(ready);
+        let control_ready = fds.iter().skip(2 + link_fds.len()).take(control_fds.len()).any(ready);
+        let operator_ready = self.operator.is_some() && fds.last().is_some_and(ready);
         drop(fds);
         drop(control_fds);
         drop(link_fds);
@@ -396,7 +427,7 @@ impl Driver {
         } else {
             None
         };
-        Ok((signal, readable, control_ready))
+        Ok((signal, readable, control_ready, operator_ready))
     }
 
     /// Asks the relay thread for every relay's sense, after retrying the
@@ -554,7 +585,9 @@ impl Driver {
         control.serve(|line| match control::parse(line, &self.file) {
             Err(error) => json!({"ok": false, "error": error}),
             Ok(Request::Status) => {
-                json!({"ok": true, "status": report::status_json(&self.controller, &self.file, &self.links, now)})
+                let mut status = report::status_json(&self.controller, &self.file, &self.links, now);
+                status["operator"] = self.operator.as_ref().map_or(serde_json::Value::Null, OperatorPort::status_json);
+                json!({"ok": true, "status": status})
             }
             Ok(Request::Table) => {
                 json!({"ok": true, "table": report::status_table(&self.controller, &self.file, &self.links, now)})
@@ -576,6 +609,54 @@ impl Driver {
             }
         });
         self.control = Some(control);
+    }
+}
+
+impl Driver {
+    /// Answers the operator endpoint's requests: the same commands as the
+    /// control socket's, by id; `Describe` with the summary.
+    fn serve_operator(&mut self, now: Instant) {
+        let Some(mut port) = self.operator.take() else { return };
+        let before = port.stats;
+        let auth = self.auth.clone();
+        port.serve(&auth, |id, op| {
+            if op == Op::Describe {
+                return Body::Summary(self.controller.summary(id));
+            }
+            let outcome = self.controller.handle_request(now, op);
+            let verb = op.verb();
+            let subject = op_subject(&self.file, op);
+            print_line(
+                now,
+                &format!(
+                    "operator (udp): {verb}{subject}: {}",
+                    outcome.map_or_else(|r| format!("refused: {r}"), |()| "accepted".to_owned())
+                ),
+            );
+            self.drain(now);
+            Body::Reply(Reply { id, outcome })
+        });
+        let refused = port.stats.refused_auth.saturating_sub(before.refused_auth);
+        if refused > 0 {
+            print_line(
+                now,
+                &format!("operator (udp): {refused} request(s) refused: authentication failed (wrong key?)"),
+            );
+        }
+        self.operator = Some(port);
+    }
+}
+
+/// " NODE" or " GROUP NODE" of an operator command, by name.
+fn op_subject(file: &ClusterFile, op: Op) -> String {
+    match op {
+        Op::Migrate { group, node } => {
+            format!(" {} {}", report::group_name(file, group), report::node_name(file, node))
+        }
+        Op::Standby { node } | Op::Online { node } | Op::Fence { node } | Op::Unfence { node } => {
+            format!(" {}", report::node_name(file, node))
+        }
+        Op::Describe => String::new(),
     }
 }
 

@@ -30,7 +30,9 @@ use warden_bsp::fence::image::Image;
 use warden_bsp::linux::{relay_board, Pty};
 use warden_bsp::relay::{Board, BoardEvent};
 use warden_bsp::Channel;
-use warden_core::wire::{encode, Auth, Beat, Body, Decoder, Initiator, Key, Message, Role, Status, MAX_FRAME};
+use warden_core::wire::{
+    decode, encode, Auth, Beat, Body, Decoder, Initiator, Key, Message, Op, Reply, Request, Role, Status, MAX_FRAME,
+};
 use warden_core::{GroupId, GroupSet, NodeId};
 
 const KEY: &[u8] = b"an end-to-end test key, 32 bytes";
@@ -535,4 +537,125 @@ fn a_relay_module_that_stops_answering_does_not_keep_the_links_unread() {
         );
     }
     assert!(rig.agents[0].holds.contains(WEB), "web left alpha:\n{}", rig.log());
+}
+
+/// A client of the operator endpoint played by the test: frames under a
+/// key, over UDP on loopback.
+struct OperatorClient {
+    socket: std::net::UdpSocket,
+    session: Initiator,
+    auth: Auth,
+}
+
+impl OperatorClient {
+    fn new(endpoint: std::net::SocketAddr, auth: Auth) -> Self {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.connect(endpoint).unwrap();
+        socket.set_nonblocking(true).unwrap();
+        Self { socket, session: Initiator::new(0x5eed_0000_0000_0001), auth }
+    }
+
+    fn frame(&self, message: &Message) -> Vec<u8> {
+        let mut frame = [0u8; MAX_FRAME];
+        let n = encode(message, &self.auth, &mut frame).unwrap();
+        frame[..n].to_vec()
+    }
+
+    /// Sends `frame` and steps the rig until a datagram comes back.
+    fn exchange(&self, rig: &mut Rig, frame: &[u8]) -> Vec<u8> {
+        self.socket.send(frame).unwrap();
+        let mut buf = [0u8; 512];
+        let mut got = None;
+        rig.until("an answer on the operator endpoint", |_| match self.socket.recv(&mut buf) {
+            Ok(n) => {
+                got = Some(buf[..n].to_vec());
+                true
+            }
+            Err(_) => false,
+        });
+        got.unwrap()
+    }
+
+    /// Sends `frame`, and returns the answer accepted by the session rules.
+    fn ask(&mut self, rig: &mut Rig, frame: &[u8]) -> Message {
+        let answer = self.exchange(rig, frame);
+        let message = decode(&answer, &self.auth).expect("the controller's answer is not a frame under the key");
+        assert_eq!(message.header.node, NodeId::OPERATOR);
+        self.session.accept(&message.header).expect("the answer breaks the session rules");
+        message
+    }
+}
+
+/// A free UDP port on loopback.
+fn free_udp_port() -> std::net::SocketAddr {
+    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+}
+
+#[test]
+fn the_operator_endpoint_fences_once_answers_again_and_refuses_a_wrong_key() {
+    let mut rig = Rig::new();
+    let endpoint = free_udp_port();
+    let path = rig.dir.path().join("controller.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let text = text.replacen(
+        "sense_interval = \"100ms\"",
+        &format!("sense_interval = \"100ms\"\noperator = \"{endpoint}\""),
+        1,
+    );
+    std::fs::write(&path, text).unwrap();
+    rig.start_controller();
+    rig.until("web placed on alpha", |r| r.agents[0].holds.contains(WEB));
+    rig.until("the endpoint line", |r| r.saw_line(&format!("operator endpoint on udp {endpoint}")));
+
+    // A wrong key: refused, counted, answered with the bare refusal; nothing moves.
+    let mut stranger = OperatorClient::new(endpoint, Auth::Hmac(Key::new(b"not the cluster key").unwrap()));
+    let hello = stranger.session.hello(NodeId::OPERATOR);
+    let answer = stranger.exchange(&mut rig, &stranger.frame(&hello));
+    assert_eq!(answer, b"WARDEN-REFUSED auth");
+
+    // The cluster key: a session, a summary, a fence.
+    let mut op = OperatorClient::new(endpoint, auth());
+    let hello = op.session.hello(NodeId::OPERATOR);
+    let answer = op.ask(&mut rig, &op.frame(&hello));
+    assert!(matches!(answer.body, Body::Reply(Reply { id: 0, outcome: Ok(()) })), "{answer:?}");
+    let describe = Message {
+        header: op.session.header(NodeId::OPERATOR),
+        body: Body::Request(Request { id: 7, op: Op::Describe }),
+    };
+    let answer = op.ask(&mut rig, &op.frame(&describe));
+    let Body::Summary(summary) = answer.body else { panic!("describe answered with {answer:?}") };
+    assert_eq!(summary.id, 7);
+    assert_eq!(summary.placed_on(WEB), Some(NodeId(0)));
+
+    let fence = Message {
+        header: op.session.header(NodeId::OPERATOR),
+        body: Body::Request(Request { id: 8, op: Op::Fence { node: NodeId(1) } }),
+    };
+    let fence_frame = op.frame(&fence);
+    let answer = op.ask(&mut rig, &fence_frame);
+    assert!(matches!(answer.body, Body::Reply(Reply { id: 8, outcome: Ok(()) })), "{answer:?}");
+    rig.until("beta's relay switched off", |r| r.switched.contains(&(Channel(1), false)));
+    // The same frame again (a client that lost the answer): the same
+    // answer, byte for byte, and no second fence.
+    let again = op.exchange(&mut rig, &fence_frame);
+    let first = decode(&again, &auth()).unwrap();
+    assert_eq!(first.header.seq, answer.header.seq, "a repeated request was answered anew");
+    rig.until("beta fenced", |r| r.saw_line("node beta is fenced: power sensed off"));
+    // Another node's header on the operator endpoint is refused.
+    let mut agentlike = OperatorClient::new(endpoint, auth());
+    let hello = agentlike.session.hello(NodeId(0));
+    agentlike.socket.send(&agentlike.frame(&hello)).unwrap();
+
+    let mut status = rig.ask("status");
+    rig.until("the refusals counted", |r| {
+        status = r.ask("status");
+        status["status"]["operator"]["refused"]["node"] == 1
+    });
+    let operator = &status["status"]["operator"];
+    assert_eq!(operator["refused"]["auth"], 1, "{status}");
+    assert_eq!(operator["requests"], 2, "{status}");
+    assert_eq!(operator["resent"], 1, "{status}");
+    assert_eq!(status["status"]["nodes"][1]["life"], "fenced", "{status}");
+    assert_eq!(rig.switched.iter().filter(|s| **s == (Channel(1), false)).count(), 1, "{:?}", rig.switched);
+    assert!(!rig.switched.contains(&(Channel(0), false)), "the wrong key fenced alpha: {:?}", rig.switched);
 }

@@ -19,6 +19,11 @@ pub struct NodeId(pub u8);
 pub struct GroupId(pub u8);
 
 impl NodeId {
+    /// What an operator's client (a fence agent, `wardenctl --controller`)
+    /// puts in [`crate::wire::Header::node`] on the controller's operator
+    /// endpoint: it is no server, and no server's link takes it.
+    pub const OPERATOR: Self = Self(u8::MAX);
+
     /// The index as `usize`, for table lookups (callers still use `get`).
     #[must_use]
     pub const fn index(self) -> usize {

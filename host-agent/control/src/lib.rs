@@ -208,6 +208,45 @@ pub struct ClusterStatus {
     pub groups: Vec<ClusterGroup>,
 }
 
+impl ClusterStatus {
+    /// The controller's packed summary with the cluster file's names.
+    #[must_use]
+    pub fn from_summary(summary: &warden_core::wire::Summary, config: &warden_cluster::ClusterFile) -> Self {
+        let nodes = config
+            .nodes
+            .iter()
+            .map(|n| match summary.node(n.id) {
+                Some(s) => ClusterNode {
+                    name: n.name.clone(),
+                    life: s.life.name().to_owned(),
+                    standby: s.standby,
+                    powered: s.powered,
+                    fence_record: s.fence_record,
+                    heard_ago_ms: s.heard_ago.map(|d| d.as_millis()),
+                },
+                None => ClusterNode {
+                    name: n.name.clone(),
+                    life: "unknown".to_owned(),
+                    standby: false,
+                    powered: None,
+                    fence_record: false,
+                    heard_ago_ms: None,
+                },
+            })
+            .collect();
+        let groups = config
+            .groups
+            .iter()
+            .map(|g| ClusterGroup {
+                name: g.name.clone(),
+                placed_on: summary.placed_on(g.id).and_then(|n| config.node(n)).map(|n| n.name.clone()),
+                moving: summary.moving.contains(g.id),
+            })
+            .collect();
+        Self { controller_uptime_s: summary.uptime_s, nodes, groups }
+    }
+}
+
 /// A node as the controller sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClusterNode {

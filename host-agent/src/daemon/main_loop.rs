@@ -37,7 +37,7 @@ use warden_agent_proto::{Action, Agent, AgentEvent, AgentOutput, RequestError, S
 use warden_bsp::linux::realtime;
 use warden_cluster::{ClusterFile, NodeConfig};
 use warden_control::{
-    AgentStatus, ClusterGroup, ClusterNode, ClusterStatus, ControlReply, ControlRequest, Counters, ErrorKind,
+    AgentStatus, ClusterStatus, ControlReply, ControlRequest, Counters, ErrorKind,
     EventRecord, OperatorOp, REQUEST_TIMEOUT,
 };
 
@@ -655,40 +655,7 @@ impl Daemon {
 
     /// The controller's summary with names.
     fn cluster(&self, summary: &Summary) -> ClusterStatus {
-        let nodes = self
-            .config
-            .nodes
-            .iter()
-            .map(|n| match summary.node(n.id) {
-                Some(s) => ClusterNode {
-                    name: n.name.clone(),
-                    life: s.life.name().to_owned(),
-                    standby: s.standby,
-                    powered: s.powered,
-                    fence_record: s.fence_record,
-                    heard_ago_ms: s.heard_ago.map(|d| d.as_millis()),
-                },
-                None => ClusterNode {
-                    name: n.name.clone(),
-                    life: "unknown".to_owned(),
-                    standby: false,
-                    powered: None,
-                    fence_record: false,
-                    heard_ago_ms: None,
-                },
-            })
-            .collect();
-        let groups = self
-            .config
-            .groups
-            .iter()
-            .map(|g| ClusterGroup {
-                name: g.name.clone(),
-                placed_on: summary.placed_on(g.id).and_then(|n| self.config.node(n)).map(|n| n.name.clone()),
-                moving: summary.moving.contains(g.id),
-            })
-            .collect();
-        ClusterStatus { controller_uptime_s: summary.uptime_s, nodes, groups }
+        ClusterStatus::from_summary(summary, &self.config)
     }
 
     fn names(&self, set: GroupSet) -> Vec<String> {

@@ -11,6 +11,11 @@
 //!   `--config FILE`, else `$WARDEN_SOCKET`, else `/run/warden/agent.sock`.
 //!   Exit status: 0 done, 1 the agent cannot be reached, 2 bad usage,
 //!   3 the controller cannot be reached, 4 the controller refused.
+//! * `--controller ADDR` (with any of the above): ask the controller's
+//!   operator endpoint (`[controller] operator`) directly, with no agent on
+//!   this host; node names and the key come from the cluster file
+//!   (`--config FILE`, default `/etc/warden/cluster.toml`). Exit status as
+//!   above, 1 meaning the cluster file or key could not be read.
 //! * `import-heartbeat DIR [-o FILE] [--key-file PATH] [--name NAME]`:
 //!   turn heartbeat's `ha.cf`, `haresources` and `authkeys` into Warden's
 //!   cluster TOML (on stdout, or to FILE written atomically). The key goes
@@ -23,7 +28,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use warden_control::OperatorOp;
-use warden_tools::ctl::{choose_socket, run_request, run_status, Exit};
+use warden_tools::ctl::{choose_socket, direct, run_request, run_status, Exit};
 use warden_tools::import_heartbeat::{import_dir, write_atomic, Options};
 
 /// Warden's operator tool.
@@ -40,9 +45,14 @@ struct Talk {
     /// The agent's control socket.
     #[arg(long, value_name = "PATH", global = true)]
     socket: Option<PathBuf>,
-    /// Take the socket from this cluster configuration's `[agent]` table.
+    /// Take the socket from this cluster configuration's `[agent]` table
+    /// (with `--controller`: the node names and the key).
     #[arg(long, value_name = "FILE", global = true)]
     config: Option<PathBuf>,
+    /// Ask the controller's operator endpoint at ADDR (IP:PORT, or IP for
+    /// port 7694) directly instead of the local agent.
+    #[arg(long, value_name = "ADDR", global = true, conflicts_with = "socket")]
+    controller: Option<String>,
     /// Answer as JSON (one object).
     #[arg(long, global = true)]
     json: bool,
@@ -123,6 +133,18 @@ fn main() -> ExitCode {
         Command::Fence { node, talk } => (talk, Some(OperatorOp::Fence { node })),
         Command::Unfence { node, talk } => (talk, Some(OperatorOp::Unfence { node })),
     };
+    if let Some(address) = &talk.controller {
+        let config = talk.config.clone().unwrap_or_else(|| PathBuf::from(direct::DEFAULT_CONFIG));
+        let outcome = match &op {
+            None => direct::run_status(address, &config, talk.json),
+            Some(op) => direct::run_request(address, &config, op, talk.json),
+        };
+        print!("{}", outcome.stdout);
+        if !outcome.stderr.is_empty() {
+            eprintln!("wardenctl: {}", outcome.stderr);
+        }
+        return ExitCode::from(outcome.exit.code());
+    }
     let env = std::env::var("WARDEN_SOCKET").ok();
     let choice = match choose_socket(talk.socket.as_deref(), talk.config.as_deref(), env.as_deref()) {
         Ok(c) => c,

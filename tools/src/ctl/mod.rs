@@ -4,8 +4,11 @@
 //! * [`socket`]: which control socket to talk to.
 //! * [`render`]: the status as a table for people.
 //! * [`command`]: running a command, with its exit status.
+//! * [`direct`]: the same, sent to the controller's operator endpoint
+//!   (`--controller ADDR`) with no agent on this host.
 
 pub mod command;
+pub mod direct;
 pub mod render;
 pub mod socket;
 

@@ -72,33 +72,16 @@ pub fn status(agent: &AgentStatus, cluster: Result<&ClusterStatus, &str>) -> Str
     match cluster {
         Ok(c) => {
             let _ = writeln!(out, "controller up {}\n", age(u64::from(c.controller_uptime_s) * 1000));
-            let rows: Vec<Vec<String>> = c
-                .nodes
-                .iter()
-                .map(|n| {
-                    vec![
-                        n.name.clone(),
-                        n.life.clone(),
-                        n.powered.map_or("unknown".to_string(), |p| if p { "on" } else { "off" }.to_string()),
-                        dash(n.fence_record, "fenced"),
-                        dash(n.standby, "standby"),
-                        n.heard_ago_ms.map_or("-".to_string(), age),
-                    ]
-                })
-                .collect();
-            out.push_str(&table(&["NODE", "LIFE", "POWER", "FENCE", "STANDBY", "LAST HEARD"], &rows));
+            out.push_str(&nodes(c));
             out.push('\n');
             let rows: Vec<Vec<String>> = c
                 .groups
                 .iter()
                 .map(|g| {
                     let here = agent.groups.iter().find(|s| s.name == g.name);
-                    vec![
-                        g.name.clone(),
-                        g.placed_on.clone().unwrap_or_else(|| "-".to_string()),
-                        dash(g.moving, "moving"),
-                        here_state(agent, &g.name, here.is_some_and(|s| s.eligible)),
-                    ]
+                    let mut row = group_row(g);
+                    row.push(here_state(agent, &g.name, here.is_some_and(|s| s.eligible)));
+                    row
                 })
                 .collect();
             let here = format!("ON {}", agent.node);
@@ -138,6 +121,45 @@ pub fn status(agent: &AgentStatus, cluster: Result<&ClusterStatus, &str>) -> Str
         }
     }
     out
+}
+
+/// The cluster as the controller's operator endpoint at `peer` told it
+/// (`wardenctl --controller`): no agent, so no column for this node.
+#[must_use]
+pub fn cluster(name: &str, peer: &str, c: &ClusterStatus) -> String {
+    let mut out = format!(
+        "cluster {name}: asked of the controller at {peer}; controller up {}\n\n",
+        age(u64::from(c.controller_uptime_s) * 1000)
+    );
+    out.push_str(&nodes(c));
+    out.push('\n');
+    let rows: Vec<Vec<String>> = c.groups.iter().map(group_row).collect();
+    out.push_str(&table(&["GROUP", "PLACED ON", "MOVE"], &rows));
+    out
+}
+
+/// The node table.
+fn nodes(c: &ClusterStatus) -> String {
+    let rows: Vec<Vec<String>> = c
+        .nodes
+        .iter()
+        .map(|n| {
+            vec![
+                n.name.clone(),
+                n.life.clone(),
+                n.powered.map_or("unknown".to_string(), |p| if p { "on" } else { "off" }.to_string()),
+                dash(n.fence_record, "fenced"),
+                dash(n.standby, "standby"),
+                n.heard_ago_ms.map_or("-".to_string(), age),
+            ]
+        })
+        .collect();
+    table(&["NODE", "LIFE", "POWER", "FENCE", "STANDBY", "LAST HEARD"], &rows)
+}
+
+/// A group's cells as the controller sees it.
+fn group_row(g: &warden_control::ClusterGroup) -> Vec<String> {
+    vec![g.name.clone(), g.placed_on.clone().unwrap_or_else(|| "-".to_string()), dash(g.moving, "moving")]
 }
 
 /// What this node's agent says of one group.

@@ -88,7 +88,7 @@ fn bad_files_are_refused_with_file_line_and_key() {
         ("sense_interval = \"250ms\"", "sense_interval = -5", "controller.toml:4: key `controller.sense_interval`: duration -5 is negative"),
         ("sense_interval = \"250ms\"", "sense_interval = true", "controller.toml:4: key `controller.sense_interval`: must be a duration: an integer of milliseconds or a string like \"200ms\", \"2s\", \"1.5s\", \"1m\""),
         ("sense_interval = \"250ms\"", "sense_interval = 0", "controller.toml:4: key `controller.sense_interval`: must be greater than zero"),
-        ("sense_interval = \"250ms\"", "sense_intervall = 5", "controller.toml:4: key `controller.sense_intervall`: unknown key (known keys here: `socket`, `fence_store`, `sense_interval`, `status_interval`, `mlock`, `realtime_priority`)"),
+        ("sense_interval = \"250ms\"", "sense_intervall = 5", "controller.toml:4: key `controller.sense_intervall`: unknown key (known keys here: `socket`, `fence_store`, `sense_interval`, `status_interval`, `mlock`, `realtime_priority`, `operator`)"),
         ("sense_interval = \"250ms\"", "realtime_priority = 100", "controller.toml:4: key `controller.realtime_priority`: must be an integer from 0 to 99"),
         ("timeout = \"10s\"", "timeout = \"2s\"", "controller.toml:8: key `watchdog.timeout`: must be more than twice the cluster's keepalive (1000ms)"),
         ("device = \"/dev/watchdog\"", "device = \"watchdog\"", "controller.toml:7: key `watchdog.device`: `watchdog` must be an absolute path"),
@@ -140,6 +140,28 @@ fn udp_is_refused_on_a_crc_cluster() {
     assert_eq!(
         err.to_string(),
         "controller.toml:22: key `node[1].udp`: a UDP link needs `auth = \"hmac\"` in the cluster file (it has crc)"
+    );
+}
+
+#[test]
+fn the_operator_endpoint_is_read_and_refused_on_a_crc_cluster() {
+    let with =
+        GOOD.replacen("sense_interval = \"250ms\"", "sense_interval = \"250ms\"\noperator = \"127.0.0.1:7694\"", 1);
+    let c = parse(&with, "controller.toml", &cluster()).unwrap();
+    assert_eq!(c.operator, Some("127.0.0.1:7694".parse().unwrap()));
+    assert_eq!(parse(GOOD, "controller.toml", &cluster()).unwrap().operator, None);
+    let bad = with.replace("127.0.0.1:7694", "127.0.0.1");
+    assert_eq!(
+        parse(&bad, "controller.toml", &cluster()).unwrap_err().to_string(),
+        "controller.toml:5: key `controller.operator`: `127.0.0.1` is not IP:PORT with a port from 1 to 65535"
+    );
+    let crc = CLUSTER.replace("key_file = \"cluster.key\"", "auth = \"crc\"");
+    let crc = warden_cluster::parse(&crc, "cluster.toml").unwrap();
+    let only_operator = with.replace("udp = { listen = \"127.0.0.1:694\", peer = \"127.0.0.2:694\" }\n", "");
+    let err = parse(&only_operator, "controller.toml", &crc).map(|_| ()).unwrap_err().to_string();
+    assert!(
+        err.starts_with("controller.toml:5: key `controller.operator`: needs the cluster file's `auth = \"hmac\"`"),
+        "{err}"
     );
 }
 

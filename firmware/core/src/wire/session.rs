@@ -271,6 +271,12 @@ impl Responder {
         self.peer != 0
     }
 
+    /// The agent's nonce learned from its Hello (0: none yet).
+    #[must_use]
+    pub const fn peer_nonce(&self) -> u64 {
+        self.peer
+    }
+
     /// The current own nonce.
     #[must_use]
     pub const fn nonce(&self) -> u64 {
