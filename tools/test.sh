@@ -12,10 +12,18 @@ say() { printf '\n== %s (%ds)\n' "$*" "$SECONDS"; }
 
 # command:package pairs, installed when the command is missing.
 need_pkgs=()
+# Pacemaker's fencer, Corosync, xmllint and fence-agents' metadata schema
+# are for the fence_warden tests.
 for pair in ip:iproute2 mkfs.ext4:e2fsprogs e2fsck:e2fsprogs debugfs:e2fsprogs losetup:mount ps:procps \
-    qemu-system-arm:qemu-system-arm python3:python3; do
+    qemu-system-arm:qemu-system-arm python3:python3 stonith_admin:pacemaker-cli-utils \
+    /usr/lib/pacemaker/pacemaker-fenced:pacemaker corosync:corosync xmllint:libxml2-utils \
+    /usr/share/cluster/relaxng/metadata.rng:fence-agents nsenter:util-linux; do
     cmd=${pair%%:*} pkg=${pair##*:}
-    command -v "$cmd" >/dev/null 2>&1 || need_pkgs+=("$pkg")
+    if [[ $cmd == /* ]]; then
+        [[ -e $cmd ]] || need_pkgs+=("$pkg")
+    else
+        command -v "$cmd" >/dev/null 2>&1 || need_pkgs+=("$pkg")
+    fi
 done
 if ((${#need_pkgs[@]})); then
     say "installing ${need_pkgs[*]}"

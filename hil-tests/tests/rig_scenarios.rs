@@ -128,6 +128,35 @@ fn a_controller_restart_moves_nothing_and_toggles_no_relay() {
     scenario_passes("controller-restart", "linux", &[RESTART, SAFETY].concat());
 }
 
+#[test]
+fn pacemaker_fences_through_fence_warden_and_its_failure_paths_fence_nothing() {
+    let safety: Vec<&str> = SAFETY.iter().copied().filter(|c| *c != "no controller alarm").collect();
+    let verdict = scenario_passes(
+        "pacemaker-fence",
+        "linux",
+        &[
+            &[
+                "fence_warden's metadata is valid against fence-agents' schema, and stonith_admin reads it",
+                "stonith_admin --validate accepts the device and refuses a missing cluster file",
+                "a device registered for the controller lists its servers",
+                "succeeds only with alpha fenced and its power sensed off",
+                "the group moved to beta",
+                "the device answers its monitor and says alpha is off",
+                "stonith_admin --unfence brings alpha back as a standby holding nothing",
+                "the fencer's history lists the fence and the unfence as successes",
+                "an unreachable controller: the fence fails within the timeout, nothing fenced",
+                "a wrong key: refused and counted by the controller, a clear error, nothing fenced",
+                "an unknown plug: a clear error, nothing fenced",
+                "a relay that never confirms: the fence fails while the sense reads power",
+                "no controller alarm but the provoked one",
+            ],
+            &safety[..],
+        ]
+        .concat(),
+    );
+    assert!(verdict["timings_ms"]["stonith_admin_fence"].is_number(), "{verdict}");
+}
+
 /// What a controller that comes back must show.
 const RESTART: &[&str] = &["no relay toggled", "nothing moved", "the new controller adopted the group where it was"];
 

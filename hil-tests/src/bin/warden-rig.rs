@@ -4,7 +4,8 @@
 //! ```text
 //! warden-rig demo                          a failover, step by step
 //! warden-rig scenario NAME [--json]        power-loss, agent-kill, host-hang, serial-cut, serial-cut-udp-up,
-//!                                          controller-restart, firmware-watchdog (--controller qemu)
+//!                                          controller-restart, firmware-watchdog (--controller qemu),
+//!                                          pacemaker-fence (Pacemaker's fencer through fence_warden)
 //! warden-rig bench failover --runs N       failover timings, min/p50/p99/max, per
 //!     [--fault power-loss|hang]            profile (--profile 20/100,10/40) and
 //!     [--profile K/D,...]                  controller (--controllers linux,qemu)
@@ -52,7 +53,7 @@ enum Command {
     /// One fault scenario, ending with a verdict.
     Scenario {
         /// power-loss, agent-kill, host-hang, serial-cut, serial-cut-udp-up, controller-restart,
-        /// firmware-watchdog (qemu).
+        /// firmware-watchdog (qemu), pacemaker-fence (linux).
         name: Scenario,
         #[command(flatten)]
         run: RunArgs,

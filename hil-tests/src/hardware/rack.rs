@@ -22,7 +22,10 @@ use crate::RigError;
 /// The power inputs of one server.
 #[derive(Debug)]
 struct Power {
+    /// What the relay board commands (the coil).
     relay: bool,
+    /// The contacts are welded shut: power flows whatever the coil says.
+    welded: bool,
     supply: bool,
     /// Bumped at every power change: a boot planned under an earlier
     /// generation is dropped.
@@ -87,7 +90,7 @@ impl Rack {
             .map(|server| Slot {
                 name: server.name.clone(),
                 transition: Mutex::new(()),
-                power: Mutex::new(Power { relay: true, supply: true, generation: 0, boot_at: None }),
+                power: Mutex::new(Power { relay: true, welded: false, supply: true, generation: 0, boot_at: None }),
                 powered: AtomicBool::new(false),
                 server: Mutex::new(server),
             })
@@ -179,6 +182,13 @@ impl Rack {
         self.apply(index, |p| p.relay = on);
     }
 
+    /// The rig welds server `index`'s relay contacts shut (a relay that
+    /// switches off and never opens: the sense keeps reading power), or
+    /// mends them (they follow the coil again).
+    pub fn set_welded(&self, index: usize, welded: bool) {
+        self.apply(index, |p| p.welded = welded);
+    }
+
     /// The rig cuts or restores server `index`'s own supply.
     pub fn set_supply(&self, index: usize, on: bool) {
         self.apply(index, |p| p.supply = on);
@@ -253,7 +263,7 @@ impl Rack {
         if power.supply != supply_before {
             self.timeline.push(Happening::Supply { node: slot.name.clone(), on: power.supply });
         }
-        let want = power.relay && power.supply;
+        let want = (power.relay || power.welded) && power.supply;
         if want == slot.powered.load(Ordering::SeqCst) {
             return;
         }

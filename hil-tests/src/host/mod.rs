@@ -3,12 +3,14 @@
 //! first process ([`keeper`]), address dumps ([`netlink`]), processes found
 //! by namespace ([`procs`]); the names a run creates ([`prefix`]) and what a
 //! crashed run left ([`leftovers`]); real-time threads ([`realtime`]),
-//! SIGINT and SIGTERM ([`signals`]), and the outside programs ([`tools`]).
+//! SIGINT and SIGTERM ([`signals`]), the outside programs ([`tools`]), and
+//! Pacemaker's fencer beside the rig ([`pacemaker`]).
 
 pub mod keeper;
 pub mod leftovers;
 pub mod netlink;
 pub mod netns;
+pub mod pacemaker;
 pub mod prefix;
 pub mod procs;
 pub mod realtime;

@@ -450,6 +450,13 @@ impl Rig {
         self.rack.set_supply(index, on);
     }
 
+    /// Welds server `index`'s relay contacts shut, or mends them.
+    pub fn weld_relay(&self, index: usize, welded: bool) {
+        self.rack.set_welded(index, welded);
+        let what = if welded { "relay contacts welded shut" } else { "relay contacts mended" };
+        self.timeline.push(Happening::Fault { node: self.name(index).to_owned(), what: what.to_owned() });
+    }
+
     /// Kills server `index`'s agent.
     pub fn kill_agent(&self, index: usize) {
         let killed = self.rack.with_server(index, |s| s.kill_agent()).unwrap_or(0);
@@ -541,6 +548,32 @@ impl Rig {
             .map_err(RigError::io(format!("running {}", self.wardenctl.display())))?;
         let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         Ok((out.status.code().unwrap_or(-1), text))
+    }
+
+    /// A Warden program beside `wardenctl` (`fence_warden`).
+    ///
+    /// # Errors
+    ///
+    /// [`RigError::MissingBinary`] when it is not built.
+    pub fn program(&self, name: &str) -> Result<PathBuf, RigError> {
+        let path = self.wardenctl.with_file_name(name);
+        if path.is_file() {
+            Ok(path)
+        } else {
+            Err(RigError::MissingBinary { path, build: "cargo build --workspace, or point --bin-dir at it" })
+        }
+    }
+
+    /// The files, names and addresses of the run.
+    #[must_use]
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The client's network namespace (a host on the rig's network).
+    #[must_use]
+    pub fn client_netns(&self) -> &str {
+        self.topology.client.name()
     }
 
     /// Whether server `index`'s relay is on.

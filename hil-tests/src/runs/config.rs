@@ -103,6 +103,8 @@ pub const MAX_MOVES: u32 = 8;
 
 /// The UDP port of the links, on both sides (heartbeat's).
 pub const UDP_PORT: u16 = 694;
+/// The Linux controller's operator endpoint's port, on its network port.
+pub const OPERATOR_PORT: u16 = 7694;
 
 /// The cluster file.
 #[must_use]
@@ -173,6 +175,7 @@ pub fn controller_toml(layout: &Layout, options: &Options) -> String {
     let _ = writeln!(t, "fence_store = {}", quoted(&layout.run_dir.join("fences")));
     let _ = writeln!(t, "sense_interval = {}", ms(options.sense_interval));
     let _ = writeln!(t, "mlock = true\nrealtime_priority = {}", options.controller_realtime.unwrap_or(0));
+    let _ = writeln!(t, "operator = \"{}:{OPERATOR_PORT}\"", layout.plan.controller);
     let _ = writeln!(
         t,
         "\n[relay_module]\ndevice = {}\nchannels = {}\nanswer_timeout = \"1s\"",

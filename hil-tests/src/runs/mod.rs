@@ -1,5 +1,5 @@
 //! What a user runs: the fault scenarios ([`scenario`]), failover timings
-//! ([`mod@bench`]), unwanted failovers over time ([`soak`]) and a failover
+//! ([`mod@bench`]), Pacemaker fencing through the controller ([`pacemaker`]), unwanted failovers over time ([`soak`]) and a failover
 //! told step by step ([`demo`]), each following failovers the same way
 //! ([`failover`]); the whole rig they build and take down ([`cluster`]),
 //! its [`options`], and the files a run hands to Warden ([`config`]).
@@ -10,5 +10,6 @@ pub mod config;
 pub mod demo;
 pub mod failover;
 pub mod options;
+pub mod pacemaker;
 pub mod scenario;
 pub mod soak;

@@ -9,6 +9,7 @@
 //! | `serial-cut-udp-up` | its serial line cut, its UDP link up (Linux controller) | nothing moves, no fence |
 //! | `controller-restart` | the controller killed and started again | nothing moves, no relay toggles |
 //! | `firmware-watchdog` | (`--controller qemu`) the standby's link wedged on the board | the watchdog resets the board; nothing moves, no relay toggles |
+//! | `pacemaker-fence` | (Linux controller) Pacemaker's fencer fences it through `fence_warden` | fenced only with the power sensed off, group moved, unfenced as a standby; failure paths fence nothing |
 //!
 //! Every verdict also has the common checks (one address holder, one
 //! mount, no acknowledged record lost, the rig's power changes all carried
@@ -42,11 +43,13 @@ pub enum Scenario {
     ControllerRestart,
     /// The firmware's link driver stalls; its watchdog resets the board.
     FirmwareWatchdog,
+    /// Pacemaker's fencer fences the holder through `fence_warden`.
+    PacemakerFence,
 }
 
 impl Scenario {
     /// Every scenario.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::PowerLoss,
         Self::AgentKill,
         Self::HostHang,
@@ -54,6 +57,7 @@ impl Scenario {
         Self::SerialCutUdpUp,
         Self::ControllerRestart,
         Self::FirmwareWatchdog,
+        Self::PacemakerFence,
     ];
 
     /// Its name on the command line.
@@ -67,6 +71,7 @@ impl Scenario {
             Self::SerialCutUdpUp => "serial-cut-udp-up",
             Self::ControllerRestart => "controller-restart",
             Self::FirmwareWatchdog => "firmware-watchdog",
+            Self::PacemakerFence => "pacemaker-fence",
         }
     }
 }
@@ -84,7 +89,7 @@ impl std::str::FromStr for Scenario {
 
 /// Records acknowledged by the writer that make an observation window:
 /// "for this many more fsync'd writes, nothing else happened".
-const WINDOW_RECORDS: usize = 40;
+pub const WINDOW_RECORDS: usize = 40;
 
 /// Runs `scenario` on a fresh rig.
 ///
@@ -109,12 +114,18 @@ pub fn run(scenario: Scenario, mut options: Options) -> Result<Verdict, RigError
             "serial-cut-udp-up needs UDP links beside the serial lines: the Linux controller with --media both".into(),
         ));
     }
+    if scenario == Scenario::PacemakerFence && options.controller != super::options::ControllerKind::Linux {
+        return Err(RigError::Options(
+            "pacemaker-fence needs the Linux controller: the firmware has no UDP operator endpoint".into(),
+        ));
+    }
     let mut rig = Rig::up(options)?;
     let mut verdict = Verdict::new(scenario.name());
     match scenario {
         Scenario::ControllerRestart => controller_restart(&mut rig, &mut verdict)?,
         Scenario::SerialCutUdpUp => one_medium_left(&mut rig, &mut verdict)?,
         Scenario::FirmwareWatchdog => firmware_watchdog(&mut rig, &mut verdict)?,
+        Scenario::PacemakerFence => super::pacemaker::run(&mut rig, &mut verdict)?,
         _ => failover(&mut rig, scenario, &mut verdict)?,
     }
     let record = rig.finish();
@@ -128,7 +139,7 @@ fn inject(rig: &mut Rig, scenario: Scenario, victim: usize) {
         Scenario::AgentKill => rig.kill_agent(victim),
         Scenario::HostHang => rig.hang(victim, true),
         Scenario::SerialCut | Scenario::SerialCutUdpUp => rig.set_line_fault(victim, LineFault::Cut),
-        Scenario::ControllerRestart | Scenario::FirmwareWatchdog => {}
+        Scenario::ControllerRestart | Scenario::FirmwareWatchdog | Scenario::PacemakerFence => {}
     }
 }
 

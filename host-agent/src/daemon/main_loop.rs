@@ -37,8 +37,8 @@ use warden_agent_proto::{Action, Agent, AgentEvent, AgentOutput, RequestError, S
 use warden_bsp::linux::realtime;
 use warden_cluster::{ClusterFile, NodeConfig};
 use warden_control::{
-    AgentStatus, ClusterStatus, ControlReply, ControlRequest, Counters, ErrorKind,
-    EventRecord, OperatorOp, REQUEST_TIMEOUT,
+    AgentStatus, ClusterStatus, ControlReply, ControlRequest, Counters, ErrorKind, EventRecord, OperatorOp,
+    REQUEST_TIMEOUT,
 };
 
 /// Events kept for `status`.
