@@ -141,6 +141,7 @@ fn pacemaker_fences_through_fence_warden_and_its_failure_paths_fence_nothing() {
                 "a device registered for the controller lists its servers",
                 "succeeds only with alpha fenced and its power sensed off",
                 "the group moved to beta",
+                "wardenctl --controller, from a host with no agent, sees alpha fenced and refuses an unknown node",
                 "the device answers its monitor and says alpha is off",
                 "stonith_admin --unfence brings alpha back as a standby holding nothing",
                 "the fencer's history lists the fence and the unfence as successes",

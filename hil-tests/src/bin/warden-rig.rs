@@ -10,6 +10,7 @@
 //!     [--fault power-loss|hang]            profile (--profile 20/100,10/40) and
 //!     [--profile K/D,...]                  controller (--controllers linux,qemu)
 //!     [--controllers linux,qemu]
+//! warden-rig bench fence --runs N         Pacemaker's stonith_admin --fence through fence_warden
 //! warden-rig soak --minutes M [--stress [cpu|vm|io]]
 //!                                          unwanted failovers of an idle cluster
 //! warden-rig cleanup                       remove what a crashed run left
@@ -122,6 +123,9 @@ enum Command {
 enum BenchKind {
     /// Power loss of the server holding the group.
     Failover,
+    /// Pacemaker's `stonith_admin --fence` through fence_warden (the Linux
+    /// controller), split into the fencer's share and Warden's.
+    Fence,
 }
 
 /// A duration: milliseconds (`20`) or with a unit (`20ms`, `1.5s`).
@@ -282,6 +286,26 @@ fn run(command: Command) -> Result<bool, RigError> {
                 print!("{}", verdict.render());
             }
             Ok(verdict.passed())
+        }
+        Command::Bench { what: BenchKind::Fence, runs, run, .. } => {
+            let options = run.options();
+            options.check()?;
+            if options.controller != ControllerKind::Linux {
+                return Err(RigError::Options("bench fence needs the Linux controller (its operator endpoint)".into()));
+            }
+            let report = warden_rig::runs::pacemaker::bench(usize::try_from(runs).unwrap_or(1), options, |i, t| {
+                eprintln!(
+                    "warden-rig: fence {i}/{runs}: stonith_admin {:.1} ms, fence_warden {}",
+                    t.total.as_secs_f64() * 1000.0,
+                    t.agent.map_or("-".to_owned(), |d| format!("{} ms", d.as_millis()))
+                );
+            })?;
+            if run.json {
+                println!("{}", report.to_json());
+            } else {
+                print!("{}", report.table());
+            }
+            Ok(report.verdict.passed())
         }
         Command::Bench { what: BenchKind::Failover, runs, fault, profile, controllers, run } => {
             let base = run.options();

@@ -550,6 +550,27 @@ impl Rig {
         Ok((out.status.code().unwrap_or(-1), text))
     }
 
+    /// Runs `wardenctl ARGS --controller ...` on the client, a host with no
+    /// agent, against the controller's operator endpoint; its exit status
+    /// and output.
+    ///
+    /// # Errors
+    ///
+    /// [`RigError::Io`] when it cannot be run.
+    pub fn wardenctl_direct(&self, args: &[&str]) -> Result<(i32, String), RigError> {
+        let endpoint = format!("{}:{}", self.layout.plan.controller, super::config::OPERATOR_PORT);
+        let out = crate::host::tools::command("ip")
+            .args(["netns", "exec", self.topology.client.name()])
+            .arg(&self.wardenctl)
+            .args(args)
+            .args(["--controller", &endpoint, "--config"])
+            .arg(self.layout.run_dir.join("cluster.toml"))
+            .output()
+            .map_err(RigError::io(format!("running {}", self.wardenctl.display())))?;
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        Ok((out.status.code().unwrap_or(-1), text))
+    }
+
     /// A Warden program beside `wardenctl` (`fence_warden`).
     ///
     /// # Errors

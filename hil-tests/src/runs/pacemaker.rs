@@ -214,6 +214,26 @@ pub fn run(rig: &mut Rig, verdict: &mut Verdict) -> Result<(), RigError> {
     );
     verdict.timings = vec![("stonith_admin_fence", Some(fence.took))];
 
+    // The same seen by an operator on a host with no agent.
+    let (code, text) = rig.wardenctl_direct(&["status", "--json"])?;
+    let direct: serde_json::Value = serde_json::from_str(text.trim()).unwrap_or_default();
+    let seen = direct["cluster"]["nodes"]
+        .as_array()
+        .and_then(|n| n.iter().find(|n| n["name"] == victim.as_str()))
+        .cloned()
+        .unwrap_or_default();
+    let (bad_code, bad_text) = rig.wardenctl_direct(&["fence", "gamma"])?;
+    verdict.check(
+        &format!("wardenctl --controller, from a host with no agent, sees {victim} fenced and refuses an unknown node"),
+        code == 0 && seen["life"] == "fenced" && seen["powered"] == false && bad_code == 4 && bad_text.contains("gamma"),
+        format!(
+            "status: exit {code}, {victim} {} / powered {}; fence gamma: exit {bad_code}, {}",
+            seen["life"],
+            seen["powered"],
+            short(&bad_text)
+        ),
+    );
+
     // 4. Status, unfence, history.
     let query = admin(&fencer, &["--query", "warden"])?;
     let plug_status = fencer.agent(&format!(
@@ -403,4 +423,171 @@ fn write_key(path: &Path) -> Result<(), RigError> {
         .open(path)
         .and_then(|mut f| f.write_all(&key))
         .map_err(RigError::io(format!("writing {}", path.display())))
+}
+
+/// One fence of the bench, timed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FenceTiming {
+    /// `stonith_admin --fence` to its success.
+    pub total: Duration,
+    /// `fence_warden`'s own: its request sent to the answer that showed the
+    /// node fenced and off (from its `verbose` line in the fencer's log).
+    pub agent: Option<Duration>,
+    /// The controller's: the request accepted to the fence confirmed by the
+    /// sense (the rig's clock on its console lines).
+    pub controller: Option<Duration>,
+}
+
+impl FenceTiming {
+    /// The fencer's own share: the whole less the agent's.
+    #[must_use]
+    pub fn fencer(&self) -> Option<Duration> {
+        self.agent.map(|a| self.total.saturating_sub(a))
+    }
+}
+
+/// What `warden-rig bench fence` measured.
+#[derive(Debug, Clone)]
+pub struct FenceBench {
+    /// Each fence.
+    pub runs: Vec<FenceTiming>,
+    /// The safety checks over the whole bench.
+    pub verdict: Verdict,
+}
+
+/// The newest `confirmed ... after N ms` line of `node` in the fencer's
+/// log after `skip` such lines.
+fn agent_confirms(log: &str, node: &str) -> Vec<Duration> {
+    let needle = format!("fence_warden: {node} off confirmed by the controller's sense after ");
+    log.lines()
+        .filter_map(|l| {
+            let rest = &l[l.find(&needle)? + needle.len()..];
+            let ms: u64 = rest.split(' ').next()?.parse().ok()?;
+            Some(Duration::from_millis(ms))
+        })
+        .collect()
+}
+
+/// `warden-rig bench fence --runs N`: Pacemaker's `stonith_admin --fence`
+/// of the standby through `fence_warden`, N times on one rig (each fenced
+/// server unfenced again with `stonith_admin --unfence`), each split into
+/// the fencer's own time and the agent's and the controller's.
+///
+/// # Errors
+///
+/// [`RigError`] when the rig or the fencer cannot be set up, or a fence fails.
+pub fn bench(runs: usize, options: super::options::Options, mut progress: impl FnMut(usize, &FenceTiming)) -> Result<FenceBench, RigError> {
+    let mut rig = Rig::up(options)?;
+    let agent = rig.program("fence_warden")?;
+    let dir = rig.run_dir().join("pacemaker");
+    std::fs::create_dir_all(&dir).map_err(RigError::io(format!("creating {}", dir.display())))?;
+    let fencer = Fencer::start(rig.client_netns(), &dir, &agent)?;
+    let ip = rig.layout().plan.controller.to_string();
+    let cluster_file = rig.layout().run_dir.join("cluster.toml");
+    let nodes = rig.nodes().to_vec();
+    let host_map: Vec<String> = nodes.iter().map(|n| format!("{}:{n}", pcmk(n))).collect();
+    let options = device(&ip, &cluster_file, &[format!("pcmk_host_map={}", host_map.join(";")), "verbose=1".to_owned()]);
+    let reg = register(&fencer, "warden", &options)?;
+    if reg.code != 0 {
+        return Err(RigError::Broken(format!("registering the device: exit {} {}", reg.code, reg.text)));
+    }
+    let log = dir.join("fenced.log");
+    let mut measured = Vec::with_capacity(runs);
+    for run in 0..runs {
+        let holder = rig.holder().ok_or_else(|| RigError::Broken("no single server holds the service address".into()))?;
+        let victim = nodes.iter().enumerate().find(|(i, _)| *i != holder).map(|(_, n)| n.clone()).unwrap_or_default();
+        rig.wait_records(super::scenario::WINDOW_RECORDS / 2)?;
+        let before = agent_confirms(&std::fs::read_to_string(&log).unwrap_or_default(), &victim).len();
+        let t0 = rig.timeline().now();
+        let fence = admin(&fencer, &["--fence", &pcmk(&victim), "--timeout", "30"])?;
+        if fence.code != 0 {
+            return Err(RigError::Broken(format!("run {}: stonith_admin --fence {}: exit {} {}", run + 1, pcmk(&victim), fence.code, fence.text)));
+        }
+        let accepted_line = format!("operator (udp): fence {victim}: accepted");
+        let accepted = rig.wait("the controller accepting the fence", t0, |h| {
+            matches!(h, Happening::Controller(c) if c.text.contains(&accepted_line))
+        })?;
+        let fenced = rig.wait(&format!("{victim} fenced"), t0, |h| {
+            is_console(h, |k| matches!(k, ConsoleKind::Fenced(n) if *n == victim))
+        })?;
+        // The fencer writes the agent's lines to its log when the agent ends.
+        let since = Instant::now();
+        let agent = loop {
+            let all = agent_confirms(&std::fs::read_to_string(&log).unwrap_or_default(), &victim);
+            if all.len() > before {
+                break all.last().copied();
+            }
+            if since.elapsed() > Duration::from_secs(10) {
+                break None;
+            }
+            rig.wait_records(1)?;
+        };
+        let timing = FenceTiming { total: fence.took, agent, controller: Some(fenced.at.saturating_sub(accepted.at)) };
+        let t1 = rig.timeline().now();
+        let unfence = admin(&fencer, &["--unfence", &pcmk(&victim), "--timeout", "30"])?;
+        if unfence.code != 0 {
+            return Err(RigError::Broken(format!("run {}: stonith_admin --unfence: exit {} {}", run + 1, unfence.code, unfence.text)));
+        }
+        rig.wait(&format!("{victim} up again"), t1, |h| is_console(h, |k| matches!(k, ConsoleKind::NodeUp(n) if *n == victim)))?;
+        progress(run + 1, &timing);
+        measured.push(timing);
+    }
+    drop(fencer);
+    let record = rig.finish();
+    let mut verdict = Verdict::new("bench fence");
+    verdict.common_checks(&record);
+    Ok(FenceBench { runs: measured, verdict })
+}
+
+impl FenceBench {
+    fn rows(&self) -> Vec<(&'static str, Option<crate::watch::stats::Summary>)> {
+        let pick = |f: fn(&FenceTiming) -> Option<Duration>| {
+            crate::watch::stats::Summary::of(&self.runs.iter().filter_map(f).collect::<Vec<_>>())
+        };
+        vec![
+            ("stonith_admin --fence", pick(|t| Some(t.total))),
+            ("  fencer's own share", pick(FenceTiming::fencer)),
+            ("  fence_warden", pick(|t| t.agent)),
+            ("    controller", pick(|t| t.controller)),
+        ]
+    }
+
+    /// The table.
+    #[must_use]
+    pub fn table(&self) -> String {
+        let mut out = format!(
+            "Pacemaker fencing the standby through fence_warden, {} runs; ms\n\
+             (fence_warden: request sent to the answer showing it fenced and off; controller: request\n\
+             accepted to the power sensed off; the fencer's own share: the whole less fence_warden's)\n",
+            self.runs.len()
+        );
+        out.push_str(&format!("{:<24} {:>5} {:>8} {:>8} {:>8} {:>8}\n", "", "n", "min", "p50", "p99", "max"));
+        for (name, s) in self.rows() {
+            let ms = crate::watch::stats::ms;
+            match s {
+                Some(s) => out.push_str(&format!(
+                    "{name:<24} {:>5} {:>8.1} {:>8.1} {:>8.1} {:>8.1}\n",
+                    s.samples,
+                    ms(s.min),
+                    ms(s.p50),
+                    ms(s.p99),
+                    ms(s.max)
+                )),
+                None => out.push_str(&format!("{name:<24} {:>5}\n", 0)),
+            }
+        }
+        out.push_str(&self.verdict.render());
+        out
+    }
+
+    /// As JSON.
+    #[must_use]
+    pub fn to_json(&self) -> serde_json::Value {
+        let rows: serde_json::Map<String, serde_json::Value> = self
+            .rows()
+            .into_iter()
+            .map(|(name, s)| (name.trim().replace([' ', '-', '\''], "_"), s.map_or(serde_json::Value::Null, |s| s.to_json())))
+            .collect();
+        serde_json::json!({"bench": "fence", "runs": self.runs.len(), "summary": rows, "verdict": self.verdict.to_json()})
+    }
 }

@@ -38,7 +38,7 @@ fn open(address: &str, config: &Path) -> Result<(ClusterFile, Client), Outcome> 
     Ok((file, client))
 }
 
-/// `wardenctl --controller ADDR status`.
+/// `wardenctl status --controller ADDR`.
 #[must_use]
 pub fn run_status(address: &str, config: &Path, json: bool) -> Outcome {
     let (file, mut client) = match open(address, config) {
@@ -59,7 +59,7 @@ pub fn run_status(address: &str, config: &Path, json: bool) -> Outcome {
     Outcome { stdout, stderr: String::new(), exit: Exit::Ok }
 }
 
-/// `wardenctl --controller ADDR fence NODE` and the other requests.
+/// `wardenctl fence NODE --controller ADDR` and the other requests.
 #[must_use]
 pub fn run_request(address: &str, config: &Path, op: &OperatorOp, json: bool) -> Outcome {
     let (verb, words) = op.words();

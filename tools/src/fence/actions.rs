@@ -23,6 +23,9 @@ use crate::operator::{Client, ClientError};
 
 /// How often the controller's view is asked for while waiting.
 pub const POLL: Duration = Duration::from_millis(100);
+/// The first pause between two looks: a relay cut and its sense take a few
+/// milliseconds, so the looks start close and back off (doubling) to [`POLL`].
+pub const FIRST_POLL: Duration = Duration::from_millis(5);
 
 /// One session with the controller's operator endpoint.
 ///
@@ -401,7 +404,8 @@ pub fn on<E: Endpoint>(
     confirm(endpoint, target, sent, timing, Want::On, log)
 }
 
-/// Waits for `want`, asking for the controller's view every [`POLL`], until
+/// Waits for `want`, asking for the controller's view after [`FIRST_POLL`],
+/// then less and less often, at most every [`POLL`], until
 /// `timing.power` from now; `sent` is when the request went out. Ends with
 /// the confirmation line (always) and `power_wait`.
 fn confirm<E: Endpoint>(
@@ -425,6 +429,7 @@ fn confirm<E: Endpoint>(
     // deadline, may take one more poll to be answered.
     let mut session = endpoint.open(after(deadline, POLL)).map_err(|e| not_confirmed(None, Some(e)))?;
     let mut last: Option<Seen> = None;
+    let mut pause = FIRST_POLL;
     loop {
         let summary = match session.describe() {
             Ok(s) => s,
@@ -453,7 +458,8 @@ fn confirm<E: Endpoint>(
         let Some(left) = deadline.checked_duration_since(now).filter(|d| !d.is_zero()) else {
             return Err(not_confirmed(last, None));
         };
-        endpoint.pause(POLL.min(left));
+        endpoint.pause(pause.min(left));
+        pause = (pause * 2).min(POLL);
     }
 }
 

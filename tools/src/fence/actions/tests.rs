@@ -180,7 +180,7 @@ fn off_is_confirmed_only_when_fenced_and_sensed_off() {
     let err = logged(true, |log| result = Some(off(&mut fake, &alpha(), &TIMING, log)));
     let confirmed = result.unwrap().unwrap();
     assert_eq!(confirmed.seen, FENCED_OFF);
-    assert_eq!(confirmed.after, 3 * POLL, "three polls of `fencing` before");
+    assert_eq!(confirmed.after, FIRST_POLL * (1 + 2 + 4), "three looks at `fencing` before, backing off");
     assert_eq!(
         fake.events(),
         [
@@ -188,17 +188,17 @@ fn off_is_confirmed_only_when_fenced_and_sensed_off() {
             "request fence 0: accepted",
             "open",
             "describe: fencing, power on",
-            "pause 100",
+            "pause 5",
             "describe: fencing, power on",
-            "pause 100",
+            "pause 10",
             "describe: fencing, power on",
-            "pause 100",
+            "pause 20",
             "describe: fenced, power off",
         ],
         "nothing after the confirming describe"
     );
     assert!(err.contains("fence_warden: `alpha`: fencing, power on (0 ms)"), "{err}");
-    assert!(err.contains("fence_warden: alpha off confirmed by the controller's sense after 300 ms"), "{err}");
+    assert!(err.contains("fence_warden: alpha off confirmed by the controller's sense after 35 ms"), "{err}");
     assert_eq!(err.matches("fencing, power on").count(), 1, "a state is told once: {err}");
 }
 
@@ -238,7 +238,7 @@ fn a_relay_that_never_confirms_is_a_failure() {
         assert!(matches!(e, ActionError::NotConfirmed { last: Some(FENCING_ON), cause: None, .. }), "{e:?}");
     });
     let events = fake.events();
-    assert_eq!(events.iter().filter(|e| e.starts_with("describe")).count(), 6, "at 0, 100, ..., 400 and 450 ms");
+    assert_eq!(events.iter().filter(|e| e.starts_with("describe")).count(), 9, "at 0, 5, 15, 35, 75, 155, 255, 355 and 450 ms");
     assert_eq!(events.last().map(String::as_str), Some("describe: fencing, power on"), "the last look at the deadline");
     assert_eq!(fake.played.borrow().deadlines[1], Duration::from_millis(450) + POLL, "{events:?}");
 }
@@ -274,7 +274,7 @@ fn on_waits_for_power_and_the_node_no_longer_fenced() {
     });
     let timing = Timing { power_wait: Duration::from_secs(2), ..TIMING };
     let err = logged(true, |log| assert_eq!(on(&mut fake, &alpha(), &timing, log).unwrap().seen, BOOTING_ON));
-    assert!(err.contains("fence_warden: alpha on confirmed by the controller's sense after 200 ms\n"), "{err}");
+    assert!(err.contains("fence_warden: alpha on confirmed by the controller's sense after 15 ms\n"), "{err}");
     assert_eq!(fake.events().first_chunk::<2>().unwrap(), &["open".to_owned(), "request unfence 0: accepted".into()]);
     assert_eq!(fake.events().last().map(String::as_str), Some("pause 2000"), "power_wait after the confirmation");
 }
