@@ -225,7 +225,11 @@ pub fn run(rig: &mut Rig, verdict: &mut Verdict) -> Result<(), RigError> {
     let (bad_code, bad_text) = rig.wardenctl_direct(&["fence", "gamma"])?;
     verdict.check(
         &format!("wardenctl --controller, from a host with no agent, sees {victim} fenced and refuses an unknown node"),
-        code == 0 && seen["life"] == "fenced" && seen["powered"] == false && bad_code == 4 && bad_text.contains("gamma"),
+        code == 0
+            && seen["life"] == "fenced"
+            && seen["powered"] == false
+            && bad_code == 4
+            && bad_text.contains("gamma"),
         format!(
             "status: exit {code}, {victim} {} / powered {}; fence gamma: exit {bad_code}, {}",
             seen["life"],
@@ -476,7 +480,11 @@ fn agent_confirms(log: &str, node: &str) -> Vec<Duration> {
 /// # Errors
 ///
 /// [`RigError`] when the rig or the fencer cannot be set up, or a fence fails.
-pub fn bench(runs: usize, options: super::options::Options, mut progress: impl FnMut(usize, &FenceTiming)) -> Result<FenceBench, RigError> {
+pub fn bench(
+    runs: usize,
+    options: super::options::Options,
+    mut progress: impl FnMut(usize, &FenceTiming),
+) -> Result<FenceBench, RigError> {
     let mut rig = Rig::up(options)?;
     let agent = rig.program("fence_warden")?;
     let dir = rig.run_dir().join("pacemaker");
@@ -486,7 +494,8 @@ pub fn bench(runs: usize, options: super::options::Options, mut progress: impl F
     let cluster_file = rig.layout().run_dir.join("cluster.toml");
     let nodes = rig.nodes().to_vec();
     let host_map: Vec<String> = nodes.iter().map(|n| format!("{}:{n}", pcmk(n))).collect();
-    let options = device(&ip, &cluster_file, &[format!("pcmk_host_map={}", host_map.join(";")), "verbose=1".to_owned()]);
+    let options =
+        device(&ip, &cluster_file, &[format!("pcmk_host_map={}", host_map.join(";")), "verbose=1".to_owned()]);
     let reg = register(&fencer, "warden", &options)?;
     if reg.code != 0 {
         return Err(RigError::Broken(format!("registering the device: exit {} {}", reg.code, reg.text)));
@@ -494,19 +503,28 @@ pub fn bench(runs: usize, options: super::options::Options, mut progress: impl F
     let log = dir.join("fenced.log");
     let mut measured = Vec::with_capacity(runs);
     for run in 0..runs {
-        let holder = rig.holder().ok_or_else(|| RigError::Broken("no single server holds the service address".into()))?;
+        let holder =
+            rig.holder().ok_or_else(|| RigError::Broken("no single server holds the service address".into()))?;
         let victim = nodes.iter().enumerate().find(|(i, _)| *i != holder).map(|(_, n)| n.clone()).unwrap_or_default();
         rig.wait_records(super::scenario::WINDOW_RECORDS / 2)?;
         let before = agent_confirms(&std::fs::read_to_string(&log).unwrap_or_default(), &victim).len();
         let t0 = rig.timeline().now();
         let fence = admin(&fencer, &["--fence", &pcmk(&victim), "--timeout", "30"])?;
         if fence.code != 0 {
-            return Err(RigError::Broken(format!("run {}: stonith_admin --fence {}: exit {} {}", run + 1, pcmk(&victim), fence.code, fence.text)));
+            return Err(RigError::Broken(format!(
+                "run {}: stonith_admin --fence {}: exit {} {}",
+                run + 1,
+                pcmk(&victim),
+                fence.code,
+                fence.text
+            )));
         }
         let accepted_line = format!("operator (udp): fence {victim}: accepted");
-        let accepted = rig.wait("the controller accepting the fence", t0, |h| {
-            matches!(h, Happening::Controller(c) if c.text.contains(&accepted_line))
-        })?;
+        let accepted = rig.wait(
+            "the controller accepting the fence",
+            t0,
+            |h| matches!(h, Happening::Controller(c) if c.text.contains(&accepted_line)),
+        )?;
         let fenced = rig.wait(&format!("{victim} fenced"), t0, |h| {
             is_console(h, |k| matches!(k, ConsoleKind::Fenced(n) if *n == victim))
         })?;
@@ -526,9 +544,16 @@ pub fn bench(runs: usize, options: super::options::Options, mut progress: impl F
         let t1 = rig.timeline().now();
         let unfence = admin(&fencer, &["--unfence", &pcmk(&victim), "--timeout", "30"])?;
         if unfence.code != 0 {
-            return Err(RigError::Broken(format!("run {}: stonith_admin --unfence: exit {} {}", run + 1, unfence.code, unfence.text)));
+            return Err(RigError::Broken(format!(
+                "run {}: stonith_admin --unfence: exit {} {}",
+                run + 1,
+                unfence.code,
+                unfence.text
+            )));
         }
-        rig.wait(&format!("{victim} up again"), t1, |h| is_console(h, |k| matches!(k, ConsoleKind::NodeUp(n) if *n == victim)))?;
+        rig.wait(&format!("{victim} up again"), t1, |h| {
+            is_console(h, |k| matches!(k, ConsoleKind::NodeUp(n) if *n == victim))
+        })?;
         progress(run + 1, &timing);
         measured.push(timing);
     }
@@ -586,7 +611,9 @@ impl FenceBench {
         let rows: serde_json::Map<String, serde_json::Value> = self
             .rows()
             .into_iter()
-            .map(|(name, s)| (name.trim().replace([' ', '-', '\''], "_"), s.map_or(serde_json::Value::Null, |s| s.to_json())))
+            .map(|(name, s)| {
+                (name.trim().replace([' ', '-', '\''], "_"), s.map_or(serde_json::Value::Null, |s| s.to_json()))
+            })
             .collect();
         serde_json::json!({"bench": "fence", "runs": self.runs.len(), "summary": rows, "verdict": self.verdict.to_json()})
     }
