@@ -238,7 +238,11 @@ fn a_relay_that_never_confirms_is_a_failure() {
         assert!(matches!(e, ActionError::NotConfirmed { last: Some(FENCING_ON), cause: None, .. }), "{e:?}");
     });
     let events = fake.events();
-    assert_eq!(events.iter().filter(|e| e.starts_with("describe")).count(), 9, "at 0, 5, 15, 35, 75, 155, 255, 355 and 450 ms");
+    assert_eq!(
+        events.iter().filter(|e| e.starts_with("describe")).count(),
+        9,
+        "at 0, 5, 15, 35, 75, 155, 255, 355 and 450 ms"
+    );
     assert_eq!(events.last().map(String::as_str), Some("describe: fencing, power on"), "the last look at the deadline");
     assert_eq!(fake.played.borrow().deadlines[1], Duration::from_millis(450) + POLL, "{events:?}");
 }
