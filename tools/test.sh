@@ -3,7 +3,8 @@
 # (Debian packages, the Rust target and components named in
 # rust-toolchain.toml, defmt-print), then builds the firmware for the MCU,
 # runs the lints, the workspace tests (some need root: network namespaces,
-# loop devices, QEMU) and a 20,000-seed simulation.
+# loop devices, QEMU), builds and checks the Debian packages, and runs a
+# 20,000-seed simulation.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/as-root.sh
@@ -14,10 +15,16 @@ say() { printf '\n== %s (%ds)\n' "$*" "$SECONDS"; }
 need_pkgs=()
 # Pacemaker's fencer, Corosync, xmllint and fence-agents' metadata schema
 # are for the fence_warden tests.
+# dpkg-dev, binutils, lintian, systemd (systemd-analyze) and man-db are for
+# the Debian packages' checks.
+# promtool (prometheus) checks the metrics pages and the documented alert
+# rules.
 for pair in ip:iproute2 mkfs.ext4:e2fsprogs e2fsck:e2fsprogs debugfs:e2fsprogs losetup:mount ps:procps \
     qemu-system-arm:qemu-system-arm python3:python3 stonith_admin:pacemaker-cli-utils \
     /usr/lib/pacemaker/pacemaker-fenced:pacemaker corosync:corosync xmllint:libxml2-utils \
-    /usr/share/cluster/relaxng/metadata.rng:fence-agents nsenter:util-linux; do
+    /usr/share/cluster/relaxng/metadata.rng:fence-agents nsenter:util-linux \
+    dpkg-shlibdeps:dpkg-dev strip:binutils lintian:lintian systemd-analyze:systemd man:man-db \
+    promtool:prometheus; do
     cmd=${pair%%:*} pkg=${pair##*:}
     if [[ $cmd == /* ]]; then
         [[ -e $cmd ]] || need_pkgs+=("$pkg")
@@ -51,6 +58,9 @@ cargo clippy -p warden-core --all-targets -- -D warnings
 
 say "workspace tests"
 cargo test --workspace --release
+
+say "Debian packages: lintian, systemd-analyze verify, install into a throwaway root"
+bash tools/package.sh --check
 
 say "simulation: 20000 seeds"
 cargo run --release -q -p warden-sim --bin warden-sim -- --seeds 20000

@@ -86,9 +86,14 @@ fn failover_passes(name: &str, controller: &str, found: &[&str]) {
     assert!(verdict["counts"]["records_acknowledged"].as_u64() > Some(0), "{verdict}");
 }
 
+/// What the metrics show after a power loss: the controller's page and the
+/// new holder's, scraped from the client, clean for `promtool check
+/// metrics` and telling what the status does.
+const METRICS: &[&str] = &["the metrics pages pass promtool and agree with the status"];
+
 #[test]
 fn power_loss_of_the_holder_fences_it_and_moves_the_group() {
-    failover_passes("power-loss", "linux", ON_THE_SENSE_LINE);
+    failover_passes("power-loss", "linux", &[ON_THE_SENSE_LINE, METRICS].concat());
 }
 
 #[test]
@@ -141,7 +146,7 @@ fn pacemaker_fences_through_fence_warden_and_its_failure_paths_fence_nothing() {
                 "a device registered for the controller lists its servers",
                 "succeeds only with alpha fenced and its power sensed off",
                 "the group moved to beta",
-                "wardenctl --controller, from a host with no agent, sees alpha fenced and refuses an unknown node",
+                "wardenctl --controller, from a host with no agent, sees alpha fenced, the fence in the history, and refuses an unknown node",
                 "the device answers its monitor and says alpha is off",
                 "stonith_admin --unfence brings alpha back as a standby holding nothing",
                 "the fencer's history lists the fence and the unfence as successes",

@@ -99,7 +99,11 @@ impl MemoryNode {
                     };
                     self.agent.handle_step(now, step, result);
                 }
-                AgentOutput::Event(_) | AgentOutput::Reply { .. } | AgentOutput::Summary(_) => {}
+                AgentOutput::Event(_)
+                | AgentOutput::Reply { .. }
+                | AgentOutput::Summary(_)
+                | AgentOutput::History(_)
+                | AgentOutput::Counters(_) => {}
             }
         }
         sent
@@ -788,4 +792,182 @@ fn logs_carry_journald_priorities_when_stderr_is_the_journal() {
         seen.iter().any(|l| l.starts_with("<5>warden-agent ") && l.contains("as node `n1` of cluster `lone`")),
         "{seen:?}"
     );
+}
+
+/// Sends `request` to `to` on a new connection and reads the answer to its
+/// end (empty if the endpoint closed it unanswered).
+fn http(to: SocketAddr, request: &[u8]) -> String {
+    let mut s = std::net::TcpStream::connect(to).unwrap();
+    s.set_read_timeout(Some(SOON)).unwrap();
+    let _ = s.write_all(request);
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// `GET /metrics`: the page, if it was answered `200`.
+fn scrape(to: SocketAddr) -> Option<String> {
+    let answer = http(to, b"GET /metrics HTTP/1.1\r\nHost: warden\r\n\r\n");
+    let (head, body) = answer.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.1 200 ").then(|| body.to_owned())
+}
+
+/// The value of `series` (its name and labels as the page writes them).
+fn sample(page: &str, series: &str) -> Option<f64> {
+    page.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// `promtool check metrics` on `page`; fails naming the package when
+/// promtool is missing.
+fn promtool_check_metrics(page: &str) {
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("promtool: {e}: apt-get install prometheus (it ships promtool)"));
+    child.stdin.take().unwrap().write_all(page.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && said.trim().is_empty(), "promtool check metrics: {said}\n{page}");
+}
+
+#[test]
+fn metrics_match_the_status_and_bad_scrapes_never_hold_the_heartbeat() {
+    let endpoint: SocketAddr = "127.0.0.1:9665".parse().unwrap();
+    let mut site = Site::new(&format!("metrics = \"{endpoint}\""), |dir| {
+        let script = dir.join("flag");
+        let text = format!(
+            "#!/bin/sh\ncase \"$1\" in\n  start) touch {d}/running ;;\n  stop) rm -f {d}/running ;;\n  \
+             status) [ -e {d}/running ] && exit 0; exit 3 ;;\nesac\n",
+            d = dir.display()
+        );
+        fs::write(&script, text).unwrap();
+        fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+        format!(
+            "[[group]]\nname = \"svc\"\nnodes = [\"n1\", \"n2\"]\n[[group.resource]]\nkind = \"service\"\nscript = \"{}\"\n",
+            script.display()
+        )
+    });
+    let daemon = site.start_agent();
+    site.manager.wait("READY=1");
+    daemon.wait_line(&format!("metrics on http://{endpoint}/metrics"), SOON);
+    let controller = site.controller();
+    controller.wait("n1 holding svc", |s| s.holds == svc());
+    let socket = site.socket.clone();
+    // The page shows it once the loop has published (at most a keepalive on).
+    let page = wait_for(SOON, "the page to show svc held", || {
+        let page = site.ns.enter(|| scrape(endpoint))?;
+        let held = "warden_agent_group{node=\"n1\",group=\"svc\",condition=\"holds\"}";
+        (sample(&page, held) == Some(1.0)).then_some(page)
+    });
+    // The controller's counters, asked for once a second and published.
+    let counted = wait_for(SOON, "the page to show the controller's counters", || {
+        let page = site.ns.enter(|| scrape(endpoint))?;
+        page.contains("# TYPE warden_controller_reported_fence_operations_total counter\n").then_some(page)
+    });
+    let uptime = sample(&counted, "warden_controller_reported_uptime_seconds{node=\"n1\"}");
+    assert!(uptime.is_some_and(|u| u >= 0.0), "{counted}");
+    assert_eq!(
+        sample(&counted, "warden_controller_reported_fence_operations_total{node=\"n1\",result=\"confirmed\"}"),
+        Some(0.0),
+        "{counted}"
+    );
+    let s = settled(&socket, &["svc"]);
+    let page = site.ns.enter(|| scrape(endpoint)).map_or(page, |p| p);
+    let after = status(&socket);
+    for family in [
+        "warden_build_info gauge",
+        "warden_uptime_seconds gauge",
+        "warden_timing_seconds gauge",
+        "warden_agent_connected gauge",
+        "warden_agent_role gauge",
+        "warden_agent_last_beat_age_seconds gauge",
+        "warden_agent_group gauge",
+        "warden_agent_steps_total counter",
+        "warden_agent_step_duration_seconds histogram",
+        "warden_agent_events_total counter",
+        "warden_link_up gauge",
+        "warden_link_frames_sent_total counter",
+        "warden_link_frames_received_total counter",
+        "warden_link_frames_rejected_total counter",
+        "warden_link_last_heard_age_seconds gauge",
+        "warden_metrics_requests_total counter",
+    ] {
+        assert!(page.contains(&format!("# TYPE {family}\n")), "no family `{family}`:\n{page}");
+    }
+    promtool_check_metrics(&page);
+    let doc = include_str!("../../docs/metrics.md");
+    let missing: Vec<&str> = page
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE ")?.split_whitespace().next())
+        .filter(|name| !doc.contains(&format!("| `{name}` |")))
+        .collect();
+    assert!(missing.is_empty(), "docs/metrics.md has no row for: {missing:?}");
+    let one = |series: &str| assert_eq!(sample(&page, series), Some(1.0), "{series}:\n{page}\n{s}");
+    one("warden_agent_connected{node=\"n1\"}");
+    one(&format!("warden_agent_role{{node=\"n1\",role=\"{}\"}}", s["role"].as_str().unwrap()));
+    for list in ["want", "holds", "healthy"] {
+        assert_eq!(names(&s[list]), ["svc"], "{s}");
+        one(&format!("warden_agent_group{{node=\"n1\",group=\"svc\",condition=\"{list}\"}}"));
+    }
+    assert_eq!(sample(&page, "warden_agent_net_score{node=\"n1\"}"), s["net_score"].as_f64(), "{page}\n{s}");
+    one("warden_agent_events_total{node=\"n1\",event=\"acquired\"}");
+    assert!(sample(&page, "warden_agent_steps_total{node=\"n1\",action=\"start\",result=\"ok\"}") >= Some(1.0));
+    for (i, link) in s["links"].as_array().unwrap().iter().enumerate() {
+        let series =
+            format!("warden_link_frames_received_total{{node=\"n1\",link=\"{}\"}}", link["name"].as_str().unwrap());
+        let got = sample(&page, &series).unwrap_or_else(|| panic!("no {series}:\n{page}"));
+        // Published at most a keepalive before the scrape: a Beat or two fewer.
+        let range = link["received"].as_f64().unwrap() - 2.0..=after["links"][i]["received"].as_f64().unwrap();
+        assert!(range.contains(&got), "{series} {got} outside {range:?}");
+    }
+
+    // Bad scrapes while the heartbeat goes on: an oversized head, a
+    // malformed one, fifty connections held open, and good scrapes in a
+    // tight loop on another thread, all inside the agent's namespace.
+    let before = controller.wait("anything", |_| true);
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    let (held, hammer) = site.ns.enter(move || {
+        let oversized = format!("GET /metrics HTTP/1.1\r\nX-Padding: {}\r\n\r\n", "a".repeat(64 * 1024));
+        let answer = http(endpoint, oversized.as_bytes());
+        assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 431 "), "{answer}");
+        assert!(http(endpoint, b"\x16\x03\x01\x02\x00 not http\r\n\r\n").starts_with("HTTP/1.1 400 "));
+        let held: Vec<std::net::TcpStream> = (0..50).map(|_| std::net::TcpStream::connect(endpoint).unwrap()).collect();
+        // A thread started here stays in the namespace.
+        let hammer = std::thread::spawn(move || {
+            let mut answered = 0u32;
+            while !flag.load(Ordering::Relaxed) {
+                answered += u32::from(scrape(endpoint).is_some());
+            }
+            answered
+        });
+        (held, hammer)
+    });
+    let frames = before.frames[0] + before.frames[1];
+    controller
+        .wait("a hundred more frames from n1 with the endpoint crowded", |s| s.frames[0] + s.frames[1] >= frames + 100);
+    stop.store(true, Ordering::Relaxed);
+    let hammered = hammer.join().unwrap();
+    drop(held);
+    let page = wait_for(SOON, "a good scrape answered after the crowd", || site.ns.enter(|| scrape(endpoint)));
+    let count = |result: &str| {
+        sample(&page, &format!("warden_metrics_requests_total{{result=\"{result}\"}}")).unwrap_or_default()
+    };
+    assert!(count("too_large") >= 1.0 && count("bad_request") >= 1.0, "{page}");
+    assert!(count("busy") >= 40.0, "the crowd was not refused at once:\n{page}");
+    let seen = controller.wait("anything", |_| true);
+    let late: Vec<&Event> = seen.alarms[before.alarms.len()..]
+        .iter()
+        .filter(|e| matches!(e, Event::NodeLate { .. } | Event::NodeDead { .. }))
+        .collect();
+    assert!(late.is_empty(), "n1 fell behind while scraped ({hammered} pages hammered): {late:?}\n{}", daemon.log());
+    let log = daemon.log();
+    assert!(!log.contains("controller silent"), "{log}");
+    promtool_check_metrics(&page);
+    drop(controller);
+    drop(daemon);
+    drop(site);
 }

@@ -113,6 +113,41 @@ pub fn describe(m: &Message) -> String {
             Err(refusal) => format!("Reply id={} refused: {refusal}", r.id),
         },
         Body::Summary(s) => summary(s),
+        Body::History(h) => match h.entry {
+            Some(e) => format!(
+                "History id={} entry {} of {} (total {}): {} node {} reason={} by={} started {} ms ago, took {}, {}",
+                h.id,
+                h.back,
+                h.held,
+                h.total,
+                e.action.name(),
+                e.node,
+                e.reason.name(),
+                e.by.name(),
+                e.started_ago_ms,
+                e.took_ms.map_or("-".to_owned(), |ms| format!("{ms} ms")),
+                e.result.name()
+            ),
+            None => format!("History id={} entry {} of {} (total {}): none", h.id, h.back, h.held, h.total),
+        },
+        Body::Counters(c) => format!(
+            "Counters id={} uptime={}s session_rejects={} wrong_node={} alarms_dropped={} persist_failures={} \
+             feeds_withheld={} fences_confirmed={} fences_unconfirmed={} unfences={} relay_errors={} sense_errors={} \
+             frames_refused={}",
+            c.id,
+            c.uptime_s,
+            c.session_rejects,
+            c.wrong_node,
+            c.alarms_dropped,
+            c.persist_failures,
+            c.feeds_withheld,
+            c.fences_confirmed,
+            c.fences_unconfirmed,
+            c.unfences,
+            c.board.relay_errors,
+            c.board.sense_errors,
+            c.board.frames_refused
+        ),
     };
     format!("{} nonce={:#x} echo={:#x} seq={} {body}", h.node, h.nonce, h.echo, h.seq)
 }

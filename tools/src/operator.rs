@@ -13,7 +13,9 @@
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 use std::time::{Duration, Instant};
 
-use warden_core::wire::{decode, encode, Auth, Body, Initiator, Message, Op, Refusal, Request, Summary, MAX_FRAME};
+use warden_core::wire::{
+    decode, encode, Auth, Body, HistoryAnswer, Initiator, Message, Op, Refusal, Request, Summary, MAX_FRAME,
+};
 use warden_core::NodeId;
 
 /// What the controller answers a frame that failed authentication
@@ -142,6 +144,24 @@ impl Client {
         let answer = self.exchange(message, |m| matches!(m.body, Body::Summary(s) if s.id == id))?;
         match answer.body {
             Body::Summary(s) => Ok(s),
+            _ => Err(ClientError::NoAnswer { peer: self.peer, waited: Duration::ZERO }),
+        }
+    }
+
+    /// Entry `back` of the controller's fence history (0: the newest).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] when no answer came.
+    pub fn history(&mut self, back: u8) -> Result<HistoryAnswer, ClientError> {
+        let id = self.take_id();
+        let message = Message {
+            header: self.session.header(NodeId::OPERATOR),
+            body: Body::Request(Request { id, op: Op::History { back } }),
+        };
+        let answer = self.exchange(message, |m| matches!(m.body, Body::History(h) if h.id == id))?;
+        match answer.body {
+            Body::History(h) => Ok(h),
             _ => Err(ClientError::NoAnswer { peer: self.peer, waited: Duration::ZERO }),
         }
     }

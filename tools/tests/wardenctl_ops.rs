@@ -10,7 +10,7 @@ use std::thread::JoinHandle;
 
 use warden_control::{
     AgentStatus, ClusterGroup, ClusterNode, ClusterStatus, ControlReply, ControlRequest, Counters, ErrorKind,
-    GroupStatus, LinkStatus,
+    FenceEntry, FenceHistory, GroupStatus, LinkStatus,
 };
 
 fn agent_status() -> AgentStatus {
@@ -109,8 +109,68 @@ fn healthy_agent(r: &ControlRequest) -> ControlReply {
     match r {
         ControlRequest::Status {} => ControlReply::Status { status: Box::new(agent_status()) },
         ControlRequest::Cluster {} => ControlReply::Cluster { cluster: cluster() },
+        ControlRequest::History {} => ControlReply::History { history: history() },
         ControlRequest::Request { .. } => ControlReply::Accepted { id: 9 },
     }
+}
+
+fn history() -> FenceHistory {
+    FenceHistory {
+        total: 3,
+        entries: vec![
+            FenceEntry {
+                node: "beta".into(),
+                action: "fence".into(),
+                reason: "operator".into(),
+                requested_by: "agent".into(),
+                via: Some("alpha".into()),
+                started: "2026-12-02T13:00:00.123Z".into(),
+                confirm_ms: Some(5),
+                result: "confirmed".into(),
+            },
+            FenceEntry {
+                node: "beta".into(),
+                action: "unfence".into(),
+                reason: "operator".into(),
+                requested_by: "operator".into(),
+                via: None,
+                started: "2026-12-02T12:59:00.000Z".into(),
+                confirm_ms: None,
+                result: "pending".into(),
+            },
+        ],
+    }
+}
+
+#[test]
+fn history_lists_the_fences_newest_first_as_a_table_or_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("agent.sock");
+    let agent = play(&socket, healthy_agent);
+    let (code, out, err) = wardenctl(&["history", "--socket", socket.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("3 fence(s) and unfence(s) since the controller started; the last 2, newest first"),
+        "{out}"
+    );
+    let first = out.lines().find(|l| l.starts_with("2026-12-02T13:00:00.123Z")).unwrap();
+    assert_eq!(
+        first.split_whitespace().collect::<Vec<_>>(),
+        ["2026-12-02T13:00:00.123Z", "fence", "beta", "operator", "agent", "(alpha)", "5", "ms", "confirmed"]
+    );
+    assert_eq!(agent.join().unwrap(), vec![ControlRequest::History {}]);
+
+    let agent = play(&socket_again(&dir), healthy_agent);
+    let (code, out, _) = wardenctl(&["history", "--json", "--socket", socket_again(&dir).to_str().unwrap()]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["history"]["entries"][0]["confirm_ms"], 5);
+    assert_eq!(v["history"]["entries"][1]["result"], "pending");
+    agent.join().unwrap();
+}
+
+fn socket_again(dir: &tempfile::TempDir) -> std::path::PathBuf {
+    dir.path().join("agent2.sock")
 }
 
 #[test]
@@ -125,7 +185,11 @@ fn status_shows_the_cluster_and_this_node() {
     assert_eq!(beta.split_whitespace().collect::<Vec<_>>(), ["beta", "fenced", "off", "fenced", "-", "-"]);
     let web = out.lines().find(|l| l.starts_with("web ")).unwrap();
     assert!(web.contains("alpha") && web.ends_with("wanted, held, healthy"), "{web}");
-    assert_eq!(agent.join().unwrap(), vec![ControlRequest::Status {}, ControlRequest::Cluster {}]);
+    assert!(out.contains("RECENT FENCES (of 3)"), "{out}");
+    assert_eq!(
+        agent.join().unwrap(),
+        vec![ControlRequest::Status {}, ControlRequest::Cluster {}, ControlRequest::History {}]
+    );
 }
 
 #[test]

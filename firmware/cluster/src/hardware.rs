@@ -13,6 +13,7 @@
 //! mlock = true                             # lock the controller's memory (default: true)
 //! realtime_priority = 50                   # SCHED_FIFO of the main loop and relay thread (default 50, 0: none)
 //! operator = "10.0.0.254:7694"             # UDP operator endpoint for fence_warden and `wardenctl --controller` (default: none)
+//! metrics = "127.0.0.1:9664"               # Prometheus metrics over HTTP at /metrics (default: none)
 //!
 //! [watchdog]                               # optional: without it nothing is fed
 //! device = "/dev/watchdog"
@@ -62,8 +63,16 @@ const DEFAULT_ANSWER_TIMEOUT: Duration = Duration::from_millis(200);
 const DEFAULT_LINK_BAUD: u32 = 115_200;
 
 const TOP: &[&str] = &["controller", "watchdog", "relay_module", "node"];
-const CONTROLLER: &[&str] =
-    &["socket", "fence_store", "sense_interval", "status_interval", "mlock", "realtime_priority", "operator"];
+const CONTROLLER: &[&str] = &[
+    "socket",
+    "fence_store",
+    "sense_interval",
+    "status_interval",
+    "mlock",
+    "realtime_priority",
+    "operator",
+    "metrics",
+];
 const WATCHDOG: &[&str] = &["device", "timeout"];
 const RELAY_MODULE: &[&str] = &["device", "baud", "channels", "answer_timeout"];
 const NODE: &[&str] = &["name", "serial", "udp", "relay"];
@@ -103,6 +112,9 @@ pub struct ControllerConfig {
     /// Where operator requests are taken over UDP (fence agents,
     /// `wardenctl --controller`), under the cluster key; `None`: nowhere.
     pub operator: Option<SocketAddr>,
+    /// Where the metrics are served over HTTP (`GET /metrics`, Prometheus
+    /// text); `None`: nowhere, and no thread for them.
+    pub metrics: Option<SocketAddr>,
     /// The hardware watchdog, if any.
     pub watchdog: Option<WatchdogConfig>,
     /// The serial relay module, if any node uses it.
@@ -233,6 +245,7 @@ pub fn parse(text: &str, origin: &str, cluster: &ClusterFile) -> Result<Controll
             "needs the cluster file's `auth = \"hmac\"`: requests that fence must be authenticated",
         ));
     }
+    let metrics = controller.socket_addr("metrics")?;
 
     let watchdog = match top.table("watchdog")? {
         None => None,
@@ -371,6 +384,7 @@ pub fn parse(text: &str, origin: &str, cluster: &ClusterFile) -> Result<Controll
         status_interval,
         scheduling,
         operator,
+        metrics,
         watchdog,
         relay_module,
         nodes: out,

@@ -68,6 +68,9 @@ pub struct AgentSettings {
     /// Memory locking and the main loop's real-time priority (default:
     /// locked, `SCHED_FIFO` 50; see [`crate::scheduling`]).
     pub scheduling: crate::scheduling::Scheduling,
+    /// Where the agent serves its metrics over HTTP (`GET /metrics`,
+    /// Prometheus text); `None`: nowhere, and no thread for them.
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 impl AgentSettings {
@@ -93,6 +96,7 @@ impl Default for AgentSettings {
             probe_interval: Duration::from_secs(60),
             restart_window: Duration::from_secs(600),
             scheduling: crate::scheduling::Scheduling::default(),
+            metrics: None,
         }
     }
 }

@@ -81,6 +81,7 @@ pub(crate) struct RawAgent {
     pub(crate) restart_window: Option<S<Millis>>,
     pub(crate) mlock: Option<S<bool>>,
     pub(crate) realtime_priority: Option<S<i64>>,
+    pub(crate) metrics: Option<S<String>>,
 }
 
 #[derive(Deserialize)]

@@ -69,13 +69,15 @@ fn bad_configurations_give_exact_errors() {
          "t.toml:17: key `node[2].watchdog_timeout`: 1500ms must be a whole number of seconds from 1s to 1h"),
         // [agent]
         (format!("{HEAD}[agent]\nsokcet = \"/run/w.sock\"\n"),
-         "t.toml:14: key `agent.sokcet`: unknown key `sokcet` (known keys: `socket`, `state_dir`, `probe_interval`, `restart_window`, `mlock`, `realtime_priority`)"),
+         "t.toml:14: key `agent.sokcet`: unknown key `sokcet` (known keys: `socket`, `state_dir`, `probe_interval`, `restart_window`, `mlock`, `realtime_priority`, `metrics`)"),
         (format!("{HEAD}[agent]\nsocket = \"agent.sock\"\n"), "t.toml:14: key `agent.socket`: `agent.sock` is not an absolute path"),
         (format!("{HEAD}[agent]\nsocket = \"/run/warden/\"\n"), "t.toml:14: key `agent.socket`: `/run/warden/` names a directory, not a socket file"),
         (format!("{HEAD}[agent]\nstate_dir = \"run/warden\"\n"), "t.toml:14: key `agent.state_dir`: `run/warden` is not an absolute path"),
         (format!("{HEAD}[agent]\nprobe_interval = \"10ms\"\n"), "t.toml:14: key `agent.probe_interval`: 10ms is too short: at least 1s"),
         (format!("{HEAD}[agent]\nrealtime_priority = 100\n"), "t.toml:14: key `agent.realtime_priority`: 100 is out of range 0..=99"),
         (format!("{HEAD}[agent]\nmlock = \"yes\"\n"), "t.toml:14: key `agent.mlock`: invalid type: string \"yes\", expected a boolean"),
+        (format!("{HEAD}[agent]\nmetrics = \"127.0.0.1\"\n"), "t.toml:14: key `agent.metrics`: `127.0.0.1` is not IP:PORT with a port from 1 to 65535"),
+        (format!("{HEAD}[agent]\nmetrics = \"0.0.0.0:0\"\n"), "t.toml:14: key `agent.metrics`: `0.0.0.0:0` is not IP:PORT with a port from 1 to 65535"),
         // [[group]]
         (with_head("[[group]]\nname = \"web\"\nnodes = [\"a\", \"c\"]\n"), "t.toml:15: key `group[0].nodes[1]`: node `c` is not defined (nodes: a, b)"),
         (with_head("[[group]]\nname = \"web\"\nnodes = [\"a\", \"a\"]\n"), "t.toml:15: key `group[0].nodes[1]`: node `a` is listed twice"),
@@ -211,13 +213,14 @@ fn durations_take_integers_and_units() {
 fn agent_settings_and_watchdog_take_defaults_or_given_values() {
     let c = config::parse(&with_head(WEB), "t.toml").unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(c.agent, config::AgentSettings::default());
+    assert_eq!(c.agent.metrics, None, "no metrics unless asked");
     assert_eq!(c.agent.socket.to_str(), Some("/run/warden/agent.sock"));
     assert_eq!(c.agent.lock_file().to_str(), Some("/run/warden/agent.lock"));
     assert_eq!(c.nodes[0].watchdog, None);
 
     let text = format!(
         "{HEAD}[[node]]\nname = \"d\"\nserial = {{ device = \"/dev/ttyS2\" }}\nwatchdog = \"/dev/watchdog1\"\nwatchdog_timeout = \"30s\"\n\
-         [agent]\nsocket = \"/run/w/a.sock\"\nstate_dir = \"/var/lib/w\"\nprobe_interval = \"5s\"\nrestart_window = \"1m\"\nmlock = true\nrealtime_priority = 10\n{WEB}"
+         [agent]\nsocket = \"/run/w/a.sock\"\nstate_dir = \"/var/lib/w\"\nprobe_interval = \"5s\"\nrestart_window = \"1m\"\nmlock = true\nrealtime_priority = 10\nmetrics = \"[::1]:9665\"\n{WEB}"
     );
     let c = config::parse(&text, "t.toml").unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(c.agent.socket.to_str(), Some("/run/w/a.sock"));
@@ -227,6 +230,7 @@ fn agent_settings_and_watchdog_take_defaults_or_given_values() {
     assert_eq!(c.agent.restart_window.as_millis(), 60_000);
     assert!(c.agent.scheduling.mlock && c.agent.scheduling.explicit);
     assert_eq!(c.agent.scheduling.realtime_priority, Some(10));
+    assert_eq!(c.agent.metrics, Some("[::1]:9665".parse().unwrap()));
     assert_eq!(c.nodes[2].watchdog.as_deref().and_then(|p| p.to_str()), Some("/dev/watchdog1"));
     assert_eq!(c.nodes[2].watchdog_timeout.as_secs(), 30);
 }

@@ -7,6 +7,7 @@
 //! |---|---|
 //! | `status` | `{"ok":true,"status":{...}}` (see [`crate::report::status_json`]) |
 //! | `table` | `{"ok":true,"table":"..."}`: the console status table |
+//! | `history` | `{"ok":true,"history":{"total":N,"entries":[...]}}`: the last fences and unfences, newest first |
 //! | `migrate GROUP NODE` | `{"ok":true}` or `{"ok":false,"error":"..."}` |
 //! | `standby NODE`, `online NODE` | the same |
 //! | `fence NODE`, `unfence NODE` | the same |
@@ -37,6 +38,8 @@ pub enum Request {
     Status,
     /// The status table as text.
     Table,
+    /// The fence history as JSON.
+    History,
     /// An operator command for the controller.
     Op(Op),
 }
@@ -50,7 +53,7 @@ pub enum Request {
 pub fn parse(line: &str, cluster: &ClusterFile) -> Result<Request, String> {
     let mut words = line.split_whitespace();
     let Some(verb) = words.next() else {
-        return Err(format!("empty request; known requests: status, table, {OPERATOR_COMMANDS}"));
+        return Err(format!("empty request; known requests: status, table, history, {OPERATOR_COMMANDS}"));
     };
     match Op::parse(verb, words.clone(), cluster) {
         Ok(Some(op)) => return Ok(Request::Op(op)),
@@ -68,7 +71,12 @@ pub fn parse(line: &str, cluster: &ClusterFile) -> Result<Request, String> {
     let request = match verb {
         "status" => Request::Status,
         "table" => Request::Table,
-        other => return Err(format!("unknown request `{other}`; known requests: status, table, {OPERATOR_COMMANDS}")),
+        "history" => Request::History,
+        other => {
+            return Err(format!(
+                "unknown request `{other}`; known requests: status, table, history, {OPERATOR_COMMANDS}"
+            ))
+        }
     };
     if words.next().is_some() {
         return Err(format!("`{verb}` takes no argument"));
@@ -236,6 +244,7 @@ mod tests {
         let good: &[(&str, Request)] = &[
             ("status", Request::Status),
             ("  table ", Request::Table),
+            ("history", Request::History),
             ("migrate web beta", Request::Op(Op::Migrate { group: GroupId(0), node: NodeId(1) })),
             ("standby alpha", Request::Op(Op::Standby { node: NodeId(0) })),
             ("online alpha", Request::Op(Op::Online { node: NodeId(0) })),
@@ -246,8 +255,8 @@ mod tests {
             assert_eq!(parse(line, &cluster), Ok(*want), "{line}");
         }
         let bad: &[(&str, &str)] = &[
-            ("", "empty request; known requests: status, table, migrate GROUP NODE, standby NODE, online NODE, fence NODE, unfence NODE"),
-            ("reboot alpha", "unknown request `reboot`; known requests: status, table, migrate GROUP NODE, standby NODE, online NODE, fence NODE, unfence NODE"),
+            ("", "empty request; known requests: status, table, history, migrate GROUP NODE, standby NODE, online NODE, fence NODE, unfence NODE"),
+            ("reboot alpha", "unknown request `reboot`; known requests: status, table, history, migrate GROUP NODE, standby NODE, online NODE, fence NODE, unfence NODE"),
             ("migrate web", "`migrate` takes a group and a node: migrate GROUP NODE"),
             ("migrate db alpha", "unknown group `db` (groups: web)"),
             ("migrate web gamma", "unknown node `gamma` (nodes: alpha, beta)"),

@@ -17,12 +17,15 @@
 //! * [`operator`]: operator requests over UDP, authenticated, for hosts with
 //!   no agent (Pacemaker's `fence_warden`, `wardenctl --controller`).
 //! * [`report`]: the console lines, the status table and the status JSON.
+//! * [`metrics`]: Prometheus metrics over HTTP (`[controller] metrics`), from
+//!   snapshots the main loop publishes, served by threads of their own.
 //! * [`run`]: boot (rule 4) and the main loop that carries out the
 //!   controller's outputs in order.
 
 pub mod alert;
 pub mod control;
 pub mod links;
+pub mod metrics;
 pub mod operator;
 pub mod relay_worker;
 pub mod relays;

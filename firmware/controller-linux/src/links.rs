@@ -93,16 +93,30 @@ pub struct NodeLink {
     decoder: Decoder,
     stats: LinkStats,
     last_error: Option<String>,
+    /// When a frame was last decoded.
+    last_heard: Option<Instant>,
+}
+
+/// A link's short name: the device, or the UDP peer.
+#[must_use]
+pub fn link_name(config: &LinkConfig) -> String {
+    match config {
+        LinkConfig::Serial { device, .. } => device.display().to_string(),
+        LinkConfig::Udp { peer, .. } => format!("udp:{peer}"),
+    }
 }
 
 impl NodeLink {
     /// A short name: the device, or the UDP peer.
     #[must_use]
     pub fn name(&self) -> String {
-        match &self.config {
-            LinkConfig::Serial { device, .. } => device.display().to_string(),
-            LinkConfig::Udp { peer, .. } => format!("udp:{peer}"),
-        }
+        link_name(&self.config)
+    }
+
+    /// When a frame was last decoded on this link.
+    #[must_use]
+    pub const fn last_heard(&self) -> Option<Instant> {
+        self.last_heard
     }
 
     /// Whether the port is open.
@@ -186,6 +200,7 @@ impl Links {
                 decoder: Decoder::new(),
                 stats: LinkStats::default(),
                 last_error: None,
+                last_heard: None,
             });
         }
         Ok(Self { links })
@@ -245,11 +260,16 @@ impl Links {
                 Ok(n) => {
                     link.note(LinkProgress::Moved);
                     link.stats.bytes_in = link.stats.bytes_in.saturating_add(n as u64);
+                    let mut heard = false;
                     link.decoder.feed(buf.get(..n).unwrap_or_default(), auth, |r| {
                         if let Ok(m) = r {
+                            heard = true;
                             on_message(node, m);
                         }
                     });
+                    if heard {
+                        link.last_heard = Some(now);
+                    }
                 }
                 Err(e) => {
                     link.fail(now, e);

@@ -220,7 +220,13 @@ impl OperatorPort {
                     session.answered = Some((header.seq, frame));
                 }
             }
-            Body::Beat(_) | Body::Status(_) | Body::Reply(_) | Body::Probing | Body::Summary(_) => {
+            Body::Beat(_)
+            | Body::Status(_)
+            | Body::Reply(_)
+            | Body::Probing
+            | Body::Summary(_)
+            | Body::History(_)
+            | Body::Counters(_) => {
                 self.stats.refused_body = self.stats.refused_body.saturating_add(1);
             }
         }

@@ -68,7 +68,8 @@ impl Names for Named<'_> {
     }
 }
 
-fn power(p: Option<bool>) -> &'static str {
+/// A node's sensed power in words: `on`, `off`, `unknown`.
+pub(crate) const fn power(p: Option<bool>) -> &'static str {
     match p {
         Some(true) => "on",
         Some(false) => "off",
@@ -78,6 +79,17 @@ fn power(p: Option<bool>) -> &'static str {
 
 fn ago(now: Instant, at: Option<Instant>) -> Option<u64> {
     at.map(|t| now.saturating_since(t).as_millis())
+}
+
+/// The fence history as JSON, in the agent's control socket's shape
+/// (`warden_control::FenceHistory`), each start on the wall clock.
+#[must_use]
+pub fn history_json(controller: &Controller, cluster: &ClusterFile) -> Value {
+    let history = controller.history();
+    let now = std::time::SystemTime::now();
+    let entries: Vec<warden_control::FenceEntry> =
+        history.iter().map(|e| warden_control::FenceEntry::from_wire(&e.at(controller.now()), cluster, now)).collect();
+    serde_json::to_value(warden_control::FenceHistory { total: history.total(), entries }).unwrap_or(Value::Null)
 }
 
 /// The status as JSON.

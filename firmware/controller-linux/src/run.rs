@@ -41,12 +41,13 @@ use warden_bsp::{Channel, Clock, FenceStore, Watchdog};
 use warden_cluster::hardware::ControllerConfig;
 use warden_cluster::{frame_auth, ClusterFile};
 use warden_core::controller::{Boot, Controller, Event, Output, Persisted};
-use warden_core::wire::{encode, Auth, Body, Op, Reply, MAX_FRAME};
+use warden_core::wire::{encode, Auth, BoardCounters, Body, Op, Reply, MAX_FRAME};
 use warden_core::{Duration, Instant, NodeId, MAX_NODES};
 
 use crate::alert::{Alert, Alerts, QUEUE};
 use crate::control::{self, ControlSocket, Request};
 use crate::links::Links;
+use crate::metrics::{Metrics, RelayOp};
 use crate::operator::OperatorPort;
 use crate::relay_worker::{Done, Job, RelayWorker};
 use crate::relays::Relays;
@@ -96,6 +97,14 @@ pub enum RunError {
         /// Why.
         source: std::io::Error,
     },
+    /// The metrics endpoint could not be bound.
+    #[error("metrics endpoint http {listen}: {source}")]
+    Metrics {
+        /// The address of `[controller] metrics`.
+        listen: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The core refused the cluster configuration.
     #[error("cluster configuration: {0}")]
     Cluster(warden_core::controller::ConfigError),
@@ -135,18 +144,24 @@ pub struct Driver {
     sense_failing: [bool; MAX_NODES],
     /// Relay switches the hardware refused, to try again.
     pending_power: [Option<bool>; MAX_NODES],
+    /// What the drivers counted, for `Op::Counters`.
+    board: BoardCounters,
     next_sense: Instant,
     next_status: Option<Instant>,
     /// The alert command's queue, when one is configured.
     alerts: Option<Alerts>,
+    /// The metrics endpoint and what the loop keeps for it, when configured.
+    metrics: Option<Metrics>,
     /// A step of the loop longer than this (the keepalive) is reported:
     /// meanwhile no link is read.
     slow_step: std::time::Duration,
 }
 
-/// A console line, through the log thread (never waits for the reader).
-fn print_line(now: Instant, line: &str) {
-    log_lines::write(Stream::Stdout, format!("[{:>10}] {line}\n", now.to_string()));
+/// A console line, through the log thread (never waits for the reader),
+/// stamped with the wall clock (RFC 3339, UTC, ms) when it is written.
+fn print_line(line: &str) {
+    let at = humantime::format_rfc3339_millis(std::time::SystemTime::now());
+    log_lines::write(Stream::Stdout, format!("[{at}] {line}\n"));
 }
 
 fn random_seed() -> Result<u64, RunError> {
@@ -183,7 +198,6 @@ impl Driver {
             path: hw.fence_store.clone(),
             message: store.last_error().map_or_else(|| e.to_string(), |detail| format!("{e} ({detail})")),
         })?;
-        let now = clock.now();
         let names = |pick: &dyn Fn(usize) -> bool| -> String {
             let v: Vec<&str> =
                 file.nodes.iter().enumerate().filter(|(i, _)| pick(*i)).map(|(_, n)| n.name.as_str()).collect();
@@ -193,24 +207,21 @@ impl Driver {
                 v.join(", ")
             }
         };
-        print_line(
-            now,
-            &format!(
-                "fence store {}: {}; fenced: {}",
-                hw.fence_store.display(),
-                if store.existed() { "read" } else { "no file yet (first boot)" },
-                names(&|i| fenced.get(i).copied().unwrap_or(false))
-            ),
-        );
+        print_line(&format!(
+            "fence store {}: {}; fenced: {}",
+            hw.fence_store.display(),
+            if store.existed() { "read" } else { "no file yet (first boot)" },
+            names(&|i| fenced.get(i).copied().unwrap_or(false))
+        ));
 
         let (relays, boot_sense) = Relays::open(&hw, &fenced)?;
         for (node, e) in &boot_sense.problems {
-            print_line(now, &format!("node {node}: power unknown at boot: {e}"));
+            print_line(&format!("node {node}: power unknown at boot: {e}"));
         }
         for n in &hw.nodes {
             let p = boot_sense.powered.get(n.id.index()).copied().flatten();
             let p = p.map_or("unknown", |on| if on { "on" } else { "off" });
-            print_line(now, &format!("node {}: {} sensed {p}", n.name, Channel(n.channel)));
+            print_line(&format!("node {}: {} sensed {p}", n.name, Channel(n.channel)));
         }
 
         let now = clock.now();
@@ -220,14 +231,21 @@ impl Driver {
         // scheduling; the relay thread starts after it, and inherits it.
         let alerts = match file.cluster.alert.clone() {
             Some(argv) => {
-                let report = move |line: &str| print_line(clock.now(), line);
+                let report = move |line: &str| print_line(line);
                 let alerts = Alerts::spawn(argv, file.cluster.name.clone(), report);
                 Some(alerts.map_err(|source| RunError::Os { what: "starting the alert thread", source })?)
             }
             None => None,
         };
+        // The metrics endpoint's threads too: a scrape never competes with the loop.
+        let metrics = match hw.metrics {
+            None => None,
+            Some(listen) => {
+                Some(Metrics::start(listen, &file, &hw, clock).map_err(|source| RunError::Metrics { listen, source })?)
+            }
+        };
         hw.scheduling
-            .apply(realtime::lock_memory, realtime::raise_thread, |line| print_line(now, line))
+            .apply(realtime::lock_memory, realtime::raise_thread, print_line)
             .map_err(|e| RunError::Os { what: "scheduling", source: std::io::Error::other(e) })?;
         let relays =
             RelayWorker::start(relays).map_err(|source| RunError::Os { what: "starting the relay thread", source })?;
@@ -241,7 +259,7 @@ impl Driver {
         };
         let watchdog = match &hw.watchdog {
             None => {
-                print_line(now, "no hardware watchdog configured: a hung controller will not reset the board");
+                print_line("no hardware watchdog configured: a hung controller will not reset the board");
                 None
             }
             Some(w) => {
@@ -250,7 +268,7 @@ impl Driver {
                 let applied = dog
                     .start(Duration::from_millis(ms))
                     .map_err(|source| RunError::Watchdog { path: w.device.clone(), source })?;
-                print_line(now, &format!("watchdog {} armed, timeout {applied}", w.device.display()));
+                print_line(&format!("watchdog {} armed, timeout {applied}", w.device.display()));
                 Some(dog)
             }
         };
@@ -271,24 +289,26 @@ impl Driver {
             sensed: boot_sense.powered,
             sense_failing: [false; MAX_NODES],
             pending_power: [None; MAX_NODES],
+            board: BoardCounters::default(),
             next_sense: now.saturating_add(std_ms(hw.sense_interval)),
             next_status,
             alerts,
+            metrics,
             slow_step,
             hw,
         };
-        print_line(
-            now,
-            &format!(
-                "controller of cluster {} started: {} nodes, {} groups, control socket {}",
-                driver.file.cluster.name,
-                driver.file.nodes.len(),
-                driver.file.groups.len(),
-                driver.hw.socket.display()
-            ),
-        );
+        print_line(&format!(
+            "controller of cluster {} started: {} nodes, {} groups, control socket {}",
+            driver.file.cluster.name,
+            driver.file.nodes.len(),
+            driver.file.groups.len(),
+            driver.hw.socket.display()
+        ));
         if let Some(op) = &driver.operator {
-            print_line(now, &format!("operator endpoint on udp {}", op.listen()));
+            print_line(&format!("operator endpoint on udp {}", op.listen()));
+        }
+        if let Some(m) = &driver.metrics {
+            print_line(&format!("metrics on http://{}/metrics", m.listen()));
         }
         driver.drain(now);
         Ok(driver)
@@ -302,7 +322,7 @@ impl Driver {
     pub fn run(mut self) -> Result<(), RunError> {
         loop {
             let now = self.clock.now();
-            self.links.reopen_due(now, |l| print_line(now, &format!("link {} open again", l.name())));
+            self.links.reopen_due(now, |l| print_line(&format!("link {} open again", l.name())));
             for (link, progress) in self.links.progress_news() {
                 self.controller.handle_link(now, link, progress);
             }
@@ -320,12 +340,17 @@ impl Driver {
                 }
             }
 
+            if let Some(m) = self.metrics.as_mut() {
+                m.publish_if_due(now, &self.controller, &self.links, &self.sense_failing);
+            }
+
             let deadline = [
                 self.controller.poll_timeout(),
                 // While a round is under way, its answers wake the loop.
                 (!self.relays.sensing()).then_some(self.next_sense),
                 self.next_status,
                 self.links.next_retry(),
+                self.metrics.as_ref().map(Metrics::next),
             ]
             .into_iter()
             .flatten()
@@ -340,17 +365,14 @@ impl Driver {
             }
             let overslept = asked.elapsed().saturating_sub(std::time::Duration::from_millis(wait));
             if overslept > self.slow_step {
-                print_line(
-                    now,
-                    &format!("main loop woke {} ms late: the process was not running", overslept.as_millis()),
-                );
+                print_line(&format!("main loop woke {} ms late: the process was not running", overslept.as_millis()));
             }
             match signal {
                 Some(Signal::SIGUSR1) => {
                     self.print_status(now);
                 }
                 Some(s) => {
-                    print_line(now, &format!("{s}: stopping; relays left as they are"));
+                    print_line(&format!("{s}: stopping; relays left as they are"));
                     return Ok(());
                 }
                 None => {}
@@ -358,6 +380,7 @@ impl Driver {
             for index in readable_links {
                 let mut messages = Vec::new();
                 self.links.read(index, now, &self.auth, |node, m| messages.push((node, m)));
+                self.note_board();
                 for (node, message) in messages {
                     self.controller.handle_message(now, node, message);
                     self.drain(now);
@@ -386,7 +409,7 @@ impl Driver {
     fn note_slow(&self, what: &str, started: std::time::Instant) {
         let took = started.elapsed();
         if took > self.slow_step {
-            print_line(self.clock.now(), &format!("main loop held {} ms by {what}", took.as_millis()));
+            print_line(&format!("main loop held {} ms by {what}", took.as_millis()));
         }
     }
 
@@ -459,25 +482,32 @@ impl Driver {
                 match (result, retry) {
                     (Ok(()), true) => {
                         self.set_pending(node, None);
-                        print_line(now, &format!("node {name}: relay commanded {} (retry)", on_off(on)));
+                        print_line(&format!("node {name}: relay commanded {} (retry)", on_off(on)));
                     }
-                    (Ok(()), false) => print_line(now, &format!("node {name}: relay commanded {}", on_off(on))),
-                    (Err(e), true) => print_line(now, &format!("node {name}: relay still refuses: {e}")),
+                    (Ok(()), false) => print_line(&format!("node {name}: relay commanded {}", on_off(on))),
+                    (Err(e), true) => {
+                        self.relay_error(node, RelayOp::Switch);
+                        print_line(&format!("node {name}: relay still refuses: {e}"));
+                    }
                     (Err(e), false) => {
+                        self.relay_error(node, RelayOp::Switch);
                         self.set_pending(node, Some(on));
-                        print_line(now, &format!("ALARM node {name}: relay refused {}: {e} (will retry)", on_off(on)));
+                        print_line(&format!("ALARM node {name}: relay refused {}: {e} (will retry)", on_off(on)));
                     }
                 }
             }
             Done::Sense { node, result } => {
                 let name = report::node_name(&self.file, node);
                 let failing = result.is_err();
+                if failing {
+                    self.relay_error(node, RelayOp::Sense);
+                }
                 if let Some(slot) = self.sense_failing.get_mut(node.index()) {
                     if *slot != failing {
                         *slot = failing;
                         match &result {
-                            Err(e) => print_line(now, &format!("node {name}: cannot read power: {e}")),
-                            Ok(_) => print_line(now, &format!("node {name}: power readable again")),
+                            Err(e) => print_line(&format!("node {name}: cannot read power: {e}")),
+                            Ok(_) => print_line(&format!("node {name}: power readable again")),
                         }
                     }
                 }
@@ -498,12 +528,36 @@ impl Driver {
         if let Some(slot) = self.sensed.get_mut(node.index()) {
             if *slot != Some(powered) {
                 let name = report::node_name(&self.file, node);
-                print_line(now, &format!("node {name}: power sensed {}", on_off(powered)));
+                print_line(&format!("node {name}: power sensed {}", on_off(powered)));
                 *slot = Some(powered);
+                if let Some(m) = self.metrics.as_mut() {
+                    m.dirty = true;
+                }
             }
         }
         self.controller.handle_sense(now, node, powered);
         self.drain(now);
+    }
+
+    /// Counts a relay switch or sense reading that failed, for the metrics.
+    /// Hands what the drivers counted to the controller, for an agent or an
+    /// operator client that asks (`Op::Counters`).
+    fn note_board(&mut self) {
+        self.board.frames_refused =
+            self.links.iter().fold(0u32, |sum, l| sum.saturating_add(l.decode_stats().rejected()));
+        self.controller.note_board(self.board);
+    }
+
+    fn relay_error(&mut self, node: NodeId, op: RelayOp) {
+        match op {
+            RelayOp::Switch => self.board.relay_errors = self.board.relay_errors.saturating_add(1),
+            RelayOp::Sense => self.board.sense_errors = self.board.sense_errors.saturating_add(1),
+        }
+        self.note_board();
+        if let Some(m) = self.metrics.as_mut() {
+            m.counts.relay_error(node, op);
+            m.dirty = true;
+        }
     }
 
     fn set_pending(&mut self, node: NodeId, value: Option<bool>) {
@@ -521,12 +575,12 @@ impl Driver {
                     let answer = match self.store.store(record) {
                         Ok(()) => {
                             let written = if record.fenced { "fenced" } else { "not fenced" };
-                            print_line(now, &format!("node {name}: fence record written ({written})"));
+                            print_line(&format!("node {name}: fence record written ({written})"));
                             Persisted::Durable
                         }
                         Err(e) => {
                             let detail = self.store.last_error().unwrap_or_default().to_owned();
-                            print_line(now, &format!("node {name}: fence record NOT written ({e}; {detail})"));
+                            print_line(&format!("node {name}: fence record NOT written ({e}; {detail})"));
                             Persisted::Failed
                         }
                     };
@@ -545,21 +599,24 @@ impl Driver {
                     let mut frame = [0u8; MAX_FRAME];
                     match encode(&message, &self.auth, &mut frame) {
                         Ok(len) => self.links.send(node, frame.get(..len).unwrap_or_default(), now),
-                        Err(e) => print_line(
-                            now,
-                            &format!("frame to {} not encoded: {e}", report::node_name(&self.file, node)),
-                        ),
+                        Err(e) => {
+                            print_line(&format!("frame to {} not encoded: {e}", report::node_name(&self.file, node)))
+                        }
                     }
                 }
                 Output::Alarm(event) => {
                     let line = report::Named::new(&self.file, &self.links).line(&event);
-                    print_line(now, &line);
-                    self.alert(now, &event, &line);
+                    print_line(&line);
+                    if let Some(m) = self.metrics.as_mut() {
+                        m.counts.note(now, &event, &self.controller);
+                        m.dirty = true;
+                    }
+                    self.alert(&event, &line);
                 }
                 Output::FeedWatchdog => {
                     // The core asks only while the loop and every link make progress.
                     if let Some(Err(e)) = self.watchdog.as_mut().map(DevWatchdog::feed) {
-                        print_line(now, &format!("ALARM watchdog feed failed: {e}"));
+                        print_line(&format!("ALARM watchdog feed failed: {e}"));
                     }
                 }
             }
@@ -567,7 +624,7 @@ impl Driver {
     }
 
     /// Queues the alert command for `event` (it runs on its own thread).
-    fn alert(&mut self, now: Instant, event: &Event, line: &str) {
+    fn alert(&mut self, event: &Event, line: &str) {
         let Some(alerts) = self.alerts.as_mut() else { return };
         let alert = Alert {
             event: event.kind(),
@@ -576,7 +633,7 @@ impl Driver {
             message: line.to_owned(),
         };
         if !alerts.raise(alert) {
-            print_line(now, &format!("alert for `{}` dropped: {} alerts waiting already", event.kind(), QUEUE));
+            print_line(&format!("alert for `{}` dropped: {} alerts waiting already", event.kind(), QUEUE));
         }
     }
 
@@ -587,20 +644,19 @@ impl Driver {
             Ok(Request::Status) => {
                 let mut status = report::status_json(&self.controller, &self.file, &self.links, now);
                 status["operator"] = self.operator.as_ref().map_or(serde_json::Value::Null, OperatorPort::status_json);
+                status["history"] = report::history_json(&self.controller, &self.file);
                 json!({"ok": true, "status": status})
             }
+            Ok(Request::History) => json!({"ok": true, "history": report::history_json(&self.controller, &self.file)}),
             Ok(Request::Table) => {
                 json!({"ok": true, "table": report::status_table(&self.controller, &self.file, &self.links, now)})
             }
             Ok(Request::Op(op)) => {
                 let outcome = self.controller.handle_request(now, op);
-                print_line(
-                    now,
-                    &format!(
-                        "operator: {line}: {}",
-                        outcome.map_or_else(|r| format!("refused: {r}"), |()| "accepted".to_owned())
-                    ),
-                );
+                print_line(&format!(
+                    "operator: {line}: {}",
+                    outcome.map_or_else(|r| format!("refused: {r}"), |()| "accepted".to_owned())
+                ));
                 self.drain(now);
                 match outcome {
                     Ok(()) => json!({"ok": true}),
@@ -620,28 +676,25 @@ impl Driver {
         let before = port.stats;
         let auth = self.auth.clone();
         port.serve(&auth, |id, op| {
-            if op == Op::Describe {
-                return Body::Summary(self.controller.summary(id));
+            match op {
+                Op::Describe => return Body::Summary(self.controller.summary(id)),
+                Op::History { back } => return Body::History(self.controller.history_answer(id, back)),
+                Op::Counters => return Body::Counters(self.controller.counters(id)),
+                _ => {}
             }
             let outcome = self.controller.handle_request(now, op);
             let verb = op.verb();
             let subject = op_subject(&self.file, op);
-            print_line(
-                now,
-                &format!(
-                    "operator (udp): {verb}{subject}: {}",
-                    outcome.map_or_else(|r| format!("refused: {r}"), |()| "accepted".to_owned())
-                ),
-            );
+            print_line(&format!(
+                "operator (udp): {verb}{subject}: {}",
+                outcome.map_or_else(|r| format!("refused: {r}"), |()| "accepted".to_owned())
+            ));
             self.drain(now);
             Body::Reply(Reply { id, outcome })
         });
         let refused = port.stats.refused_auth.saturating_sub(before.refused_auth);
         if refused > 0 {
-            print_line(
-                now,
-                &format!("operator (udp): {refused} request(s) refused: authentication failed (wrong key?)"),
-            );
+            print_line(&format!("operator (udp): {refused} request(s) refused: authentication failed (wrong key?)"));
         }
         self.operator = Some(port);
     }
@@ -656,7 +709,7 @@ fn op_subject(file: &ClusterFile, op: Op) -> String {
         Op::Standby { node } | Op::Online { node } | Op::Fence { node } | Op::Unfence { node } => {
             format!(" {}", report::node_name(file, node))
         }
-        Op::Describe => String::new(),
+        Op::Describe | Op::History { .. } | Op::Counters => String::new(),
     }
 }
 

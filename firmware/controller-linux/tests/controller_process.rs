@@ -657,5 +657,255 @@ fn the_operator_endpoint_fences_once_answers_again_and_refuses_a_wrong_key() {
     assert_eq!(operator["resent"], 1, "{status}");
     assert_eq!(status["status"]["nodes"][1]["life"], "fenced", "{status}");
     assert_eq!(rig.switched.iter().filter(|s| **s == (Channel(1), false)).count(), 1, "{:?}", rig.switched);
+    // The fence is in the history, asked for by an operator, confirmed.
+    let history = rig.ask("history");
+    let newest = &history["history"]["entries"][0];
+    assert_eq!(history["history"]["total"], 1, "{history}");
+    assert_eq!(
+        (&newest["node"], &newest["action"], &newest["reason"], &newest["requested_by"], &newest["result"]),
+        (&"beta".into(), &"fence".into(), &"operator".into(), &"operator".into(), &"confirmed".into()),
+        "{history}"
+    );
+    assert!(newest["confirm_ms"].is_u64() && newest["started"].as_str().is_some_and(|s| s.ends_with('Z')), "{history}");
+    // The status carries the same history (each start placed on the wall
+    // clock when asked: a millisecond may part the two answers).
+    let without_start = |v: &serde_json::Value| {
+        let mut v = v.clone();
+        for e in v["entries"].as_array_mut().into_iter().flatten() {
+            e.as_object_mut().map(|o| o.remove("started"));
+        }
+        v
+    };
+    assert_eq!(without_start(&status["status"]["history"]), without_start(&history["history"]), "{status}");
+    // The operator endpoint tells the same entry.
+    let ask = Message {
+        header: op.session.header(NodeId::OPERATOR),
+        body: Body::Request(Request { id: 9, op: Op::History { back: 0 } }),
+    };
+    let answer = op.ask(&mut rig, &op.frame(&ask));
+    let Body::History(h) = answer.body else { panic!("history answered with {answer:?}") };
+    assert_eq!((h.id, h.held, h.total), (9, 1, 1));
+    assert_eq!(h.entry.map(|e| e.node), Some(NodeId(1)));
+    // And the counters an agent publishes for a controller with no page.
+    let ask = Message {
+        header: op.session.header(NodeId::OPERATOR),
+        body: Body::Request(Request { id: 10, op: Op::Counters }),
+    };
+    let answer = op.ask(&mut rig, &op.frame(&ask));
+    let Body::Counters(c) = answer.body else { panic!("counters answered with {answer:?}") };
+    assert_eq!((c.id, c.fences_confirmed, c.fences_unconfirmed, c.unfences), (10, 1, 0, 0), "{c:?}");
     assert!(!rig.switched.contains(&(Channel(0), false)), "the wrong key fenced alpha: {:?}", rig.switched);
+}
+
+/// A free TCP port on loopback.
+fn free_tcp_port() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+}
+
+/// Sends `request` on a new connection and reads the answer to its end
+/// (empty if the endpoint closed it unanswered).
+fn http(to: std::net::SocketAddr, request: &[u8]) -> String {
+    let mut s = std::net::TcpStream::connect(to).unwrap();
+    s.set_read_timeout(Some(BOUND)).unwrap();
+    let _ = s.write_all(request);
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// `GET /metrics`: the page, if it was answered `200`.
+fn scrape(to: std::net::SocketAddr) -> Option<String> {
+    let answer = http(to, b"GET /metrics HTTP/1.1\r\nHost: warden\r\n\r\n");
+    let (head, body) = answer.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.1 200 ").then(|| body.to_owned())
+}
+
+/// The value of `series` (its name and labels as the page writes them).
+fn sample(page: &str, series: &str) -> Option<f64> {
+    page.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// `promtool check metrics` on `page`; fails naming the package when
+/// promtool is missing.
+fn promtool_check_metrics(page: &str) {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("promtool: {e}: apt-get install prometheus (it ships promtool)"));
+    child.stdin.take().unwrap().write_all(page.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && said.trim().is_empty(), "promtool check metrics: {said}\n{page}");
+}
+
+/// docs/metrics.md: every family on a page has its row there.
+const METRICS_DOC: &str = include_str!("../../../docs/metrics.md");
+
+fn every_family_documented(page: &str) {
+    let missing: Vec<&str> = page
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE ")?.split_whitespace().next())
+        .filter(|name| !METRICS_DOC.contains(&format!("| `{name}` |")))
+        .collect();
+    assert!(missing.is_empty(), "docs/metrics.md has no row for: {missing:?}");
+}
+
+#[test]
+fn the_documented_alert_rules_pass_promtool() {
+    let after = METRICS_DOC.split("## Alert rules").nth(1).expect("docs/metrics.md has its alert rules");
+    let start = after.find("```yaml\n").expect("the rules are a yaml block") + "```yaml\n".len();
+    let len = after[start..].find("```").expect("the block ends");
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("warden.rules.yml");
+    std::fs::write(&rules, &after[start..start + len]).unwrap();
+    let out = Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(&rules)
+        .output()
+        .unwrap_or_else(|e| panic!("promtool: {e}: apt-get install prometheus (it ships promtool)"));
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && said.contains("SUCCESS: 5 rules found"), "promtool check rules: {said}");
+}
+
+/// The families the issue asks for, by the names the page gives them.
+const CONTROLLER_FAMILIES: &[&str] = &[
+    "warden_build_info gauge",
+    "warden_uptime_seconds gauge",
+    "warden_timing_seconds gauge",
+    "warden_node_life gauge",
+    "warden_node_power gauge",
+    "warden_node_sense_ok gauge",
+    "warden_node_fenced gauge",
+    "warden_node_standby gauge",
+    "warden_node_last_heard_age_seconds gauge",
+    "warden_group_placed gauge",
+    "warden_group_holders gauge",
+    "warden_group_state gauge",
+    "warden_group_moves_total counter",
+    "warden_link_up gauge",
+    "warden_link_frames_sent_total counter",
+    "warden_link_frames_received_total counter",
+    "warden_link_frames_rejected_total counter",
+    "warden_link_last_heard_age_seconds gauge",
+    "warden_fence_operations_total counter",
+    "warden_fence_duration_seconds histogram",
+    "warden_failover_phase_seconds histogram",
+    "warden_relay_errors_total counter",
+    "warden_watchdog_feeds_withheld_total counter",
+    "warden_events_total counter",
+    "warden_metrics_requests_total counter",
+];
+
+#[test]
+fn metrics_match_the_status_and_bad_scrapes_never_hold_the_heartbeat() {
+    let mut rig = Rig::new();
+    let endpoint = free_tcp_port();
+    let path = rig.dir.path().join("controller.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let text = text.replacen(
+        "sense_interval = \"100ms\"",
+        &format!("sense_interval = \"100ms\"\nmetrics = \"{endpoint}\""),
+        1,
+    );
+    std::fs::write(&path, text).unwrap();
+    rig.start_controller();
+    rig.until("web placed on alpha", |r| r.agents[0].holds.contains(WEB));
+    rig.until("the endpoint line", |r| r.saw_line(&format!("metrics on http://{endpoint}/metrics")));
+    rig.until("both nodes up", |r| r.saw_line("node alpha is up") && r.saw_line("node beta is up"));
+
+    // Alpha's agent goes silent: dead, fenced, web placed on beta. The page
+    // shows it once the loop has published (at once after the events).
+    rig.agents[0].silent = true;
+    let mut page = String::new();
+    rig.until("the failover on the page", |_| {
+        page = scrape(endpoint).unwrap_or_default();
+        sample(&page, "warden_failover_phase_seconds_count{phase=\"placement\"}") == Some(1.0)
+            && sample(&page, "warden_group_state{group=\"web\",state=\"held\"}") == Some(1.0)
+    });
+    rig.until("web on beta", |r| r.agents[1].holds.contains(WEB));
+    let status = rig.ask("status");
+    let page = scrape(endpoint).expect("a scrape");
+    let after = rig.ask("status");
+    for family in CONTROLLER_FAMILIES {
+        assert!(page.contains(&format!("# TYPE {family}\n")), "no family `{family}`:\n{page}");
+    }
+    promtool_check_metrics(&page);
+    every_family_documented(&page);
+    let one = |series: &str| assert_eq!(sample(&page, series), Some(1.0), "{series}:\n{page}\n{status}");
+    for node in status["status"]["nodes"].as_array().unwrap() {
+        let name = node["name"].as_str().unwrap();
+        one(&format!("warden_node_life{{node=\"{name}\",life=\"{}\"}}", node["life"].as_str().unwrap()));
+        one(&format!("warden_node_power{{node=\"{name}\",power=\"{}\"}}", node["power"].as_str().unwrap()));
+        let standby = sample(&page, &format!("warden_node_standby{{node=\"{name}\"}}"));
+        assert_eq!(standby, Some(if node["standby"] == true { 1.0 } else { 0.0 }), "{page}");
+        // Counters between two status answers taken around the scrape; the
+        // page's figures are published at most a keepalive apart, in which a
+        // link takes a Status or two.
+        for (i, link) in node["links"].as_array().unwrap().iter().enumerate() {
+            let series = format!(
+                "warden_link_frames_received_total{{node=\"{name}\",link=\"{}\"}}",
+                link["link"].as_str().unwrap()
+            );
+            let got = sample(&page, &series).unwrap_or_else(|| panic!("no {series}:\n{page}"));
+            let later = after["status"]["nodes"].as_array().unwrap().iter().find(|n| n["name"] == name).unwrap();
+            let range = link["frames_ok"].as_f64().unwrap() - 2.0..=later["links"][i]["frames_ok"].as_f64().unwrap();
+            assert!(range.contains(&got), "{series} {got} outside {range:?}");
+        }
+    }
+    assert_eq!(status["status"]["nodes"][0]["life"], "fenced", "{status}");
+    one("warden_node_fenced{node=\"alpha\"}");
+    one("warden_group_placed{group=\"web\",node=\"beta\"}");
+    one("warden_group_state{group=\"web\",state=\"held\"}");
+    one("warden_fence_operations_total{result=\"confirmed\"}");
+    one("warden_fence_duration_seconds_count");
+    one("warden_group_moves_total{group=\"web\",reason=\"holder_lost\"}");
+    one("warden_events_total{kind=\"node_dead\"}");
+    for phase in ["detection", "fence", "placement"] {
+        one(&format!("warden_failover_phase_seconds_count{{phase=\"{phase}\"}}"));
+    }
+    assert_eq!(sample(&page, "warden_timing_seconds{key=\"keepalive\"}"), Some(0.1), "{page}");
+    assert!(sample(&page, "warden_link_last_heard_age_seconds{node=\"beta\",link=\"").is_none());
+
+    // Bad scrapes while the heartbeat goes on: an oversized head, a
+    // malformed one, fifty connections held open, and good scrapes in a
+    // tight loop on another thread.
+    let seen = rig.lines.len();
+    let beats = rig.agents[1].beats.len();
+    let oversized = format!("GET /metrics HTTP/1.1\r\nX-Padding: {}\r\n\r\n", "a".repeat(64 * 1024));
+    let answer = http(endpoint, oversized.as_bytes());
+    assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 431 "), "{answer}");
+    assert!(http(endpoint, b"\x16\x03\x01\x02\x00 not http\r\n\r\n").starts_with("HTTP/1.1 400 "));
+    let held: Vec<std::net::TcpStream> = (0..50).map(|_| std::net::TcpStream::connect(endpoint).unwrap()).collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let hammer = {
+        let stop = Arc::clone(&stop);
+        thread::spawn(move || {
+            let mut answered = 0u32;
+            while !stop.load(Ordering::Relaxed) {
+                answered += u32::from(scrape(endpoint).is_some());
+            }
+            answered
+        })
+    };
+    rig.until("thirty more beats to beta with the endpoint crowded", |r| r.agents[1].beats.len() >= beats + 30);
+    stop.store(true, Ordering::Relaxed);
+    let hammered = hammer.join().unwrap();
+    drop(held);
+    let mut page = String::new();
+    rig.until("a good scrape answered after the crowd", |_| {
+        page = scrape(endpoint).unwrap_or_default();
+        !page.is_empty()
+    });
+    let count = |result: &str| {
+        sample(&page, &format!("warden_metrics_requests_total{{result=\"{result}\"}}")).unwrap_or_default()
+    };
+    assert!(count("too_large") >= 1.0 && count("bad_request") >= 1.0, "{page}");
+    assert!(count("busy") >= 40.0, "the crowd was not refused at once:\n{page}");
+    let late: Vec<&String> =
+        rig.lines[seen..].iter().filter(|l| l.contains("beta is late") || l.contains("held")).collect();
+    assert!(late.is_empty(), "the loop fell behind while scraped ({hammered} pages hammered): {late:?}\n{}", rig.log());
+    promtool_check_metrics(&page);
 }

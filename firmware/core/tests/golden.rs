@@ -22,7 +22,8 @@
 
 use warden_core::controller::Life;
 use warden_core::wire::{
-    decode, encode, Auth, Beat, Body, Decoder, Header, Key, Message, NodeSummary, Op, Refusal, Reply, Request, Role,
+    decode, encode, Auth, Beat, BoardCounters, Body, CountersAnswer, Decoder, FenceAction, FenceOp, FenceReason,
+    FenceResult, Header, HistoryAnswer, Key, Message, NodeSummary, Op, Refusal, Reply, Request, Requester, Role,
     Status, Summary, MAX_FRAME,
 };
 use warden_core::{Duration, GroupId, GroupSet, NodeId};
@@ -117,6 +118,58 @@ fn summary() -> Message {
     down(45, Body::Summary(s))
 }
 
+fn history() -> Message {
+    up(308, Body::Request(Request { id: 11, op: Op::History { back: 1 } }))
+}
+
+/// Entry 1 of 3 (5 recorded): node 1 fenced as dead by the controller,
+/// started 1500 ms ago, confirmed 12 ms after its start.
+fn history_answer() -> Message {
+    down(
+        46,
+        Body::History(HistoryAnswer {
+            id: 11,
+            back: 1,
+            held: 3,
+            total: 5,
+            entry: Some(FenceOp {
+                node: NodeId(1),
+                action: FenceAction::Fence,
+                reason: FenceReason::Dead,
+                by: Requester::Agent(NodeId(0)),
+                started_ago_ms: 1500,
+                took_ms: Some(12),
+                result: FenceResult::Confirmed,
+            }),
+        }),
+    )
+}
+
+fn counters() -> Message {
+    up(309, Body::Request(Request { id: 12, op: Op::Counters }))
+}
+
+/// Up an hour: 2 session rejects, a failed fence record, 3 fences
+/// confirmed, 1 not in time, 2 unfences, 4 relay errors, 300 bad frames.
+fn counters_answer() -> Message {
+    down(
+        47,
+        Body::Counters(CountersAnswer {
+            id: 12,
+            uptime_s: 3600,
+            session_rejects: 2,
+            wrong_node: 0,
+            alarms_dropped: 0,
+            persist_failures: 1,
+            feeds_withheld: 0,
+            fences_confirmed: 3,
+            fences_unconfirmed: 1,
+            unfences: 2,
+            board: BoardCounters { relay_errors: 4, sense_errors: 0, frames_refused: 300 },
+        }),
+    )
+}
+
 fn reply_ok() -> Message {
     down(43, Body::Reply(Reply { id: 5, outcome: Ok(()) }))
 }
@@ -132,7 +185,7 @@ struct Vector {
     crc: &'static str,
 }
 
-fn vectors() -> [Vector; 13] {
+fn vectors() -> [Vector; 17] {
     [
         Vector {
             name: "hello",
@@ -227,6 +280,39 @@ fn vectors() -> [Vector; 13] {
             crc: "1f0102ef9bafcdf8acd19101a18695bb98f5f2f60fb102030904042d422b6b00",
         },
         Vector {
+            name: "history",
+            message: history(),
+            hmac: concat!(
+                "2b0102ef9bafcdf8acd19101a18695bb98f5f2f60fb402030b06011e2c552154",
+                "e971d5f5affeda30c05fba00"
+            ),
+            crc: "1f0102ef9bafcdf8acd19101a18695bb98f5f2f60fb402030b0601bc68356b00",
+        },
+        Vector {
+            name: "history_answer",
+            message: history_answer(),
+            hmac: concat!(
+                "1d0102a18695bb98f5f2f60fef9bafcdf8acd191012e070b0103050101010202",
+                "16dc0b010c0193acee0f4d8192dd3798a449c6a6668b00"
+            ),
+            crc: concat!("1d0102a18695bb98f5f2f60fef9bafcdf8acd191012e070b0103050101010202", "06dc0b010c01047734c100"),
+        },
+        Vector {
+            name: "counters",
+            message: counters(),
+            hmac: concat!("2a0102ef9bafcdf8acd19101a18695bb98f5f2f60fb502030c0726cbd6f1ee71", "523bbfcf65fa6fac0cc000"),
+            crc: "1e0102ef9bafcdf8acd19101a18695bb98f5f2f60fb502030c07a2b8ea3100",
+        },
+        Vector {
+            name: "counters_answer",
+            message: counters_answer(),
+            hmac: concat!(
+                "1b0102a18695bb98f5f2f60fef9bafcdf8acd191012f080c901c020102010503",
+                "01020413ac02b4bf6fa75bad2e69b36296acda51ff9800"
+            ),
+            crc: concat!("1b0102a18695bb98f5f2f60fef9bafcdf8acd191012f080c901c020102010503", "01020407ac020661da9800"),
+        },
+        Vector {
             name: "reply_ok",
             message: reply_ok(),
             hmac: concat!("180102a18695bb98f5f2f60fef9bafcdf8acd191012b040511166fc965d6fdf6", "c88e6c990441f76a7400"),
@@ -263,7 +349,7 @@ fn encoded(message: &Message, auth: &Auth) -> Vec<u8> {
 #[test]
 fn every_body_and_op_has_a_vector() {
     let vectors = vectors();
-    let mut ops = [false; 6];
+    let mut ops = [false; 8];
     let (mut ok, mut refused) = (false, false);
     for v in &vectors {
         match v.message.body {
@@ -275,6 +361,8 @@ fn every_body_and_op_has_a_vector() {
                     Op::Fence { .. } => 3,
                     Op::Unfence { .. } => 4,
                     Op::Describe => 5,
+                    Op::History { .. } => 6,
+                    Op::Counters => 7,
                 };
                 ops[i] = true;
             }
@@ -282,12 +370,18 @@ fn every_body_and_op_has_a_vector() {
                 ok |= outcome.is_ok();
                 refused |= outcome.is_err();
             }
-            Body::Hello | Body::Beat(_) | Body::Status(_) | Body::Probing | Body::Summary(_) => {}
+            Body::Hello
+            | Body::Beat(_)
+            | Body::Status(_)
+            | Body::Probing
+            | Body::Summary(_)
+            | Body::History(_)
+            | Body::Counters(_) => {}
         }
     }
-    assert_eq!(ops, [true; 6]);
+    assert_eq!(ops, [true; 8]);
     assert!(ok && refused);
-    for kind in ["hello", "probing", "beat", "status", "summary"] {
+    for kind in ["hello", "probing", "beat", "status", "summary", "history_answer", "counters_answer"] {
         assert!(vectors.iter().any(|v| v.name == kind));
     }
 }
@@ -353,6 +447,60 @@ fn widest_status_fits_in_a_frame() {
     assert_eq!(encoded(&widest, &hmac()).len(), 89);
     assert_eq!(encoded(&widest, &Auth::Crc).len(), 77);
     assert_eq!(encoded(&status(), &hmac()).len(), 49);
+}
+
+/// The widest history answer (every varint at its widest) fits.
+#[test]
+fn widest_history_answer_fits_in_a_frame() {
+    let widest = Message {
+        header: Header { node: NodeId(u8::MAX), nonce: u64::MAX, echo: u64::MAX, seq: u64::MAX },
+        body: Body::History(HistoryAnswer {
+            id: u32::MAX,
+            back: u8::MAX,
+            held: u8::MAX,
+            total: u32::MAX,
+            entry: Some(FenceOp {
+                node: NodeId(u8::MAX),
+                action: FenceAction::Unfence,
+                reason: FenceReason::AutoUnfence,
+                by: Requester::Agent(NodeId(u8::MAX)),
+                started_ago_ms: u32::MAX,
+                took_ms: Some(u32::MAX),
+                result: FenceResult::Failed,
+            }),
+        }),
+    };
+    // 31 header + 1 variant + 5 id + 2 + 5 total + 1 some + 1 node + 1 + 1
+    // + 2 by + 5 + 6 took + 1 result = 62 payload bytes; + version + 16 tag
+    // + 1 COBS + 1 delimiter = 81.
+    assert_eq!(encoded(&widest, &hmac()).len(), 81);
+    assert!(encoded(&widest, &hmac()).len() <= MAX_FRAME);
+}
+
+/// The widest counters answer (every counter at its widest) fits.
+#[test]
+fn widest_counters_answer_fits_in_a_frame() {
+    let m = u32::MAX;
+    let widest = Message {
+        header: Header { node: NodeId(u8::MAX), nonce: u64::MAX, echo: u64::MAX, seq: u64::MAX },
+        body: Body::Counters(CountersAnswer {
+            id: m,
+            uptime_s: m,
+            session_rejects: m,
+            wrong_node: m,
+            alarms_dropped: m,
+            persist_failures: m,
+            feeds_withheld: m,
+            fences_confirmed: m,
+            fences_unconfirmed: m,
+            unfences: m,
+            board: BoardCounters { relay_errors: m, sense_errors: m, frames_refused: m },
+        }),
+    };
+    // 31 header + 1 variant + 13 × 5 = 97 payload bytes; + version + 16 tag
+    // + 1 COBS + 1 delimiter = 116.
+    assert_eq!(encoded(&widest, &hmac()).len(), 116);
+    assert!(encoded(&widest, &hmac()).len() <= MAX_FRAME);
 }
 
 /// The widest Summary (8 nodes, 32 groups, every varint at its widest) fits.

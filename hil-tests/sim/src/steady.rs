@@ -166,7 +166,11 @@ impl Cluster {
             match out {
                 AgentOutput::Send(m) => self.to_controller.push_back((n, m)),
                 AgentOutput::Step(step) => self.steps.push_back((n, step)),
-                AgentOutput::Event(_) | AgentOutput::Reply { .. } | AgentOutput::Summary(_) => {}
+                AgentOutput::Event(_)
+                | AgentOutput::Reply { .. }
+                | AgentOutput::Summary(_)
+                | AgentOutput::History(_)
+                | AgentOutput::Counters(_) => {}
             }
         }
     }

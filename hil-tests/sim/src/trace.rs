@@ -109,6 +109,8 @@ fn describe_body(body: &Body) -> String {
         Body::Request(r) => format!("Request {:?}", r.op),
         Body::Reply(r) => format!("Reply {:?}", r.outcome),
         Body::Summary(s) => format!("Summary for request {}", s.id),
+        Body::History(h) => format!("History entry {} of {} for request {}", h.back, h.held, h.id),
+        Body::Counters(c) => format!("Counters for request {}", c.id),
     }
 }
 

@@ -11,7 +11,7 @@
 //!     [--profile K/D,...]                  controller (--controllers linux,qemu)
 //!     [--controllers linux,qemu]
 //! warden-rig bench fence --runs N         Pacemaker's stonith_admin --fence through fence_warden
-//! warden-rig soak --minutes M [--stress [cpu|vm|io]]
+//! warden-rig soak --minutes M [--stress [cpu|vm|io]] [--scrape-load]
 //!                                          unwanted failovers of an idle cluster
 //! warden-rig cleanup                       remove what a crashed run left
 //! ```
@@ -89,6 +89,12 @@ enum Command {
         /// vm (memory pressure) or io (an fsync storm on the rig's disk).
         #[arg(long, num_args = 0..=1, default_missing_value = "cpu", value_name = "LOAD")]
         stress: Option<soak::Load>,
+        /// Load every metrics endpoint meanwhile (the controller's and each
+        /// agent's), from the client: a crowd of idle connections every other
+        /// 10 s, malformed, oversized and unfinished requests, and good
+        /// scrapes 5 ms apart.
+        #[arg(long)]
+        scrape_load: bool,
         #[command(flatten)]
         run: RunArgs,
     },
@@ -351,12 +357,12 @@ fn run(command: Command) -> Result<bool, RigError> {
             }
             Ok(passed)
         }
-        Command::Soak { minutes, stress, run } => {
+        Command::Soak { minutes, stress, scrape_load, run } => {
             if !(minutes > 0.0 && minutes <= 24.0 * 60.0) {
                 return Err(RigError::Options(format!("--minutes {minutes}: from above 0 to 1440")));
             }
             let length = Duration::from_secs_f64(minutes * 60.0);
-            let report = soak::run(length, stress, run.options(), |done, unwanted| {
+            let report = soak::run(length, stress, scrape_load, run.options(), |done, unwanted| {
                 eprintln!(
                     "warden-rig: soak {:.0}/{:.0} s, {unwanted} unwanted events",
                     done.as_secs_f64(),

@@ -1,6 +1,6 @@
 //! The controller's console lines, parsed into what the rig waits for and
 //! measures (the lines `warden-controller` prints for every transition:
-//! `[   12.345s] node alpha is dead`).
+//! `[2026-12-02T13:34:36.693Z] node alpha is dead`; the stamp is not read).
 
 /// What a console line says.
 #[derive(Debug, Clone, PartialEq, Eq)]

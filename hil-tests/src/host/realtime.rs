@@ -58,3 +58,22 @@ pub fn normal_scheduling() -> Result<(), String> {
     )
     .map_err(|e| format!("{e:?}"))
 }
+
+/// Puts the calling thread under `SCHED_IDLE`: it runs only on CPU time
+/// nothing else wants. The rig's load generators use it, so that a load
+/// aimed at a daemon takes CPU from no one but itself, as a load from
+/// another machine would: the rig's own lines (their kworkers, the
+/// network's softirq threads) and the daemons' threads, whatever their
+/// priority, come first.
+///
+/// # Errors
+///
+/// What the system said.
+pub fn idle_scheduling() -> Result<(), String> {
+    set_thread_priority_and_policy(
+        thread_native_id(),
+        ThreadPriority::Crossplatform(ThreadPriorityValue::try_from(0u8).map_err(|e| format!("{e:?}"))?),
+        ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle),
+    )
+    .map_err(|e| format!("{e:?}"))
+}

@@ -28,6 +28,9 @@ pub const NEEDED: &[Tool] = &[
 /// The CPU hog `soak --stress` prefers (busy threads otherwise).
 pub const STRESS: Tool = Tool { name: "stress-ng", install: "apt-get install stress-ng" };
 
+/// Prometheus's checker of metrics pages, for the metrics checks.
+pub const PROMTOOL: Tool = Tool { name: "promtool", install: "apt-get install prometheus" };
+
 /// The emulator of `--controller qemu`.
 pub const QEMU: Tool = Tool { name: "qemu-system-arm", install: "apt-get install qemu-system-arm" };
 

@@ -597,6 +597,26 @@ impl Rig {
         self.topology.client.name()
     }
 
+    /// The client's network namespace file (for threads that enter it).
+    #[must_use]
+    pub fn client_netns_path(&self) -> PathBuf {
+        self.topology.client.path()
+    }
+
+    /// Where the Linux controller serves its metrics (`None`: the firmware
+    /// under QEMU has none).
+    #[must_use]
+    pub fn controller_metrics(&self) -> Option<std::net::SocketAddr> {
+        (self.options.controller == ControllerKind::Linux)
+            .then(|| (self.layout.plan.controller, config::CONTROLLER_METRICS_PORT).into())
+    }
+
+    /// Where server `index`'s agent serves its metrics, on its base address.
+    #[must_use]
+    pub fn agent_metrics(&self, index: usize) -> std::net::SocketAddr {
+        (self.layout.plan.server(index), config::AGENT_METRICS_PORT).into()
+    }
+
     /// Whether server `index`'s relay is on.
     #[must_use]
     pub fn relay(&self, index: usize) -> bool {

@@ -105,6 +105,10 @@ pub const MAX_MOVES: u32 = 8;
 pub const UDP_PORT: u16 = 694;
 /// The Linux controller's operator endpoint's port, on its network port.
 pub const OPERATOR_PORT: u16 = 7694;
+/// The Linux controller's metrics endpoint's port, on its network port.
+pub const CONTROLLER_METRICS_PORT: u16 = 9664;
+/// The agents' metrics endpoints' port, on every address of each server.
+pub const AGENT_METRICS_PORT: u16 = 9665;
 
 /// The cluster file.
 #[must_use]
@@ -128,6 +132,8 @@ pub fn cluster_toml(layout: &Layout, options: &Options) -> String {
     // that refuses stops the run rather than running it otherwise.
     let _ = writeln!(t, "\n[agent]\nprobe_interval = \"10s\"\nmlock = {}", options.agent_mlock);
     let _ = writeln!(t, "realtime_priority = {}", options.agent_realtime.unwrap_or(0));
+    // Every address: a server's base address comes and goes with its power.
+    let _ = writeln!(t, "metrics = \"0.0.0.0:{AGENT_METRICS_PORT}\"");
     for (i, node) in layout.nodes.iter().enumerate() {
         let _ = writeln!(t, "\n[[node]]\nname = {}\nrelay = {i}", toml_string(node));
         let _ = writeln!(t, "[node.serial]\ndevice = {}", quoted(&layout.agent_tty(node)));
@@ -176,6 +182,7 @@ pub fn controller_toml(layout: &Layout, options: &Options) -> String {
     let _ = writeln!(t, "sense_interval = {}", ms(options.sense_interval));
     let _ = writeln!(t, "mlock = true\nrealtime_priority = {}", options.controller_realtime.unwrap_or(0));
     let _ = writeln!(t, "operator = \"{}:{OPERATOR_PORT}\"", layout.plan.controller);
+    let _ = writeln!(t, "metrics = \"{}:{CONTROLLER_METRICS_PORT}\"", layout.plan.controller);
     let _ = writeln!(
         t,
         "\n[relay_module]\ndevice = {}\nchannels = {}\nanswer_timeout = \"1s\"",

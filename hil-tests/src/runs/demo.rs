@@ -74,6 +74,13 @@ pub fn run(mut options: Options) -> Result<Verdict, RigError> {
     if code != 0 {
         println!("   (wardenctl status exited {code})");
     }
+    println!("\n   `wardenctl history --json` on {other}:");
+    let (code, text) = rig.wardenctl(other_index, &["history", "--json"])?;
+    println!("   | {}", text.trim());
+    let history: serde_json::Value = serde_json::from_str(text.trim()).unwrap_or_default();
+    let entries = history["history"]["entries"].as_array().cloned().unwrap_or_default();
+    let fence = entries.iter().find(|e| e["action"] == "fence" && e["node"] == victim.as_str());
+    let unfenced = entries.iter().find(|e| e["action"] == "unfence" && e["node"] == victim.as_str());
 
     step("5. Verdict");
     rig.timeline().set_narration(Narration::Quiet);
@@ -81,6 +88,23 @@ pub fn run(mut options: Options) -> Result<Verdict, RigError> {
     let record = rig.finish();
     let mut verdict = Verdict::new("demo");
     verdict.timings = f.timings();
+    verdict.check(
+        &format!("wardenctl history lists the fence of {victim} with its times, and the unfence"),
+        code == 0
+            && fence.is_some_and(|e| {
+                e["reason"] == "dead"
+                    && e["requested_by"] == "controller"
+                    && e["result"] == "confirmed"
+                    && e["confirm_ms"].is_u64()
+                    && e["started"].as_str().is_some_and(|s| s.ends_with('Z'))
+            })
+            && unfenced.is_some_and(|e| e["requested_by"] == "agent" && e["via"] == other.as_str()),
+        format!(
+            "exit {code}; fence: {}; unfence: {}",
+            fence.map_or("none".to_owned(), ToString::to_string),
+            unfenced.map_or("none".to_owned(), ToString::to_string)
+        ),
+    );
     verdict.common_checks(&record);
     print!("{}", verdict.render());
     Ok(verdict)

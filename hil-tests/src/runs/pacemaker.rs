@@ -222,16 +222,21 @@ pub fn run(rig: &mut Rig, verdict: &mut Verdict) -> Result<(), RigError> {
         .and_then(|n| n.iter().find(|n| n["name"] == victim.as_str()))
         .cloned()
         .unwrap_or_default();
+    let newest = direct["history"]["entries"][0].clone();
     let (bad_code, bad_text) = rig.wardenctl_direct(&["fence", "gamma"])?;
     verdict.check(
-        &format!("wardenctl --controller, from a host with no agent, sees {victim} fenced and refuses an unknown node"),
+        &format!("wardenctl --controller, from a host with no agent, sees {victim} fenced, the fence in the history, and refuses an unknown node"),
         code == 0
             && seen["life"] == "fenced"
             && seen["powered"] == false
+            && newest["node"] == victim.as_str()
+            && newest["action"] == "fence"
+            && newest["requested_by"] == "operator"
+            && newest["result"] == "confirmed"
             && bad_code == 4
             && bad_text.contains("gamma"),
         format!(
-            "status: exit {code}, {victim} {} / powered {}; fence gamma: exit {bad_code}, {}",
+            "status: exit {code}, {victim} {} / powered {}, newest fence {newest}; fence gamma: exit {bad_code}, {}",
             seen["life"],
             seen["powered"],
             short(&bad_text)

@@ -18,10 +18,12 @@
 use std::time::Duration;
 
 use super::cluster::Rig;
+use super::config::GROUP;
 use super::failover::{follow_failover, is_console, unfence};
 use super::options::Options;
 use crate::controller::console::ConsoleKind;
 use crate::hardware::serial::LineFault;
+use crate::watch::scrape::{self, sample};
 use crate::watch::timeline::{Entry, Happening};
 use crate::watch::verdict::Verdict;
 use crate::RigError;
@@ -281,6 +283,73 @@ fn failover(rig: &mut Rig, scenario: Scenario, verdict: &mut Verdict) -> Result<
             group["placed_on"],
             rig.holder().map_or("no single server", |i| rig.name(i))
         ),
+    );
+    if scenario == Scenario::PowerLoss {
+        metrics_agree(rig, other_index, verdict)?;
+    }
+    Ok(())
+}
+
+/// The metrics pages of the controller (the Linux one) and of the new
+/// holder's agent, scraped from the client: promtool has nothing to say of
+/// them, and they tell what the controller's status does (each node's life
+/// and power, where the group is placed and who holds it, the fence).
+fn metrics_agree(rig: &mut Rig, holder: usize, verdict: &mut Verdict) -> Result<(), RigError> {
+    let netns = rig.client_netns_path();
+    let name = rig.name(holder).to_owned();
+    let mut pages = vec![(format!("{name}'s agent"), scrape::scrape(&netns, rig.agent_metrics(holder))?)];
+    let controller = match rig.controller_metrics() {
+        Some(at) => Some(scrape::scrape(&netns, at)?),
+        None => None,
+    };
+    if let Some(page) = &controller {
+        pages.push(("the controller".to_owned(), page.clone()));
+    }
+    let mut wrong = Vec::new();
+    for (whose, page) in &pages {
+        if let Err(said) = scrape::promtool_check(page)? {
+            wrong.push(format!("promtool on {whose}'s page: {said}"));
+        }
+    }
+    let status = rig.ask("status")?;
+    let group = status["status"]["groups"].as_array().and_then(|g| g.first()).cloned().unwrap_or_default();
+    if group["held_by"] != serde_json::json!([name]) {
+        wrong.push(format!("the status says {GROUP} is held by {}", group["held_by"]));
+    }
+    let mut want = |page: &str, series: String, value: f64| {
+        let got = sample(page, &series);
+        if got != Some(value) {
+            wrong.push(format!("{series} is {got:?}, not {value}"));
+        }
+    };
+    let agent = &pages[0].1;
+    want(agent, format!("warden_agent_connected{{node=\"{name}\"}}"), 1.0);
+    want(agent, format!("warden_agent_group{{node=\"{name}\",group=\"{GROUP}\",condition=\"holds\"}}"), 1.0);
+    if let Some(page) = &controller {
+        for node in status["status"]["nodes"].as_array().map(Vec::as_slice).unwrap_or_default() {
+            let (n, life, power) = (node["name"].as_str(), node["life"].as_str(), node["power"].as_str());
+            let (Some(n), Some(life), Some(power)) = (n, life, power) else { continue };
+            want(page, format!("warden_node_life{{node=\"{n}\",life=\"{life}\"}}"), 1.0);
+            want(page, format!("warden_node_power{{node=\"{n}\",power=\"{power}\"}}"), 1.0);
+        }
+        let placed = group["placed_on"].as_str().unwrap_or("nowhere");
+        want(page, format!("warden_group_placed{{group=\"{GROUP}\",node=\"{placed}\"}}"), 1.0);
+        want(page, "warden_fence_operations_total{result=\"confirmed\"}".to_owned(), 1.0);
+        want(page, "warden_failover_phase_seconds_count{phase=\"placement\"}".to_owned(), 1.0);
+    }
+    let families = |page: &str| page.lines().filter(|l| l.starts_with("# TYPE ")).count();
+    verdict.check(
+        "the metrics pages pass promtool and agree with the status",
+        wrong.is_empty(),
+        if wrong.is_empty() {
+            pages
+                .iter()
+                .map(|(whose, page)| format!("{whose}: {} families", families(page)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        } else {
+            wrong.join("; ")
+        },
     );
     Ok(())
 }

@@ -1,9 +1,12 @@
-//! `warden-rig soak --minutes M [--stress]`: an idle cluster left alone,
-//! counting what should not happen: any fence, any group move, any node
-//! declared dead (unwanted failovers), and the near misses (a node
-//! reported late). With `--stress` every core is kept busy meanwhile by a
-//! CPU hog the rig starts and stops (`stress-ng` when installed, busy
-//! threads otherwise).
+//! `warden-rig soak --minutes M [--stress] [--scrape-load]`: an idle
+//! cluster left alone, counting what should not happen: any fence, any
+//! group move, any node declared dead (unwanted failovers), and the near
+//! misses (a node reported late). With `--stress` every core is kept busy
+//! meanwhile by a CPU hog the rig starts and stops (`stress-ng` when
+//! installed, busy threads otherwise). With `--scrape-load` every metrics
+//! endpoint (the Linux controller's, each agent's) is loaded meanwhile from
+//! the client ([`ScrapeLoad`]): nothing a client of the endpoint does may
+//! make a beat late.
 //!
 //! A stall watch runs beside it: a thread of the rig at the rig's real-time
 //! priority that sleeps [`STALL_TICK`] at a time and records every wake-up
@@ -25,6 +28,7 @@ use super::options::Options;
 use crate::controller::console::ConsoleKind;
 use crate::host::signals;
 use crate::host::tools::{self, STRESS};
+use crate::watch::scrape::{self, LoadCounts, ScrapeLoad};
 use crate::watch::stats::ms;
 use crate::watch::timeline::{Entry, Happening};
 use crate::watch::verdict::Verdict;
@@ -275,6 +279,8 @@ pub struct SoakReport {
     pub unwanted: Vec<String>,
     /// Nodes reported late.
     pub late: Vec<String>,
+    /// Of those, the ones with no machine stall within a deadtime.
+    pub late_without_stall: usize,
     /// Client gaps during the soak.
     pub gaps: Vec<Duration>,
     /// The checks (common ones and "no unwanted failover").
@@ -285,6 +291,48 @@ pub struct SoakReport {
     pub load: HostLoad,
     /// Machine stalls seen by the stall watch: when, and how long.
     pub stalls: Vec<(Duration, Duration)>,
+    /// With `--scrape-load`: each endpoint, what the load got from it, and
+    /// what the endpoint counted itself (`warden_metrics_requests_total`).
+    pub scraped: Vec<Scraped>,
+}
+
+/// One metrics endpoint under `--scrape-load`.
+#[derive(Debug, Clone)]
+pub struct Scraped {
+    /// Whose it is.
+    pub name: String,
+    /// Where it listens.
+    pub at: std::net::SocketAddr,
+    /// What the load got.
+    pub load: LoadCounts,
+    /// What the endpoint counted, by result, as its page said afterwards
+    /// (empty when it could not be scraped).
+    pub counted: Vec<(String, f64)>,
+}
+
+/// How long an endpoint may take to answer a good scrape once the load
+/// has stopped (its workers let the last idle clients go within 2 s).
+const RECOVER: Duration = Duration::from_secs(10);
+
+/// The endpoints of `rig`: the Linux controller's and each agent's.
+fn endpoints(rig: &Rig) -> Vec<(String, std::net::SocketAddr)> {
+    let mut targets: Vec<(String, std::net::SocketAddr)> =
+        rig.controller_metrics().map(|at| ("controller".to_owned(), at)).into_iter().collect();
+    targets.extend(rig.nodes().iter().enumerate().map(|(i, n)| (format!("{n} agent"), rig.agent_metrics(i))));
+    targets
+}
+
+/// A good scrape of `at` once the load has stopped: the page, or why not.
+fn scrape_after(rig: &Rig, at: std::net::SocketAddr) -> Result<String, String> {
+    let until = Instant::now() + RECOVER;
+    loop {
+        match scrape::scrape(&rig.client_netns_path(), at) {
+            Ok(page) => return Ok(page),
+            Err(e) if Instant::now() >= until => return Err(e.to_string()),
+            // Refused while the last idle clients are let go: ask again.
+            Err(_) => std::thread::yield_now(),
+        }
+    }
 }
 
 fn unwanted(e: &Entry) -> Option<String> {
@@ -311,6 +359,7 @@ fn unwanted(e: &Entry) -> Option<String> {
 pub fn run(
     length: Duration,
     stress: Option<Load>,
+    scrape_load: bool,
     options: Options,
     mut progress: impl FnMut(Duration, usize),
 ) -> Result<SoakReport, RigError> {
@@ -322,11 +371,17 @@ pub fn run(
         "agent_mlock": options.agent_mlock,
         "controller_realtime_priority": options.controller_realtime,
         "media": if options.udp() { "serial+udp" } else { "serial" },
+        "scrape_load": scrape_load,
     });
     let rig = Rig::up(options)?;
     let watch = StallWatch::start(rig.timeline().clone())?;
     let hog = stress.map(|load| Hog::start(length, load, rig.run_dir())).transpose()?;
     let stress = hog.as_ref().map(Hog::describe);
+    let load = if scrape_load {
+        Some(ScrapeLoad::start(&rig.client_netns_path(), &endpoints(&rig), length + Duration::from_secs(5))?)
+    } else {
+        None
+    };
     let start = rig.timeline().now();
     let stalled_before = cpu_stall_total();
     let end = Instant::now() + length;
@@ -347,6 +402,26 @@ pub fn run(
         progress(rig.timeline().now().saturating_sub(start), seen);
     }
     let _ = seen;
+    let loaded = load.map(ScrapeLoad::finish).unwrap_or_default();
+    let mut scraped = Vec::new();
+    let mut unanswered = Vec::new();
+    for (name, at, load) in loaded {
+        let counted = match scrape_after(&rig, at) {
+            Ok(page) => page
+                .lines()
+                .filter_map(|l| {
+                    let rest = l.strip_prefix("warden_metrics_requests_total{result=\"")?;
+                    let (result, value) = rest.split_once("\"} ")?;
+                    Some((result.to_owned(), value.parse().ok()?))
+                })
+                .collect(),
+            Err(why) => {
+                unanswered.push(format!("{name} ({at}): {why}"));
+                Vec::new()
+            }
+        };
+        scraped.push(Scraped { name, at, load, counted });
+    }
     drop(hog);
     let stalls = watch.finish();
     let soaked = rig.timeline().now().saturating_sub(start);
@@ -368,9 +443,34 @@ pub fn run(
             _ => None,
         })
         .collect();
+    // A late warning within a deadtime of a machine stall is the machine's:
+    // every thread, the stall watch's at the rig's real-time priority too,
+    // was held up together.
+    let late_times: Vec<Duration> = during
+        .iter()
+        .filter(|e| matches!(&e.what, Happening::Controller(c) if matches!(c.kind, ConsoleKind::NodeLate(_))))
+        .map(|e| e.at)
+        .collect();
+    let deadtime = settings["deadtime_ms"].as_u64().map_or(Duration::from_millis(100), Duration::from_millis);
+    let late_without_stall =
+        late_times.iter().filter(|t| !stalls.iter().any(|(at, _)| at.abs_diff(**t) <= deadtime)).count();
     let gaps: Vec<Duration> =
         record.probe.gaps.iter().filter(|g| g.from >= start).map(crate::watch::probe::Gap::length).collect();
-    let mut verdict = Verdict::new(if stress.is_some() { "soak with both cores busy" } else { "soak idle" });
+    let mut verdict = Verdict::new(match (stress.is_some(), scrape_load) {
+        (true, _) => "soak with both cores busy",
+        (false, true) => "soak under scrape load",
+        (false, false) => "soak idle",
+    });
+    if scrape_load {
+        verdict.check(
+            "every metrics endpoint answers again once the scrape load stops",
+            unanswered.is_empty(),
+            if unanswered.is_empty() { format!("{} endpoints", scraped.len()) } else { unanswered.join("; ") },
+        );
+        let total = |f: fn(&LoadCounts) -> u64| scraped.iter().map(|s| f(&s.load)).sum::<u64>();
+        verdict.counts.push(("scrape_connections", total(|l| l.connections)));
+        verdict.counts.push(("scrape_pages", total(|l| l.pages)));
+    }
     verdict.check(
         "no unwanted failover",
         unwanted.is_empty(),
@@ -393,9 +493,22 @@ pub fn run(
     );
     verdict.common_checks(&record);
     verdict.counts.push(("late_warnings", late.len() as u64));
+    verdict.counts.push(("late_warnings_without_machine_stall", late_without_stall as u64));
     verdict.counts.push(("client_gaps", gaps.len() as u64));
     verdict.counts.push(("machine_stalls", stalls.len() as u64));
-    Ok(SoakReport { length: soaked, stress, unwanted, late, gaps, verdict, settings, load, stalls })
+    Ok(SoakReport {
+        length: soaked,
+        stress,
+        unwanted,
+        late,
+        late_without_stall,
+        gaps,
+        verdict,
+        settings,
+        load,
+        stalls,
+        scraped,
+    })
 }
 
 /// The time a report line starts with (`12.345 s ...`).
@@ -408,11 +521,14 @@ impl SoakReport {
     #[must_use]
     pub fn render(&self) -> String {
         let mut out = format!(
-            "soak {:.0} s{}: {} unwanted failover events, {} late warnings, {} client gaps{}\n",
+            "soak {:.0} s{}{}: {} unwanted failover events, {} late warnings ({} with no machine stall within a \
+             deadtime), {} client gaps{}\n",
             self.length.as_secs_f64(),
             self.stress.as_ref().map_or(String::new(), |s| format!(" under {s}")),
+            if self.scraped.is_empty() { "" } else { " under scrape load" },
             self.unwanted.len(),
             self.late.len(),
+            self.late_without_stall,
             self.gaps.len(),
             self.gaps.iter().max().map_or(String::new(), |m| format!(" (longest {:.1} ms)", ms(*m)))
         );
@@ -428,6 +544,33 @@ impl SoakReport {
             self.stalls.len(),
             self.stalls.iter().map(|(_, d)| *d).max().map_or(String::new(), |m| format!(" (longest {} ms)", ms(m)))
         ));
+        if !self.scraped.is_empty() {
+            out.push_str(&format!(
+                "scrape load from the client, per endpoint: {} idle connections held open (reopened every second) \
+                 every other {} s, malformed, oversized and unfinished requests (one every 50 ms), good scrapes 5 ms \
+                 apart (10 ms after a refusal)\n",
+                scrape::CROWD,
+                scrape::CROWD_PHASE.as_secs()
+            ));
+            out.push_str(&format!(
+                "  {:<14} {:>11} {:>8} {:>9} {:>9} {:>7} {:>7}   endpoint counted\n",
+                "endpoint", "connections", "pages", "refused", "bad->4xx", "other", "failed"
+            ));
+            for s in &self.scraped {
+                let counted: Vec<String> = s.counted.iter().map(|(r, n)| format!("{r}={n}")).collect();
+                out.push_str(&format!(
+                    "  {:<14} {:>11} {:>8} {:>9} {:>9} {:>7} {:>7}   {}\n",
+                    s.name,
+                    s.load.connections,
+                    s.load.pages,
+                    s.load.refused,
+                    s.load.bad_answered,
+                    s.load.other,
+                    s.load.failed,
+                    if counted.is_empty() { "(no page)".to_owned() } else { counted.join(" ") }
+                ));
+            }
+        }
         let stalls =
             self.stalls.iter().map(|(at, d)| format!("{:.3} s machine stall of {} ms", at.as_secs_f64(), ms(*d)));
         let mut lines: Vec<String> = self.unwanted.iter().chain(&self.late).cloned().chain(stalls).collect();
@@ -449,8 +592,20 @@ impl SoakReport {
             "host": {"loadavg": self.load.loadavg, "cpu_pressure": self.load.cpu_pressure},
             "unwanted": self.unwanted,
             "late": self.late,
+            "late_without_machine_stall": self.late_without_stall,
             "client_gaps_ms": self.gaps.iter().map(|g| ms(*g)).collect::<Vec<_>>(),
             "machine_stalls": self.stalls.iter().map(|(at, d)| json!({"at_s": at.as_secs_f64(), "ms": ms(*d)})).collect::<Vec<_>>(),
+            "scrape_load": self.scraped.iter().map(|s| json!({
+                "endpoint": s.name,
+                "at": s.at.to_string(),
+                "connections": s.load.connections,
+                "pages": s.load.pages,
+                "refused": s.load.refused,
+                "bad_answered": s.load.bad_answered,
+                "other": s.load.other,
+                "failed": s.load.failed,
+                "counted": s.counted.iter().map(|(r, n)| (r.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
+            })).collect::<Vec<_>>(),
             "verdict": self.verdict.to_json(),
         })
     }

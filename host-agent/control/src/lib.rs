@@ -42,6 +42,9 @@ pub enum ControlRequest {
     Status {},
     /// The cluster as the controller sees it (relayed as `Op::Describe`).
     Cluster {},
+    /// The controller's last fences and unfences (relayed as
+    /// `Op::History`, one entry a request).
+    History {},
     /// An operator command for the controller.
     Request {
         /// The command.
@@ -110,6 +113,11 @@ pub enum ControlReply {
     Cluster {
         /// The cluster as the controller sees it.
         cluster: ClusterStatus,
+    },
+    /// The answer to [`ControlRequest::History`].
+    History {
+        /// The controller's last fences and unfences, newest first.
+        history: FenceHistory,
     },
     /// The controller accepted the request; it takes effect through beats.
     Accepted {
@@ -244,6 +252,67 @@ impl ClusterStatus {
             })
             .collect();
         Self { controller_uptime_s: summary.uptime_s, nodes, groups }
+    }
+}
+
+/// The controller's last fences and unfences.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FenceHistory {
+    /// Fences and unfences since the controller started (the oldest have
+    /// left the list).
+    pub total: u32,
+    /// The entries, newest first.
+    pub entries: Vec<FenceEntry>,
+}
+
+/// One fence or unfence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FenceEntry {
+    /// The node.
+    pub node: String,
+    /// `fence` or `unfence`.
+    pub action: String,
+    /// `dead`, `stuck`, `release_overdue`, `operator`, `auto_unfence`.
+    pub reason: String,
+    /// `controller`, `operator` (on the controller), or `agent` (an
+    /// operator's request relayed by `via`'s agent).
+    pub requested_by: String,
+    /// The node whose agent relayed the request, for `agent`.
+    pub via: Option<String>,
+    /// When it started: RFC 3339, UTC, ms (the asker's clock less the
+    /// controller's "started ... ago").
+    pub started: String,
+    /// Milliseconds from its start to its confirmation (or failure);
+    /// `None` while under way.
+    pub confirm_ms: Option<u32>,
+    /// `pending`, `confirmed`, `unconfirmed` or `failed`.
+    pub result: String,
+}
+
+impl FenceEntry {
+    /// The wire's entry with the cluster file's names, its start placed on
+    /// the wall clock `now`.
+    #[must_use]
+    pub fn from_wire(
+        op: &warden_core::wire::FenceOp,
+        config: &warden_cluster::ClusterFile,
+        now: std::time::SystemTime,
+    ) -> Self {
+        let name = |n: warden_core::NodeId| config.node(n).map_or_else(|| format!("node {}", n.0), |c| c.name.clone());
+        let started = now.checked_sub(Duration::from_millis(u64::from(op.started_ago_ms))).unwrap_or(now);
+        Self {
+            node: name(op.node),
+            action: op.action.name().to_owned(),
+            reason: op.reason.name().to_owned(),
+            requested_by: op.by.name().to_owned(),
+            via: match op.by {
+                warden_core::wire::Requester::Agent(n) => Some(name(n)),
+                _ => None,
+            },
+            started: humantime::format_rfc3339_millis(started).to_string(),
+            confirm_ms: op.took_ms,
+            result: op.result.name().to_owned(),
+        }
     }
 }
 
@@ -446,6 +515,15 @@ impl Client {
     /// The cluster as the controller sees it, through the agent.
     pub fn cluster(&mut self) -> Result<ControlReply, ClientError> {
         self.call(&ControlRequest::Cluster {})
+    }
+
+    /// The controller's last fences and unfences, through the agent.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] when the agent cannot be asked.
+    pub fn history(&mut self) -> Result<ControlReply, ClientError> {
+        self.call(&ControlRequest::History {})
     }
 
     /// Relays an operator command to the controller through the agent.

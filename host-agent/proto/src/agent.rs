@@ -3,7 +3,9 @@
 
 use std::collections::VecDeque;
 
-use warden_core::wire::{Beat, Body, Initiator, Message, Op, Role, SessionError, Status, Summary};
+use warden_core::wire::{
+    Beat, Body, CountersAnswer, HistoryAnswer, Initiator, Message, Op, Role, SessionError, Status, Summary,
+};
 use warden_core::{Duration, GroupId, GroupSet, Instant, NodeId, MAX_GROUPS};
 
 use super::event::{AgentEvent, RequestOutcome};
@@ -75,6 +77,12 @@ pub enum AgentOutput {
     /// The controller described the cluster, answering the `Op::Describe`
     /// request whose id the summary carries.
     Summary(Summary),
+    /// One entry of the controller's fence history, answering the
+    /// `Op::History` request whose id it carries.
+    History(HistoryAnswer),
+    /// The controller's counters, answering the `Op::Counters` request
+    /// whose id they carry.
+    Counters(CountersAnswer),
 }
 
 /// Why an operator request could not be sent.
@@ -203,13 +211,17 @@ impl Agent {
         }
         match message.body {
             Body::Beat(beat) => self.receive_beat(now, &message, beat),
-            Body::Reply(_) | Body::Summary(_) => {
+            Body::Reply(_) | Body::Summary(_) | Body::History(_) | Body::Counters(_) => {
                 if self.session.accept(&message.header).is_err() {
                     self.stats.session_rejects = self.stats.session_rejects.saturating_add(1);
                 } else if let Body::Reply(reply) = message.body {
                     self.outputs.push_back(AgentOutput::Reply { id: reply.id, outcome: reply.outcome });
                 } else if let Body::Summary(summary) = message.body {
                     self.outputs.push_back(AgentOutput::Summary(summary));
+                } else if let Body::History(answer) = message.body {
+                    self.outputs.push_back(AgentOutput::History(answer));
+                } else if let Body::Counters(counters) = message.body {
+                    self.outputs.push_back(AgentOutput::Counters(counters));
                 }
             }
             Body::Hello | Body::Status(_) | Body::Request(_) | Body::Probing => {

@@ -60,6 +60,7 @@ impl Rig {
                 AgentOutput::Event(e) => self.events.push(e),
                 AgentOutput::Reply { id, outcome } => self.replies.push((id, outcome)),
                 AgentOutput::Summary(s) => self.summaries.push(s),
+                AgentOutput::History(_) | AgentOutput::Counters(_) => {}
             }
         }
     }

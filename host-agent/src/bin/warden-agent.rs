@@ -99,6 +99,9 @@ struct CheckArgs {
 }
 
 fn main() -> ExitCode {
+    if let Some(exit) = warden_manual::hook::<Cli>(warden_manual::Section::Admin) {
+        return exit;
+    }
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => run(args),

@@ -259,6 +259,25 @@ impl Links {
         }
     }
 
+    /// Each link's figures for the metrics.
+    pub(crate) fn metrics_rows(&self) -> Vec<super::metrics::LinkRow> {
+        self.slots
+            .iter()
+            .map(|s| super::metrics::LinkRow {
+                open: s.open.is_some(),
+                sent: s.sent,
+                send_errors: s.send_errors,
+                decode: s.decoder.stats(),
+                last_frame: s.last_frame,
+            })
+            .collect()
+    }
+
+    /// Each link's name, in order.
+    pub(crate) fn names(&self) -> Vec<String> {
+        self.slots.iter().map(|s| s.name.clone()).collect()
+    }
+
     /// Each link at a glance.
     pub(crate) fn status(&self, now: Instant) -> Vec<LinkStatus> {
         self.slots

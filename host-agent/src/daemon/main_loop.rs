@@ -17,7 +17,7 @@ use nix::sys::signal::Signal;
 use warden_bsp::linux::DevWatchdog;
 use warden_bsp::Watchdog;
 use warden_core::controller::CommandError;
-use warden_core::wire::{Auth, Op, Role, Summary};
+use warden_core::wire::{Auth, Op, Summary};
 use warden_core::{GroupId, GroupSet};
 
 use super::alert::{Alert, AlertFailed, Alerts};
@@ -27,6 +27,7 @@ use super::control_server::{Asked, ControlServer};
 use super::journal;
 use super::links::{Links, Received};
 use super::mailbox::{Mailbox, Post};
+use super::metrics::{self, Metrics, Seen};
 use super::notify::Notifier;
 use super::ping::{self, NetScore};
 use super::workers::{StepDone, Worker};
@@ -37,8 +38,8 @@ use warden_agent_proto::{Action, Agent, AgentEvent, AgentOutput, RequestError, S
 use warden_bsp::linux::realtime;
 use warden_cluster::{ClusterFile, NodeConfig};
 use warden_control::{
-    AgentStatus, ClusterStatus, ControlReply, ControlRequest, Counters, ErrorKind, EventRecord, OperatorOp,
-    REQUEST_TIMEOUT,
+    AgentStatus, ClusterStatus, ControlReply, ControlRequest, Counters, ErrorKind, EventRecord, FenceEntry,
+    FenceHistory, OperatorOp, REQUEST_TIMEOUT,
 };
 
 /// Events kept for `status`.
@@ -94,12 +95,17 @@ pub(crate) struct Parts {
     pub(crate) watchdog: Option<(DevWatchdog, Duration)>,
 }
 
+/// How often the agent asks the controller for its counters, with metrics on.
+const COUNTERS_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A relayed request waiting for the controller's Reply.
 #[derive(Debug)]
 struct Pending {
     connection: u64,
     id: u32,
     deadline: Instant,
+    /// For a history: the entries gathered so far (one a request).
+    history: Option<Vec<FenceEntry>>,
 }
 
 /// Where a ready descriptor came from.
@@ -130,6 +136,13 @@ struct Daemon {
     alerts_failed: u64,
     watchdog: Option<(DevWatchdog, Duration, Instant)>,
     watchdog_error: Option<String>,
+    /// The metrics endpoint and what the loop keeps for it, when configured.
+    metrics: Option<Metrics>,
+    /// The controller's counters as it last told them (`Op::Counters`,
+    /// asked for the metrics page).
+    controller_counters: Option<(warden_core::wire::CountersAnswer, Instant)>,
+    /// When to ask the controller for its counters next (with metrics only).
+    next_counters: Instant,
     book: Book,
     events: VecDeque<EventRecord>,
     pending: Vec<Pending>,
@@ -184,6 +197,13 @@ pub(crate) fn run(parts: Parts) -> Result<Stopped, DaemonError> {
     let links = Links::open(&node, auth);
     let control = ControlServer::bind(&config.agent.socket).map_err(io_error("control socket"))?;
     let notifier = Notifier::from_env().map_err(io_error("NOTIFY_SOCKET"))?;
+    let metrics = match config.agent.metrics {
+        None => None,
+        Some(listen) => Some(
+            Metrics::start(listen, &config, &node.name, links.names())
+                .map_err(io_error(format!("metrics endpoint http {listen}")))?,
+        ),
+    };
 
     // Every thread is started: the main loop alone may now be raised.
     config
@@ -214,6 +234,9 @@ pub(crate) fn run(parts: Parts) -> Result<Stopped, DaemonError> {
         alerts,
         alerts_failed: 0,
         watchdog_error: None,
+        metrics,
+        controller_counters: None,
+        next_counters: Instant::now(),
         events: VecDeque::new(),
         pending: Vec::new(),
         refused_frames: 0,
@@ -231,6 +254,9 @@ pub(crate) fn run(parts: Parts) -> Result<Stopped, DaemonError> {
         daemon.config.agent.socket.display(),
         if pinging { ", pinging" } else { "" }
     ));
+    if let Some(m) = &daemon.metrics {
+        journal::notice(&format!("metrics on http://{}/metrics", m.listen()));
+    }
     daemon.notifier.status("starting: probing every resource");
     Ok(daemon.run())
 }
@@ -252,6 +278,7 @@ impl Daemon {
             self.links.reopen_due(now);
             self.expire_requests(now);
             self.feed_watchdogs(now);
+            self.publish_metrics(now);
         }
     }
 
@@ -267,6 +294,7 @@ impl Daemon {
             self.pending.iter().map(|p| p.deadline).min(),
             self.notifier.next_ping(),
             self.watchdog.as_ref().map(|w| w.2),
+            self.metrics.as_ref().map(Metrics::next),
         ]
         .into_iter()
         .flatten()
@@ -392,6 +420,9 @@ impl Daemon {
     /// Records and logs a step that ended.
     fn note_step(&mut self, done: &StepDone) {
         self.in_flight = self.in_flight.saturating_sub(1);
+        if let Some(m) = self.metrics.as_mut() {
+            m.step(done);
+        }
         let step = done.step;
         self.book.record(step, &done.performed);
         let what = format!(
@@ -494,6 +525,24 @@ impl Daemon {
                     self.control.set_waiting(pending.connection, false);
                     self.control.reply(pending.connection, &ControlReply::Cluster { cluster });
                 }
+                AgentOutput::Counters(counters) => self.controller_counters = Some((counters, Instant::now())),
+                AgentOutput::History(answer) => {
+                    let Some(at) = self.pending.iter().position(|p| p.id == answer.id) else { continue };
+                    let pending = self.pending.swap_remove(at);
+                    let mut entries = pending.history.unwrap_or_default();
+                    if let Some(op) = &answer.entry {
+                        entries.push(FenceEntry::from_wire(op, &self.config, std::time::SystemTime::now()));
+                    }
+                    let next = answer.back.saturating_add(1);
+                    if answer.entry.is_some() && next < answer.held {
+                        // The next entry, on the same connection.
+                        self.send_request_gathering(pending.connection, Op::History { back: next }, Some(entries));
+                    } else {
+                        let history = FenceHistory { total: answer.total, entries };
+                        self.control.set_waiting(pending.connection, false);
+                        self.control.reply(pending.connection, &ControlReply::History { history });
+                    }
+                }
             }
         }
         let view = self.agent.view();
@@ -511,6 +560,9 @@ impl Daemon {
     fn event(&mut self, event: &AgentEvent) {
         let message = self.book.event_message(event);
         let group = event.group().map(|g| self.book.group_name(g));
+        if let Some(m) = self.metrics.as_mut() {
+            m.event(event);
+        }
         let failure = matches!(
             event,
             AgentEvent::StartFailed { .. }
@@ -564,6 +616,9 @@ impl Daemon {
                     }
                     Asked::Request(ControlRequest::Request { op }) => self.relay(connection, &op),
                     Asked::Request(ControlRequest::Cluster {}) => self.send_request(connection, Op::Describe),
+                    Asked::Request(ControlRequest::History {}) => {
+                        self.send_request_gathering(connection, Op::History { back: 0 }, Some(Vec::new()));
+                    }
                 }
             }
             self.drain_outputs();
@@ -604,10 +659,15 @@ impl Daemon {
 
     /// Sends `op` to the controller; the connection waits for the answer.
     fn send_request(&mut self, connection: u64, op: Op) {
+        self.send_request_gathering(connection, op, None);
+    }
+
+    /// [`Self::send_request`], carrying the history entries gathered so far.
+    fn send_request_gathering(&mut self, connection: u64, op: Op, history: Option<Vec<FenceEntry>>) {
         match self.agent.request(self.clock.now(), op) {
             Ok(id) => {
                 journal::notice(&format!("relaying operator request {id} to the controller: {op:?}"));
-                self.pending.push(Pending { connection, id, deadline: Instant::now() + REQUEST_TIMEOUT });
+                self.pending.push(Pending { connection, id, deadline: Instant::now() + REQUEST_TIMEOUT, history });
                 self.control.set_waiting(connection, true);
             }
             Err(RequestError::NotConnected) => {
@@ -653,6 +713,42 @@ impl Daemon {
         }
     }
 
+    /// Publishes the metrics' snapshot when due (never waits for a scrape),
+    /// and asks the controller for its counters once a second, for the page
+    /// (a firmware controller serves none of its own).
+    fn publish_metrics(&mut self, now: Instant) {
+        if self.metrics.is_none() {
+            return;
+        }
+        if now >= self.next_counters {
+            // Not connected: nothing to ask; the page keeps the last answer.
+            let _ = self.agent.request(self.clock.now(), Op::Counters);
+            self.next_counters = now + COUNTERS_EVERY;
+        }
+        let Some(m) = self.metrics.as_mut() else { return };
+        if !m.due(now) {
+            return;
+        }
+        let eligible: Vec<bool> = self.config.groups.iter().map(|g| g.nodes.contains(&self.node.id)).collect();
+        let counters = Counters {
+            control_rejects: self.control.rejects(),
+            alerts_dropped: self.alerts.as_ref().map_or(0, Alerts::dropped),
+            alerts_failed: self.alerts_failed,
+            ..Counters::default()
+        };
+        let view = self.agent.view();
+        let seen = Seen {
+            view: &view,
+            stats: self.agent.stats(),
+            clock: &self.clock,
+            eligible: &eligible,
+            links: self.links.metrics_rows(),
+            counters,
+            controller: self.controller_counters,
+        };
+        m.publish(now, seen);
+    }
+
     /// The controller's summary with names.
     fn cluster(&self, summary: &Summary) -> ClusterStatus {
         ClusterStatus::from_summary(summary, &self.config)
@@ -689,14 +785,7 @@ impl Daemon {
             connected: view.connected,
             silent: view.silent,
             last_beat_age_ms: view.last_beat.map(|t| now.saturating_since(t).as_millis()),
-            role: view.role.map(|r| {
-                match r {
-                    Role::Listening => "listening",
-                    Role::Member => "member",
-                    Role::Standby => "standby",
-                }
-                .to_owned()
-            }),
+            role: view.role.map(|r| metrics::role_name(r).to_owned()),
             initialized: view.initialized,
             want: self.names(view.want),
             holds: self.names(view.status.holds),

@@ -11,6 +11,8 @@
 //! * [`notify`]: systemd's `Type=notify` and watchdog; the host's own
 //!   watchdog device is fed from the main loop.
 //! * [`journal`]: log lines for journald or a terminal.
+//! * [`metrics`]: Prometheus metrics over HTTP (`[agent] metrics`), from
+//!   snapshots the main loop publishes, served by threads of their own.
 //! * [`main_loop`]: one thread that waits in `poll(2)` on the links, the
 //!   workers' and other threads' [`mailbox`], the control socket and the
 //!   signal handlers' self-pipes, with the protocol half's `poll_timeout`
@@ -29,6 +31,7 @@ pub(crate) mod journal;
 mod links;
 mod mailbox;
 mod main_loop;
+mod metrics;
 mod notify;
 mod ping;
 mod workers;

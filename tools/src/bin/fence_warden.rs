@@ -9,6 +9,9 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    if let Some(exit) = warden_manual::hook_with(warden_tools::fence::manual::page) {
+        return exit;
+    }
     let args: Vec<_> = std::env::args_os().skip(1).collect();
     let exit = warden_tools::fence::run(
         &args,

@@ -38,6 +38,9 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    if let Some(exit) = warden_manual::hook::<Cli>(warden_manual::Section::User) {
+        return exit;
+    }
     match run(&Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -3,6 +3,8 @@
 //! Subcommands:
 //! * `status [--json]`: the cluster as the controller sees it (asked
 //!   through the local agent) and this node's agent.
+//! * `history [--json]`: the controller's last fences and unfences (node,
+//!   reason, who asked, start, time to confirm, result).
 //! * `migrate GROUP NODE`, `standby NODE`, `online NODE`, `fence NODE`,
 //!   `unfence NODE`: operator requests relayed to the controller through
 //!   the local agent's control socket (authenticated like every frame).
@@ -28,7 +30,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use warden_control::OperatorOp;
-use warden_tools::ctl::{choose_socket, direct, run_request, run_status, Exit};
+use warden_tools::ctl::{choose_socket, direct, run_history, run_request, run_status, Exit};
 use warden_tools::import_heartbeat::{import_dir, write_atomic, Options};
 
 /// Warden's operator tool.
@@ -63,6 +65,9 @@ struct Talk {
 enum Command {
     /// The cluster as the controller sees it, and this node's agent.
     Status(Talk),
+    /// The controller's last fences and unfences: node, reason, who asked,
+    /// start, time to confirm, result.
+    History(Talk),
     /// Move GROUP to NODE gracefully (release, then acquire).
     Migrate {
         /// The group's name.
@@ -123,21 +128,26 @@ struct ImportArgs {
 }
 
 fn main() -> ExitCode {
+    if let Some(exit) = warden_manual::hook::<Cli>(warden_manual::Section::Admin) {
+        return exit;
+    }
     let cli = Cli::parse();
-    let (talk, op) = match cli.command {
+    let (talk, ask) = match cli.command {
         Command::ImportHeartbeat(args) => return finish(import_heartbeat(&args)),
-        Command::Status(talk) => (talk, None),
-        Command::Migrate { group, node, talk } => (talk, Some(OperatorOp::Migrate { group, node })),
-        Command::Standby { node, talk } => (talk, Some(OperatorOp::Standby { node })),
-        Command::Online { node, talk } => (talk, Some(OperatorOp::Online { node })),
-        Command::Fence { node, talk } => (talk, Some(OperatorOp::Fence { node })),
-        Command::Unfence { node, talk } => (talk, Some(OperatorOp::Unfence { node })),
+        Command::Status(talk) => (talk, Ask::Status),
+        Command::History(talk) => (talk, Ask::History),
+        Command::Migrate { group, node, talk } => (talk, Ask::Op(OperatorOp::Migrate { group, node })),
+        Command::Standby { node, talk } => (talk, Ask::Op(OperatorOp::Standby { node })),
+        Command::Online { node, talk } => (talk, Ask::Op(OperatorOp::Online { node })),
+        Command::Fence { node, talk } => (talk, Ask::Op(OperatorOp::Fence { node })),
+        Command::Unfence { node, talk } => (talk, Ask::Op(OperatorOp::Unfence { node })),
     };
     if let Some(address) = &talk.controller {
         let config = talk.config.clone().unwrap_or_else(|| PathBuf::from(direct::DEFAULT_CONFIG));
-        let outcome = match &op {
-            None => direct::run_status(address, &config, talk.json),
-            Some(op) => direct::run_request(address, &config, op, talk.json),
+        let outcome = match &ask {
+            Ask::Status => direct::run_status(address, &config, talk.json),
+            Ask::History => direct::run_history(address, &config, talk.json),
+            Ask::Op(op) => direct::run_request(address, &config, op, talk.json),
         };
         print!("{}", outcome.stdout);
         if !outcome.stderr.is_empty() {
@@ -153,9 +163,10 @@ fn main() -> ExitCode {
             return ExitCode::from(Exit::Agent.code());
         }
     };
-    let outcome = match op {
-        None => run_status(choice.path(), talk.json),
-        Some(op) => run_request(choice.path(), op, talk.json),
+    let outcome = match ask {
+        Ask::Status => run_status(choice.path(), talk.json),
+        Ask::History => run_history(choice.path(), talk.json),
+        Ask::Op(op) => run_request(choice.path(), op, talk.json),
     };
     print!("{}", outcome.stdout);
     if !outcome.stderr.is_empty() {
@@ -165,6 +176,14 @@ fn main() -> ExitCode {
         }
     }
     ExitCode::from(outcome.exit.code())
+}
+
+/// What a command asks of the controller.
+#[derive(Debug)]
+enum Ask {
+    Status,
+    History,
+    Op(OperatorOp),
 }
 
 fn finish(result: anyhow::Result<()>) -> ExitCode {

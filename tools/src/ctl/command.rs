@@ -78,16 +78,51 @@ pub fn run_status(socket: &Path, json: bool) -> Outcome {
         Err(e) => Err(e.to_string()),
     };
     let exit = if cluster.is_ok() { Exit::Ok } else { Exit::Controller };
+    // The history only when the controller answered: a silent one is told once.
+    let history = match cluster.as_ref().map(|_| client.history()) {
+        Ok(Ok(ControlReply::History { history })) => Some(history),
+        _ => None,
+    };
     let stdout = if json {
         let value = match &cluster {
-            Ok(c) => serde_json::json!({"agent": agent, "cluster": c, "cluster_error": null}),
-            Err(why) => serde_json::json!({"agent": agent, "cluster": null, "cluster_error": why}),
+            Ok(c) => serde_json::json!({"agent": agent, "cluster": c, "cluster_error": null, "history": history}),
+            Err(why) => serde_json::json!({"agent": agent, "cluster": null, "cluster_error": why, "history": null}),
         };
         format!("{value}\n")
     } else {
-        render::status(&agent, cluster.as_ref().map_err(String::as_str))
+        let mut text = render::status(&agent, cluster.as_ref().map_err(String::as_str));
+        if let Some(h) = history.as_ref().filter(|h| !h.entries.is_empty()) {
+            text.push('\n');
+            text.push_str(&render::recent_fences(h));
+        }
+        text
     };
     Outcome { stdout, stderr: String::new(), exit }
+}
+
+/// `wardenctl history`: the controller's last fences and unfences,
+/// through the local agent.
+#[must_use]
+pub fn run_history(socket: &Path, json: bool) -> Outcome {
+    let mut client = match Client::connect(socket, client_timeout()) {
+        Ok(c) => c,
+        Err(e) => return Outcome::agent_error(e.to_string()),
+    };
+    match client.history() {
+        Ok(ControlReply::History { history }) => {
+            let stdout = if json {
+                format!("{}\n", serde_json::json!({ "history": history }))
+            } else {
+                render::history(&history)
+            };
+            Outcome { stdout, stderr: String::new(), exit: Exit::Ok }
+        }
+        Ok(ControlReply::Error { kind: ErrorKind::NotConnected | ErrorKind::Timeout, message }) => {
+            Outcome { stdout: String::new(), stderr: format!("history: {message}"), exit: Exit::Controller }
+        }
+        Ok(other) => Outcome::agent_error(format!("unexpected answer to history: {other:?}")),
+        Err(e) => Outcome::agent_error(e.to_string()),
+    }
 }
 
 /// An operator request (`migrate`, `standby`, `online`, `fence`, `unfence`).

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use warden_cluster::ClusterFile;
-use warden_control::{ClusterStatus, OperatorOp};
+use warden_control::{ClusterStatus, FenceEntry, FenceHistory, OperatorOp};
 use warden_core::wire::Op;
 
 use super::command::{Exit, Outcome};
@@ -50,11 +50,55 @@ pub fn run_status(address: &str, config: &Path, json: bool) -> Outcome {
         Err(e) => return unreachable(&e),
     };
     let cluster = ClusterStatus::from_summary(&summary, &file);
+    let history = match gather_history(&mut client, &file) {
+        Ok(h) => h,
+        Err(e) => return unreachable(&e),
+    };
     let peer = client.peer().to_string();
     let stdout = if json {
-        format!("{}\n", serde_json::json!({"controller": peer, "cluster": cluster}))
+        format!("{}\n", serde_json::json!({"controller": peer, "cluster": cluster, "history": history}))
     } else {
-        render::cluster(&file.cluster.name, &peer, &cluster)
+        let mut text = render::cluster(&file.cluster.name, &peer, &cluster);
+        if !history.entries.is_empty() {
+            text.push('\n');
+            text.push_str(&render::recent_fences(&history));
+        }
+        text
+    };
+    Outcome { stdout, stderr: String::new(), exit: Exit::Ok }
+}
+
+/// Every entry of the controller's fence history, one request each.
+fn gather_history(client: &mut Client, file: &ClusterFile) -> Result<FenceHistory, ClientError> {
+    let mut entries = Vec::new();
+    let mut total = 0;
+    for back in 0..u8::MAX {
+        let answer = client.history(back)?;
+        total = answer.total;
+        let Some(op) = answer.entry else { break };
+        entries.push(FenceEntry::from_wire(&op, file, std::time::SystemTime::now()));
+        if back.saturating_add(1) >= answer.held {
+            break;
+        }
+    }
+    Ok(FenceHistory { total, entries })
+}
+
+/// `wardenctl history --controller ADDR`: one request per entry.
+#[must_use]
+pub fn run_history(address: &str, config: &Path, json: bool) -> Outcome {
+    let (file, mut client) = match open(address, config) {
+        Ok(pair) => pair,
+        Err(outcome) => return outcome,
+    };
+    let history = match gather_history(&mut client, &file) {
+        Ok(h) => h,
+        Err(e) => return unreachable(&e),
+    };
+    let stdout = if json {
+        format!("{}\n", serde_json::json!({"controller": client.peer().to_string(), "history": history}))
+    } else {
+        render::history(&history)
     };
     Outcome { stdout, stderr: String::new(), exit: Exit::Ok }
 }

@@ -12,5 +12,5 @@ pub mod direct;
 pub mod render;
 pub mod socket;
 
-pub use command::{run_request, run_status, Exit, Outcome};
+pub use command::{run_history, run_request, run_status, Exit, Outcome};
 pub use socket::{choose_socket, SocketChoice};

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use warden_control::{AgentStatus, ClusterStatus};
+use warden_control::{AgentStatus, ClusterStatus, FenceHistory};
 
 /// Columns padded to the widest cell, separated by two spaces.
 fn table(header: &[&str], rows: &[Vec<String>]) -> String {
@@ -136,6 +136,51 @@ pub fn cluster(name: &str, peer: &str, c: &ClusterStatus) -> String {
     let rows: Vec<Vec<String>> = c.groups.iter().map(group_row).collect();
     out.push_str(&table(&["GROUP", "PLACED ON", "MOVE"], &rows));
     out
+}
+
+/// The fence history as a table, newest first.
+#[must_use]
+pub fn history(h: &FenceHistory) -> String {
+    if h.entries.is_empty() {
+        return "no fence or unfence since the controller started\n".to_owned();
+    }
+    let mut out = format!(
+        "{} fence(s) and unfence(s) since the controller started; the last {}, newest first\n\n",
+        h.total,
+        h.entries.len()
+    );
+    out.push_str(&fence_table(h, h.entries.len()));
+    out
+}
+
+/// The newest few entries of the history, for `status`.
+#[must_use]
+pub fn recent_fences(h: &FenceHistory) -> String {
+    format!("RECENT FENCES (of {})\n{}", h.total, fence_table(h, 5))
+}
+
+fn fence_table(h: &FenceHistory, most: usize) -> String {
+    let rows: Vec<Vec<String>> = h
+        .entries
+        .iter()
+        .take(most)
+        .map(|e| {
+            let by = match &e.via {
+                Some(node) => format!("{} ({node})", e.requested_by),
+                None => e.requested_by.clone(),
+            };
+            vec![
+                e.started.clone(),
+                e.action.clone(),
+                e.node.clone(),
+                e.reason.clone(),
+                by,
+                e.confirm_ms.map_or("-".to_owned(), |ms| format!("{ms} ms")),
+                e.result.clone(),
+            ]
+        })
+        .collect();
+    table(&["STARTED", "ACTION", "NODE", "REASON", "ASKED BY", "CONFIRMED AFTER", "RESULT"], &rows)
 }
 
 /// The node table.

@@ -10,8 +10,10 @@ pub const AGENT: &str = "fence_warden";
 /// Where Warden is described.
 pub const VENDOR_URL: &str = "https://example.invalid/warden";
 
-const SHORTDESC: &str = "Fence agent for Warden controllers";
-const LONGDESC: &str = "fence_warden fences a server through a Warden controller, which holds each server's \
+/// One line about the agent (the metadata's and the manual page's).
+pub const SHORTDESC: &str = "Fence agent for Warden controllers";
+/// What the agent does (the metadata's and the manual page's).
+pub const LONGDESC: &str = "fence_warden fences a server through a Warden controller, which holds each server's \
 power relay. off asks the controller to fence the node: it writes the fence record durably, cuts the relay, \
 and the agent reports success only once the controller reports the node fenced and its power sensed off. \
 on is Warden's unfence: the node is powered on again and admitted back as a standby holding nothing. \

@@ -18,9 +18,11 @@
 //! Layers: [`options`] (the input as values) → [`setup`] (the files, the
 //! key, the address and the node, checked; nothing sent) → [`actions`]
 //! (against the [`actions::Endpoint`] trait, so that tests can play the
-//! controller and the clock). [`metadata`] is the XML the fencer reads.
+//! controller and the clock). [`metadata`] is the XML the fencer reads;
+//! [`manual`] the manual page and completions the package installs.
 
 pub mod actions;
+pub mod manual;
 pub mod metadata;
 pub mod options;
 pub mod setup;

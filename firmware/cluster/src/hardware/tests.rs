@@ -88,7 +88,7 @@ fn bad_files_are_refused_with_file_line_and_key() {
         ("sense_interval = \"250ms\"", "sense_interval = -5", "controller.toml:4: key `controller.sense_interval`: duration -5 is negative"),
         ("sense_interval = \"250ms\"", "sense_interval = true", "controller.toml:4: key `controller.sense_interval`: must be a duration: an integer of milliseconds or a string like \"200ms\", \"2s\", \"1.5s\", \"1m\""),
         ("sense_interval = \"250ms\"", "sense_interval = 0", "controller.toml:4: key `controller.sense_interval`: must be greater than zero"),
-        ("sense_interval = \"250ms\"", "sense_intervall = 5", "controller.toml:4: key `controller.sense_intervall`: unknown key (known keys here: `socket`, `fence_store`, `sense_interval`, `status_interval`, `mlock`, `realtime_priority`, `operator`)"),
+        ("sense_interval = \"250ms\"", "sense_intervall = 5", "controller.toml:4: key `controller.sense_intervall`: unknown key (known keys here: `socket`, `fence_store`, `sense_interval`, `status_interval`, `mlock`, `realtime_priority`, `operator`, `metrics`)"),
         ("sense_interval = \"250ms\"", "realtime_priority = 100", "controller.toml:4: key `controller.realtime_priority`: must be an integer from 0 to 99"),
         ("timeout = \"10s\"", "timeout = \"2s\"", "controller.toml:8: key `watchdog.timeout`: must be more than twice the cluster's keepalive (1000ms)"),
         ("device = \"/dev/watchdog\"", "device = \"watchdog\"", "controller.toml:7: key `watchdog.device`: `watchdog` must be an absolute path"),
@@ -163,6 +163,29 @@ fn the_operator_endpoint_is_read_and_refused_on_a_crc_cluster() {
         err.starts_with("controller.toml:5: key `controller.operator`: needs the cluster file's `auth = \"hmac\"`"),
         "{err}"
     );
+}
+
+#[test]
+fn the_metrics_address_is_read_and_a_bad_one_named() {
+    assert_eq!(parse(GOOD, "controller.toml", &cluster()).unwrap().metrics, None);
+    let with =
+        GOOD.replacen("sense_interval = \"250ms\"", "sense_interval = \"250ms\"\nmetrics = \"127.0.0.1:9664\"", 1);
+    let c = parse(&with, "controller.toml", &cluster()).unwrap();
+    assert_eq!(c.metrics, Some("127.0.0.1:9664".parse().unwrap()));
+    for (bad, why) in [
+        ("127.0.0.1", "`127.0.0.1` is not IP:PORT with a port from 1 to 65535"),
+        ("127.0.0.1:0", "`127.0.0.1:0` is not IP:PORT with a port from 1 to 65535"),
+        ("localhost:9664", "`localhost:9664` is not IP:PORT with a port from 1 to 65535"),
+    ] {
+        let text = with.replace("127.0.0.1:9664", bad);
+        assert_eq!(
+            parse(&text, "controller.toml", &cluster()).unwrap_err().to_string(),
+            format!("controller.toml:5: key `controller.metrics`: {why}")
+        );
+    }
+    let text = with.replace("\"127.0.0.1:9664\"", "9664");
+    let err = parse(&text, "controller.toml", &cluster()).unwrap_err().to_string();
+    assert!(err.starts_with("controller.toml:5: key `controller.metrics`: "), "{err}");
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! `[agent]`: where the host agent keeps its socket and state, and how it
 //! runs.
 
-use super::value::{absolute, int_in, min_duration};
+use super::value::{absolute, int_in, listen_addr, min_duration};
 use super::Checked;
 use crate::error::Problem;
 use crate::model::AgentSettings;
@@ -34,5 +34,8 @@ pub(super) fn check(raw: Option<&S<RawAgent>>) -> Checked<AgentSettings> {
         None => None,
     };
     a.scheduling = Scheduling::from_keys(r.mlock.as_ref().map(|b| *b.get_ref()), priority);
+    if let Some(m) = &r.metrics {
+        a.metrics = Some(listen_addr(m)?);
+    }
     Ok(a)
 }

@@ -1,7 +1,7 @@
 //! Checks of single values that several tables share: names, ranges,
 //! durations, paths, hosts, interfaces and command lines.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -60,6 +60,15 @@ pub(super) fn host(v: &S<String>) -> Checked<String> {
         Ok(s.clone())
     } else {
         Err(Problem::at(v.span(), format!("`{s}` is neither an IP address nor a host name")))
+    }
+}
+
+/// An address to listen on, `IP:PORT` with a port from 1 to 65535.
+pub(super) fn listen_addr(v: &S<String>) -> Checked<SocketAddr> {
+    let s = v.get_ref();
+    match s.parse::<SocketAddr>() {
+        Ok(a) if a.port() != 0 => Ok(a),
+        _ => Err(Problem::at(v.span(), format!("`{s}` is not IP:PORT with a port from 1 to 65535"))),
     }
 }
 

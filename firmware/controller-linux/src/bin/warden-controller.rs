@@ -32,6 +32,9 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    if let Some(exit) = warden_manual::hook::<Cli>(warden_manual::Section::Admin) {
+        return exit;
+    }
     let result = run(&Cli::parse());
     // What the log thread still holds goes out before the process ends.
     warden_bsp::linux::log_lines::flush_all(std::time::Duration::from_secs(2));

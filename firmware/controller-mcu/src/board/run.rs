@@ -9,7 +9,7 @@ use warden_bsp::progress_of;
 use warden_bsp::relay::RelayModule;
 use warden_bsp::{Channel, Clock, FenceStore, IoLink, Link, PowerError, PowerSwitch, Watchdog};
 use warden_core::controller::{Boot, Controller, Event, FenceRecord, Output, Persisted, Severity};
-use warden_core::wire::{encode, Auth, Decoder, FrameError, MAX_FRAME};
+use warden_core::wire::{encode, Auth, BoardCounters, Decoder, FrameError, MAX_FRAME};
 use warden_core::{Duration, GroupId, Instant, NodeId, MAX_NODES};
 
 use super::clock::{self, Delay, SysTickClock};
@@ -103,6 +103,8 @@ struct Counters {
     console_refused: u32,
     /// Fence records that could not be stored.
     persist_failed: u32,
+    /// Sense readings that failed.
+    sense_failed: u32,
     /// The longest pass of the main loop since reset, in ms: what a node's
     /// link or the watchdog may have waited for the loop.
     longest_pass_ms: u64,
@@ -297,6 +299,9 @@ impl Devices {
         auth: &Auth,
     ) {
         let node = NodeId(u8::try_from(i).unwrap_or(u8::MAX));
+        if reading.is_err() {
+            self.counters.sense_failed = self.counters.sense_failed.saturating_add(1);
+        }
         if let Some(failing) = self.sense_failing.get_mut(i) {
             if *failing != reading.is_err() {
                 *failing = reading.is_err();
@@ -356,6 +361,20 @@ impl Devices {
         let r = self.relays.stats();
         info!("status memory: stack used {=usize} bytes (high-water since reset)", memory::stack_used());
         info!("status loop: longest pass {=u64} ms since reset", self.counters.longest_pass_ms);
+        // The history's entries go to agents (`Op::History`, `wardenctl
+        // history`); the counters too (`Op::Counters`). `status counters`
+        // stays the last line (the rig waits for it).
+        let history = controller.history();
+        info!(
+            "status fences: {=u32} since start, {=u8} in the history; confirmed {=u32}, not confirmed in time {=u32}, unfences {=u32}; sense failed {=u32}, watchdog feeds withheld {=u32}",
+            history.total(),
+            history.held(),
+            s.fences_confirmed,
+            s.fences_unconfirmed,
+            s.unfences,
+            self.counters.sense_failed,
+            s.feeds_withheld
+        );
         info!(
             "status counters: session rejects {=u32}, wrong node {=u32}, alarms dropped {=u32}, relay no answer {=u32}, relay bad frames {=u32}, console refused {=u32}, fence store failures {=u32}, spurious irqs {=u32}",
             s.session_rejects,
@@ -546,6 +565,14 @@ fn run(controller: &mut Controller, devices: &mut Devices, auth: &Auth, mut cons
     let mut line = LineBuffer::new();
     loop {
         let now = SysTickClock.now();
+        // What the drivers counted, for an agent that asks (`Op::Counters`).
+        let r = devices.relays.stats();
+        let refused = decoders.iter().fold(0u32, |sum, d| sum.saturating_add(d.stats().rejected()));
+        controller.note_board(BoardCounters {
+            relay_errors: r.no_answer.saturating_add(r.bad_frames),
+            sense_errors: devices.counters.sense_failed,
+            frames_refused: refused,
+        });
         for (i, decoder) in decoders.iter_mut().enumerate().take(usize::from(nodes)) {
             let node = NodeId(u8::try_from(i).unwrap_or(u8::MAX));
             for _ in 0..READS_PER_PASS {

@@ -74,6 +74,8 @@ impl Op {
             Self::Fence { .. } => "fence",
             Self::Unfence { .. } => "unfence",
             Self::Describe => "describe",
+            Self::History { .. } => "history",
+            Self::Counters => "counters",
         }
     }
 
@@ -163,7 +165,7 @@ mod tests {
                 Op::Standby { node } | Op::Online { node } | Op::Fence { node } | Op::Unfence { node } => {
                     std::format!("{} {}", op.verb(), node.0)
                 }
-                Op::Describe => unreachable!(),
+                Op::Describe | Op::History { .. } | Op::Counters => unreachable!(),
             };
             assert_eq!(parse(&line), Ok(Some(op)), "{line}");
             assert!(OPERATOR_COMMANDS.contains(op.verb()));

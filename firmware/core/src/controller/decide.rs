@@ -9,7 +9,7 @@ use super::node::Node;
 use super::Controller;
 use crate::ids::{GroupId, GroupSet, NodeId, MAX_NODES};
 use crate::time::Instant;
-use crate::wire::{Beat, Body, Message, Status};
+use crate::wire::{Beat, Body, FenceAction, FenceReason, FenceResult, Message, Requester, Status};
 
 impl Controller {
     /// Rule 4: fence records and sensed power decide the first state; the
@@ -228,13 +228,15 @@ impl Controller {
                     };
                     self.push_effect(retry);
                     if tell {
+                        self.history.update(id, FenceAction::Fence, FenceResult::Unconfirmed, now);
+                        self.stats.fences_unconfirmed = self.stats.fences_unconfirmed.saturating_add(1);
                         self.alarm(Event::FenceUnconfirmed { node: id });
                     }
                 }
                 Life::Fenced if n.pending_power.is_none() => {
                     if let Some(after) = t.auto_unfence_after {
                         if now >= n.since.saturating_add(after) {
-                            self.unfence(now, id);
+                            self.unfence(now, id, FenceReason::AutoUnfence, Requester::Controller);
                         }
                     }
                 }
@@ -259,8 +261,15 @@ impl Controller {
                 && !flaws.has(Flaw::AcquireBeforeFence)
                 && (fence_idle || n.died_holding || (!n.is_off() && !n.is_clear_of_all(groups, flaws)));
             let overdue = matches!(n.life, Life::Up | Life::Late) && n.release_overdue(now);
+            let reason = if stuck {
+                FenceReason::Stuck
+            } else if overdue {
+                FenceReason::ReleaseOverdue
+            } else {
+                FenceReason::Dead
+            };
             if stuck || dead || overdue {
-                self.start_fence(now, id);
+                self.start_fence(now, id, reason, Requester::Controller);
             }
         }
     }

@@ -13,11 +13,13 @@ use super::io::{Event, FenceRecord, Life, Output, Persisted};
 use super::Controller;
 use crate::ids::{GroupSet, NodeId};
 use crate::time::Instant;
+use crate::wire::{FenceAction, FenceReason, FenceResult, Requester};
 
 impl Controller {
     /// Rule 2: starts fencing `id`. The record goes out first; the relay
     /// follows its durable answer.
-    pub(super) fn start_fence(&mut self, now: Instant, id: NodeId) {
+    pub(super) fn start_fence(&mut self, now: Instant, id: NodeId, reason: FenceReason, by: Requester) {
+        self.history.start(id, FenceAction::Fence, reason, by, now);
         let early_power = self.flaws.has(Flaw::PowerBeforePersist);
         if early_power {
             self.push_effect(Output::Power { node: id, on: false });
@@ -49,6 +51,8 @@ impl Controller {
         n.life = Life::Fenced;
         n.since = now;
         n.forget_report();
+        self.history.update(id, FenceAction::Fence, FenceResult::Confirmed, now);
+        self.stats.fences_confirmed = self.stats.fences_confirmed.saturating_add(1);
         self.alarm(Event::FenceConfirmed { node: id });
     }
 
@@ -56,7 +60,8 @@ impl Controller {
     /// powers a fenced node on, once the record saying it is not fenced is
     /// durable. It comes back Booting, holding nothing, and gets groups
     /// only by placement.
-    pub(super) fn unfence(&mut self, now: Instant, id: NodeId) {
+    pub(super) fn unfence(&mut self, now: Instant, id: NodeId, reason: FenceReason, by: Requester) {
+        self.history.start(id, FenceAction::Unfence, reason, by, now);
         self.push_effect(Output::Persist(FenceRecord { node: id, fenced: false }));
         if self.flaws.has(Flaw::PowerBeforePersist) {
             self.power_on(now, id);
@@ -75,6 +80,8 @@ impl Controller {
         n.life = Life::Booting;
         n.since = now;
         n.forget_report();
+        self.history.update(id, FenceAction::Unfence, FenceResult::Confirmed, now);
+        self.stats.unfences = self.stats.unfences.saturating_add(1);
         self.alarm(Event::Unfenced { node: id });
     }
 
@@ -101,6 +108,8 @@ impl Controller {
             Persisted::Durable => self.power_on(now, id),
             Persisted::Failed => {
                 self.stats.persist_failures = self.stats.persist_failures.saturating_add(1);
+                let action = if record.fenced { FenceAction::Fence } else { FenceAction::Unfence };
+                self.history.update(id, action, FenceResult::Failed, now);
                 if !record.fenced {
                     // The unfence is dropped: the node stays fenced.
                     if let Some(n) = self.nodes.get_mut(id.index()) {

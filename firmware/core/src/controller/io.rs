@@ -280,6 +280,12 @@ pub struct ControllerStats {
     pub persist_unexpected: u32,
     /// Watchdog feeds withheld because a link driver was stalled.
     pub feeds_withheld: u32,
+    /// Fences confirmed by the sense.
+    pub fences_confirmed: u32,
+    /// Fences not confirmed within `fence_timeout` (each raised the alarm).
+    pub fences_unconfirmed: u32,
+    /// Unfences carried out (the relay switched on).
+    pub unfences: u32,
 }
 
 impl ControllerStats {
@@ -292,5 +298,8 @@ impl ControllerStats {
         persist_failures: 0,
         persist_unexpected: 0,
         feeds_withheld: 0,
+        fences_confirmed: 0,
+        fences_unconfirmed: 0,
+        unfences: 0,
     };
 }

@@ -20,6 +20,7 @@ mod decide;
 mod fence;
 mod flaws;
 mod group;
+mod history;
 mod io;
 mod node;
 #[cfg(test)]
@@ -30,6 +31,7 @@ pub use command::{CommandError, Lookup, OPERATOR_COMMANDS};
 pub use config::{ClusterConfig, ConfigError, GroupPlacement, Timing, TimingError, TimingProblem};
 #[cfg(feature = "flaws")]
 pub use flaws::Flaw;
+pub use history::{FenceEntry, FenceHistory, HISTORY_LEN};
 pub use io::{
     Boot, ControllerStats, Event, FenceRecord, GroupView, Life, LinkProgress, MoveReason, NodeView, Output, Persisted,
 };
@@ -43,7 +45,10 @@ use self::node::Node;
 use crate::ids::{GroupId, NodeId, MAX_GROUPS, MAX_LINKS, MAX_NODES};
 use crate::time::Instant;
 use crate::wire::session::Responder;
-use crate::wire::{Body, Message, NodeSummary, Op, Refusal, Reply, Summary};
+use crate::wire::{
+    BoardCounters, Body, CountersAnswer, FenceReason, HistoryAnswer, Message, NodeSummary, Op, Refusal, Reply,
+    Requester, Summary,
+};
 
 /// Most effects one step can produce: per node a Beat and a Persist+Power
 /// pair, plus one Reply and one FeedWatchdog.
@@ -77,6 +82,10 @@ pub struct Controller {
     deadline: Option<Instant>,
     /// Per group, the eligible nodes as a bitmask (bit `n` = node `n`).
     eligible: [u8; MAX_GROUPS],
+    /// The last fences and unfences, for operators.
+    history: FenceHistory,
+    /// What the board's drivers counted, as its driver last said.
+    board: BoardCounters,
     flaws: Flaws,
 }
 
@@ -111,6 +120,8 @@ impl Controller {
             feed_withheld: false,
             deadline: None,
             eligible: [0; MAX_GROUPS],
+            history: FenceHistory::EMPTY,
+            board: BoardCounters { relay_errors: 0, sense_errors: 0, frames_refused: 0 },
             flaws: Flaws::NONE,
         }
     }
@@ -151,6 +162,8 @@ impl Controller {
         self.next_feed = now;
         self.stalled_links = 0;
         self.feed_withheld = false;
+        self.history = FenceHistory::EMPTY;
+        self.board = BoardCounters { relay_errors: 0, sense_errors: 0, frames_refused: 0 };
         self.flaws = Flaws::NONE;
         self.boot(&boot);
         self.deadline = self.next_deadline();
@@ -172,10 +185,11 @@ impl Controller {
         self.settle(now);
     }
 
-    /// An operator command given on the controller's own console.
+    /// An operator command given on the controller's own console, control
+    /// socket or operator endpoint.
     pub fn handle_request(&mut self, now: Instant, op: Op) -> Result<(), Refusal> {
         let now = self.advance(now);
-        let outcome = self.apply_op(now, op);
+        let outcome = self.apply_op(now, op, Requester::Operator);
         self.settle(now);
         outcome
     }
@@ -292,6 +306,50 @@ impl Controller {
         s
     }
 
+    /// The last fences and unfences.
+    #[must_use]
+    pub const fn history(&self) -> &FenceHistory {
+        &self.history
+    }
+
+    /// The answer to `Op::History { back }` (request `id`), as of the last
+    /// input.
+    #[must_use]
+    pub fn history_answer(&self, id: u32, back: u8) -> HistoryAnswer {
+        self.history.answer(id, back, self.now)
+    }
+
+    /// What the board's drivers counted, for `Op::Counters` (the driver
+    /// hands them over whenever it likes; the latest is told).
+    pub fn note_board(&mut self, board: BoardCounters) {
+        self.board = board;
+    }
+
+    /// The answer to `Op::Counters` (request `id`).
+    #[must_use]
+    pub fn counters(&self, id: u32) -> CountersAnswer {
+        let s = self.stats;
+        CountersAnswer {
+            id,
+            uptime_s: u32::try_from(self.now.saturating_since(self.booted).0 / 1000).unwrap_or(u32::MAX),
+            session_rejects: s.session_rejects,
+            wrong_node: s.wrong_node,
+            alarms_dropped: s.alarms_dropped,
+            persist_failures: s.persist_failures,
+            feeds_withheld: s.feeds_withheld,
+            fences_confirmed: s.fences_confirmed,
+            fences_unconfirmed: s.fences_unconfirmed,
+            unfences: s.unfences,
+            board: self.board,
+        }
+    }
+
+    /// The time of the last input.
+    #[must_use]
+    pub const fn now(&self) -> Instant {
+        self.now
+    }
+
     /// Counters of rejected input and dropped output.
     pub fn stats(&self) -> ControllerStats {
         self.stats
@@ -358,23 +416,26 @@ impl Controller {
                     return;
                 }
                 self.heard(now, link);
-                let body = if request.op == Op::Describe {
-                    Body::Summary(self.summary(request.id))
-                } else {
-                    Body::Reply(Reply { id: request.id, outcome: self.apply_op(now, request.op) })
+                let body = match request.op {
+                    Op::Describe => Body::Summary(self.summary(request.id)),
+                    Op::History { back } => Body::History(self.history.answer(request.id, back, now)),
+                    Op::Counters => Body::Counters(self.counters(request.id)),
+                    op => {
+                        Body::Reply(Reply { id: request.id, outcome: self.apply_op(now, op, Requester::Agent(link)) })
+                    }
                 };
                 if let Some(node) = self.nodes.get_mut(link.index()) {
                     let header = node.session.header(link);
                     self.push_effect(Output::Send { node: link, message: Message { header, body } });
                 }
             }
-            Body::Beat(_) | Body::Reply(_) | Body::Summary(_) => {
+            Body::Beat(_) | Body::Reply(_) | Body::Summary(_) | Body::History(_) | Body::Counters(_) => {
                 self.stats.unexpected = self.stats.unexpected.saturating_add(1);
             }
         }
     }
 
-    fn apply_op(&mut self, now: Instant, op: Op) -> Result<(), Refusal> {
+    fn apply_op(&mut self, now: Instant, op: Op, by: Requester) -> Result<(), Refusal> {
         match op {
             Op::Migrate { group, node } => {
                 let config = self.config.groups.get(group.index()).ok_or(Refusal::UnknownGroup)?;
@@ -404,10 +465,10 @@ impl Controller {
                 if n.in_fence() {
                     return Err(Refusal::AlreadyFenced);
                 }
-                self.start_fence(now, node);
+                self.start_fence(now, node, FenceReason::Operator, by);
                 Ok(())
             }
-            Op::Describe => Ok(()),
+            Op::Describe | Op::History { .. } | Op::Counters => Ok(()),
             Op::Unfence { node } => {
                 let n = self.live_node(node).ok_or(Refusal::UnknownNode)?;
                 // Fenced, or dead with its power sensed off (an earlier
@@ -416,7 +477,7 @@ impl Controller {
                 if !(n.life == Life::Fenced || (n.life == Life::Dead && n.is_off())) {
                     return Err(Refusal::NotFenced);
                 }
-                self.unfence(now, node);
+                self.unfence(now, node, FenceReason::Operator, by);
                 Ok(())
             }
         }

@@ -1194,3 +1194,62 @@ fn the_watchdog_is_fed_only_while_no_link_driver_is_stalled() {
     w.c.handle_link(w.now, crate::ids::MAX_LINKS, LinkProgress::Stalled);
     assert_eq!(w.c.stalled_links(), 0);
 }
+
+#[test]
+fn the_history_tells_each_fence_and_unfence_with_who_asked_and_how_it_ended() {
+    use crate::wire::{FenceAction, FenceReason, FenceResult, Requester};
+    let mut w = two_nodes(false);
+    // The controller's own: node 0 goes silent; its relay first refuses.
+    w.agents[0].alive = false;
+    w.relay_ok[0] = false;
+    w.run_for(DEADTIME + FENCE_TIMEOUT + 500);
+    let e = *w.c.history().get(0).unwrap();
+    assert_eq!(
+        (e.node, e.action, e.reason, e.by),
+        (n(0), FenceAction::Fence, FenceReason::Dead, Requester::Controller)
+    );
+    assert_eq!((e.result, e.done), (FenceResult::Unconfirmed, None), "not confirmed within fence_timeout");
+    w.relay_ok[0] = true;
+    w.run_for(FENCE_TIMEOUT + 500);
+    let e = *w.c.history().get(0).unwrap();
+    assert_eq!(e.result, FenceResult::Confirmed);
+    let confirmed_at = w.when(is_alarm(Event::FenceConfirmed { node: n(0) })).unwrap();
+    assert_eq!(e.done, Some(confirmed_at));
+    assert!(e.done.unwrap().0 > e.started.0 + FENCE_TIMEOUT, "its time to confirm includes the refused switch");
+
+    // An operator on the controller unfences it.
+    assert_eq!(w.request(Op::Unfence { node: n(0) }), Ok(()));
+    let e = *w.c.history().get(0).unwrap();
+    assert_eq!(
+        (e.action, e.reason, e.by, e.result),
+        (FenceAction::Unfence, FenceReason::Operator, Requester::Operator, FenceResult::Confirmed)
+    );
+    w.run_for(3000);
+
+    // An operator through node 1's agent fences node 0 again; the agent asks
+    // for the history, one entry a request.
+    w.agents[0].alive = true;
+    let agent = &mut w.agents[1];
+    let header = agent.header(agent.controller_nonce);
+    w.message(n(1), Message { header, body: Body::Request(Request { id: 5, op: Op::Fence { node: n(0) } }) });
+    w.run_for(1000);
+    let e = *w.c.history().get(0).unwrap();
+    assert_eq!((e.reason, e.by, e.result), (FenceReason::Operator, Requester::Agent(n(1)), FenceResult::Confirmed));
+    assert_eq!((w.c.history().held(), w.c.history().total()), (3, 3));
+    let agent = &mut w.agents[1];
+    let header = agent.header(agent.controller_nonce);
+    let before = w.log.len();
+    w.message(n(1), Message { header, body: Body::Request(Request { id: 6, op: Op::History { back: 2 } }) });
+    let answer = w.log[before..]
+        .iter()
+        .find_map(|(_, o)| match o {
+            Output::Send { node, message: Message { body: Body::History(h), .. } } if *node == n(1) => Some(*h),
+            _ => None,
+        })
+        .expect("a History answers the request");
+    assert_eq!((answer.id, answer.back, answer.held, answer.total), (6, 2, 3, 3));
+    let oldest = answer.entry.unwrap();
+    assert_eq!((oldest.node, oldest.action, oldest.reason), (n(0), FenceAction::Fence, FenceReason::Dead));
+    assert!(oldest.took_ms.is_some_and(|ms| u64::from(ms) > FENCE_TIMEOUT));
+    assert!(u64::from(oldest.started_ago_ms) > 3000 + 1000);
+}

@@ -109,6 +109,15 @@ pub enum Op {
     /// Tell the cluster as the controller sees it: answered with a
     /// [`Body::Summary`] instead of a [`Reply`]. Changes nothing.
     Describe,
+    /// Tell one entry of the fence history (`back` 0: the newest):
+    /// answered with a [`Body::History`]. Changes nothing.
+    History {
+        /// Which entry.
+        back: u8,
+    },
+    /// Tell the controller's counters: answered with a [`Body::Counters`].
+    /// Changes nothing.
+    Counters,
 }
 
 /// A request from an agent: an operator command with the agent's id for it.
@@ -204,6 +213,10 @@ pub enum Body {
     Probing,
     /// Controller → agent: the answer to an `Op::Describe` request.
     Summary(super::summary::Summary),
+    /// Controller → agent: the answer to an `Op::History` request.
+    History(super::history::HistoryAnswer),
+    /// Controller → agent: the answer to an `Op::Counters` request.
+    Counters(super::history::CountersAnswer),
 }
 
 /// A whole message: header and body.

@@ -7,14 +7,19 @@
 //! * [`message`]: the messages as values.
 //! * [`frame`]: encoding a message into a frame and the streaming [`Decoder`].
 //! * [`session`]: nonces, sequence numbers and replay rejection.
+//! * [`summary`] and [`history`]: what the controller tells an operator.
 
 pub mod frame;
+pub mod history;
 pub mod message;
 pub mod session;
 pub mod summary;
 
 pub use frame::{
     decode, encode, Auth, DecodeStats, Decoder, EncodeError, FrameError, Key, CRC_TAG_LEN, HMAC_TAG_LEN, MAX_KEY_LEN,
+};
+pub use history::{
+    BoardCounters, CountersAnswer, FenceAction, FenceOp, FenceReason, FenceResult, HistoryAnswer, Requester,
 };
 pub use message::{Beat, Body, Header, Message, Op, Refusal, Reply, Request, Role, Status};
 pub use session::{Initiator, Responder, SessionError};

@@ -61,6 +61,12 @@ impl Sim {
                 AgentOutput::Summary(summary) => {
                     self.requests.remove(&(n as u8, summary.id));
                 }
+                AgentOutput::History(answer) => {
+                    self.requests.remove(&(n as u8, answer.id));
+                }
+                AgentOutput::Counters(counters) => {
+                    self.requests.remove(&(n as u8, counters.id));
+                }
                 AgentOutput::Reply { id, outcome } => {
                     if let Some(op) = self.requests.remove(&(n as u8, id)) {
                         self.answered(op, outcome);

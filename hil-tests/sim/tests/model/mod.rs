@@ -516,7 +516,11 @@ impl Cluster {
                 AgentOutput::Send(m) if !self.servers[node].cut => send(&mut self.to_controller[node], capacity, m),
                 AgentOutput::Send(_) => {}
                 AgentOutput::Step(step) => self.servers[node].steps.push(step),
-                AgentOutput::Event(_) | AgentOutput::Reply { .. } | AgentOutput::Summary(_) => {}
+                AgentOutput::Event(_)
+                | AgentOutput::Reply { .. }
+                | AgentOutput::Summary(_)
+                | AgentOutput::History(_)
+                | AgentOutput::Counters(_) => {}
             }
         }
     }
