@@ -24,6 +24,7 @@ for pair in ip:iproute2 mkfs.ext4:e2fsprogs e2fsck:e2fsprogs debugfs:e2fsprogs l
     /usr/lib/pacemaker/pacemaker-fenced:pacemaker corosync:corosync xmllint:libxml2-utils \
     /usr/share/cluster/relaxng/metadata.rng:fence-agents nsenter:util-linux \
     dpkg-shlibdeps:dpkg-dev strip:binutils lintian:lintian systemd-analyze:systemd man:man-db \
+    deb-systemd-helper:init-system-helpers \
     promtool:prometheus; do
     cmd=${pair%%:*} pkg=${pair##*:}
     if [[ $cmd == /* ]]; then
@@ -36,7 +37,26 @@ if ((${#need_pkgs[@]})); then
     say "installing ${need_pkgs[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}"
+    # The tests start Corosync, Pacemaker's fencer and promtool themselves:
+    # the packages' own services are neither started nor left enabled.
+    policy=/usr/sbin/policy-rc.d
+    if [[ ! -e $policy ]]; then
+        printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy"
+        trap 'rm -f "$policy"' EXIT
+        apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}"
+        rm -f "$policy"
+        trap - EXIT
+    else
+        apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}"
+    fi
+    # Only the services of packages this run installed.
+    if command -v systemctl >/dev/null 2>&1; then
+        for unit in corosync pacemaker prometheus; do
+            if printf '%s\n' "${need_pkgs[@]}" | grep -qx "$unit"; then
+                systemctl disable "$unit" >/dev/null 2>&1 || true
+            fi
+        done
+    fi
 fi
 
 say "toolchain (from rust-toolchain.toml)"

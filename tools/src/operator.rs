@@ -7,8 +7,9 @@
 //! then sends one request at a time and waits for its answer. A frame
 //! that gets no answer is sent again, the same frame (the controller
 //! answers a repeated request again without carrying it out twice), until
-//! the deadline; no answer by then is [`ClientError::NoAnswer`], never a
-//! success.
+//! the deadline; no answer by then is [`ClientError::NoAnswer`] (or
+//! [`ClientError::KeyRefused`] when the controller's bare refusal of the
+//! key came meanwhile), never a success.
 
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 use std::time::{Duration, Instant};
@@ -189,10 +190,17 @@ impl Client {
         let frame = frame.get(..len).unwrap_or_default();
         let started = Instant::now();
         let mut buf = [0u8; MAX_FRAME + 1];
+        // The refusal is not authenticated (anyone could send it): it is
+        // believed only if nothing authentic comes by the deadline.
+        let mut key_refused = false;
         loop {
             let now = Instant::now();
             if now >= self.deadline {
-                return Err(ClientError::NoAnswer { peer, waited: now.saturating_duration_since(started) });
+                return Err(if key_refused {
+                    ClientError::KeyRefused { peer }
+                } else {
+                    ClientError::NoAnswer { peer, waited: now.saturating_duration_since(started) }
+                });
             }
             // ECONNREFUSED from an earlier send (nobody listens): keep trying until the deadline.
             let _ = self.socket.send(frame);
@@ -212,8 +220,8 @@ impl Client {
                 };
                 let got = buf.get(..n).unwrap_or_default();
                 if got == AUTH_REFUSED {
-                    // One refusal is enough to know; the deadline is not waited out.
-                    return Err(ClientError::KeyRefused { peer });
+                    key_refused = true;
+                    continue;
                 }
                 let Ok(answer) = decode(got, &self.auth) else { continue };
                 if answer.header.node != NodeId::OPERATOR || !wanted(&answer) {

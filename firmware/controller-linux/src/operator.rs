@@ -189,11 +189,13 @@ impl OperatorPort {
             Body::Hello => {
                 let index = self.session_for(peer);
                 let Some(session) = self.sessions.get_mut(index) else { return };
+                // A new session forgets the last answer; a repeated Hello
+                // (its answer lost) keeps it for a request sent again.
                 if header.nonce != session.responder.peer_nonce() {
                     self.stats.sessions = self.stats.sessions.saturating_add(1);
+                    session.answered = None;
                 }
                 session.responder.accept_hello(&header);
-                session.answered = None;
                 let reply = Body::Reply(Reply { id: 0, outcome: Ok(()) });
                 let _ = send(&self.socket, session, peer, reply, auth);
             }
@@ -216,6 +218,8 @@ impl OperatorPort {
                 }
                 self.stats.requests = self.stats.requests.saturating_add(1);
                 let body = answer(request.id, request.op);
+                // Kept even when this send fails: the client's next try of
+                // the same frame gets it, and nothing is done twice.
                 if let Some(frame) = send(&self.socket, session, peer, body, auth) {
                     session.answered = Some((header.seq, frame));
                 }
@@ -257,12 +261,14 @@ impl OperatorPort {
     }
 }
 
-/// Seals `body` for `session` and sends it to `peer`; the frame sent.
+/// Seals `body` for `session` and sends it to `peer`; the frame, sent or
+/// not (`None` only when it could not be sealed).
 fn send(socket: &UdpSocket, session: &mut Session, peer: SocketAddr, body: Body, auth: &Auth) -> Option<Vec<u8>> {
     let message = Message { header: session.responder.header(NodeId::OPERATOR), body };
     let mut frame = [0u8; MAX_FRAME];
     let len = encode(&message, auth, &mut frame).ok()?;
     let frame = frame.get(..len)?.to_vec();
-    socket.send_to(&frame, peer).ok()?;
+    // A full socket buffer or an ICMP error: the client sends again.
+    let _ = socket.send_to(&frame, peer);
     Some(frame)
 }

@@ -400,7 +400,9 @@ mod tests {
 
     #[test]
     fn a_crowd_is_refused_at_once_not_queued_behind_a_slow_client() {
-        let e = start(Limits { workers: 1, waiting: 1, ..Limits::DEFAULT });
+        // A read time long enough that the slow client still holds the
+        // worker after the crowd, on a loaded machine too.
+        let e = start(Limits { workers: 1, waiting: 1, read_time: Duration::from_secs(60), ..Limits::DEFAULT });
         let to = e.listen();
         // A client that never finishes its head holds the only worker;
         // one more connection may wait; the rest are refused at once.

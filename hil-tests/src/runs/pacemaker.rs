@@ -233,7 +233,7 @@ pub fn run(rig: &mut Rig, verdict: &mut Verdict) -> Result<(), RigError> {
             && newest["action"] == "fence"
             && newest["requested_by"] == "operator"
             && newest["result"] == "confirmed"
-            && bad_code == 4
+            && bad_code == 1
             && bad_text.contains("gamma"),
         format!(
             "status: exit {code}, {victim} {} / powered {}, newest fence {newest}; fence gamma: exit {bad_code}, {}",

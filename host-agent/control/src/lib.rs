@@ -272,7 +272,8 @@ pub struct FenceEntry {
     pub node: String,
     /// `fence` or `unfence`.
     pub action: String,
-    /// `dead`, `stuck`, `release_overdue`, `operator`, `auto_unfence`.
+    /// `dead`, `stuck`, `release_overdue`, `operator`, `auto_unfence`,
+    /// `powered_while_fenced`, `fenced_at_start`.
     pub reason: String,
     /// `controller`, `operator` (on the controller), or `agent` (an
     /// operator's request relayed by `via`'s agent).

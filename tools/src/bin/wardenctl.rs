@@ -17,7 +17,8 @@
 //!   operator endpoint (`[controller] operator`) directly, with no agent on
 //!   this host; node names and the key come from the cluster file
 //!   (`--config FILE`, default `/etc/warden/cluster.toml`). Exit status as
-//!   above, 1 meaning the cluster file or key could not be read.
+//!   above, 1 meaning the cluster file or key could not be read, or a name
+//!   is not in it.
 //! * `import-heartbeat DIR [-o FILE] [--key-file PATH] [--name NAME]`:
 //!   turn heartbeat's `ha.cf`, `haresources` and `authkeys` into Warden's
 //!   cluster TOML (on stdout, or to FILE written atomically). The key goes

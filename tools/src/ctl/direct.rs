@@ -108,14 +108,20 @@ pub fn run_history(address: &str, config: &Path, json: bool) -> Outcome {
 pub fn run_request(address: &str, config: &Path, op: &OperatorOp, json: bool) -> Outcome {
     let (verb, words) = op.words();
     let what = format!("{verb} {}", words.join(" "));
-    let (file, mut client) = match open(address, config) {
-        Ok(pair) => pair,
-        Err(outcome) => return outcome,
+    // Names are checked against the cluster file before anything is sent
+    // (exit 1, as through the agent).
+    let file = match warden_cluster::load(config) {
+        Ok(f) => f,
+        Err(e) => return config_error(e.to_string()),
     };
     let parsed = match Op::parse(verb, words.iter().copied(), &file) {
         Ok(Some(op)) => op,
         Ok(None) => return config_error(format!("{what}: not an operator command")),
-        Err(e) => return Outcome { stdout: String::new(), stderr: format!("{what}: {e}"), exit: Exit::Refused },
+        Err(e) => return config_error(format!("{what}: {e}")),
+    };
+    let (_, mut client) = match open(address, config) {
+        Ok(pair) => pair,
+        Err(outcome) => return outcome,
     };
     let (text, exit, refusal) = match client.request(parsed) {
         Ok(Ok(())) => (format!("{what}: accepted by the controller"), Exit::Ok, None),

@@ -33,6 +33,9 @@ impl Controller {
                     n.off_commanded = now;
                 }
                 self.push_effect(Output::Power { node: id, on: false });
+                if !self.nodes.get(id.index()).is_some_and(Node::is_off) {
+                    self.history.start(id, FenceAction::Fence, FenceReason::FencedAtStart, Requester::Controller, now);
+                }
                 if sensed_on {
                     self.alarm(Event::FencedNodePowered { node: id });
                 }
@@ -160,6 +163,7 @@ impl Controller {
                 n.off_commanded = now;
                 n.unconfirmed_told = false;
                 self.push_effect(Output::Power { node: id, on: false });
+                self.history.start(id, FenceAction::Fence, FenceReason::PoweredWhileFenced, Requester::Controller, now);
                 self.alarm(Event::FencedNodePowered { node: id });
             }
             (Life::Fencing | Life::Fenced, _) => {}

@@ -77,23 +77,23 @@ impl FenceHistory {
         self.total = self.total.saturating_add(1);
     }
 
-    /// Marks the newest `action` of `node` not yet confirmed with
-    /// `result`; `done` for an end. (A fence whose record failed to be
-    /// written is tried again, and may still be confirmed.)
+    /// Marks the newest `action` of `node` with `result`, unless that one
+    /// is confirmed already; `done` is set by an end and cleared otherwise.
+    /// (A fence whose record failed to be written is tried again, and may
+    /// still be confirmed.)
     pub(super) fn update(&mut self, node: NodeId, action: FenceAction, result: FenceResult, now: Instant) {
         let ends = matches!(result, FenceResult::Confirmed | FenceResult::Failed);
-        let open = |e: &FenceEntry| e.node == node && e.action == action && e.result != FenceResult::Confirmed;
         for back in 0..HISTORY_LEN {
             let index = (self.next + HISTORY_LEN - 1 - back) % HISTORY_LEN;
-            if let Some(Some(e)) = self.ring.get_mut(index) {
-                if open(e) {
-                    e.result = result;
-                    if ends {
-                        e.done = Some(now);
-                    }
-                    return;
-                }
+            let Some(Some(e)) = self.ring.get_mut(index) else { continue };
+            if e.node != node || e.action != action {
+                continue;
             }
+            if e.result != FenceResult::Confirmed {
+                e.result = result;
+                e.done = ends.then_some(now);
+            }
+            return;
         }
     }
 
@@ -164,5 +164,14 @@ mod tests {
         let op = a.entry.unwrap();
         assert_eq!((op.node, op.started_ago_ms, op.took_ms), (NodeId(2), 1200, Some(300)));
         assert_eq!(h.answer(5, 9, t(2000)).entry, None);
+        // A confirmed newest entry is not touched again.
+        h.update(NodeId(2), FenceAction::Fence, FenceResult::Failed, t(2100));
+        assert_eq!(h.iter().find(|e| e.node == NodeId(2)).map(|e| e.result), Some(FenceResult::Confirmed));
+        // A failed record, then a retry not confirmed in time: under way again.
+        h.start(NodeId(1), FenceAction::Fence, FenceReason::Dead, Requester::Controller, t(2200));
+        h.update(NodeId(1), FenceAction::Fence, FenceResult::Failed, t(2210));
+        h.update(NodeId(1), FenceAction::Fence, FenceResult::Unconfirmed, t(2300));
+        let e = h.get(0).unwrap();
+        assert_eq!((e.result, e.done), (FenceResult::Unconfirmed, None));
     }
 }

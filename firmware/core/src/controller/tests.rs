@@ -633,6 +633,12 @@ fn controller_reboot_keeps_a_fenced_node_off() {
     assert_eq!(w.life(1), Life::Fenced);
     assert!(!w.power[1]);
     assert!(w.log.iter().all(|(_, o)| !matches!(o, Output::Power { on: true, .. })));
+    // The restart's fence is in the (new) history, confirmed once off.
+    let e = *w.c.history().get(0).unwrap();
+    assert_eq!(
+        (e.node, e.reason, e.result),
+        (n(1), crate::wire::FenceReason::FencedAtStart, crate::wire::FenceResult::Confirmed)
+    );
 }
 
 #[test]
@@ -645,6 +651,12 @@ fn fenced_node_switched_on_is_switched_off_again() {
     assert!(w.events().iter().any(|(_, e)| *e == Event::FencedNodePowered { node: n(1) }));
     assert!(!w.power[1]);
     assert_eq!(w.life(1), Life::Fenced);
+    let e = *w.c.history().get(0).unwrap();
+    assert_eq!(
+        (e.node, e.reason, e.result),
+        (n(1), crate::wire::FenceReason::PoweredWhileFenced, crate::wire::FenceResult::Confirmed)
+    );
+    assert_eq!(w.c.history().total(), 2, "the operator's fence, then the switched-on one");
 }
 
 #[test]

@@ -32,6 +32,11 @@ pub enum FenceReason {
     Operator,
     /// `auto_unfence_after` passed.
     AutoUnfence,
+    /// It was fenced and its power was sensed on (rule 3: switched off again).
+    PoweredWhileFenced,
+    /// Its fence record was found at the controller's start with its power
+    /// not off (commanded off again).
+    FencedAtStart,
 }
 
 /// Who asked for it.
@@ -83,6 +88,8 @@ impl FenceReason {
             Self::ReleaseOverdue => "release_overdue",
             Self::Operator => "operator",
             Self::AutoUnfence => "auto_unfence",
+            Self::PoweredWhileFenced => "powered_while_fenced",
+            Self::FencedAtStart => "fenced_at_start",
         }
     }
 }
