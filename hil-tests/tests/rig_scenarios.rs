@@ -129,6 +129,24 @@ fn a_cut_serial_line_with_the_udp_link_up_moves_nothing() {
 }
 
 #[test]
+fn a_noisy_serial_line_with_the_udp_link_up_is_refused_and_counted_and_moves_nothing() {
+    scenario_passes(
+        "noisy-line",
+        "linux",
+        &[
+            &[
+                "the cluster was steady before the fault",
+                "alpha's corrupted frames were refused and counted by the controller",
+                "alpha's noisy serial line moved nothing while its UDP link was up",
+                "alpha still holds the group",
+            ],
+            SAFETY,
+        ]
+        .concat(),
+    );
+}
+
+#[test]
 fn a_controller_restart_moves_nothing_and_toggles_no_relay() {
     scenario_passes("controller-restart", "linux", &[RESTART, SAFETY].concat());
 }

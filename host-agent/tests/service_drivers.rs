@@ -28,6 +28,16 @@ fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// One test at a time. A script being written is open for writing; a
+/// process started meanwhile by another test's thread holds a copy of that
+/// descriptor between its fork and its exec, and running the script then
+/// fails with "Text file busy" (ETXTBSY).
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn write_script(path: &Path, body: &str) {
     fs::create_dir_all(path.parent().unwrap()).unwrap();
     fs::write(path, body).unwrap();
@@ -62,6 +72,7 @@ esac
 
 #[test]
 fn lsb_script_lifecycle_and_exit_codes() {
+    let _one = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let empty = dir.path().join("ha.d");
     let init = dir.path().join("init.d");
@@ -120,6 +131,7 @@ fn lsb_script_lifecycle_and_exit_codes() {
 
 #[test]
 fn script_timeout_kills_its_process_group() {
+    let _one = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let child = dir.path().join("child.pid");
     write_script(
@@ -190,6 +202,7 @@ fn ocf(root: &Path, instance: &str, params: &[(&str, &str)]) -> OcfAgent {
 
 #[test]
 fn ocf_agent_lifecycle_environment_and_exit_codes() {
+    let _one = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("ocf");
     write_script(&root.join("resource.d/warden-test/Stateful"), OCF_AGENT);
@@ -288,6 +301,7 @@ esac
 
 #[test]
 fn systemd_unit_through_systemctl() {
+    let _one = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let systemctl = dir.path().join("systemctl");
     write_script(&systemctl, FAKE_SYSTEMCTL);
@@ -341,6 +355,7 @@ fn fast_respawn() -> Respawn {
 
 #[test]
 fn supervised_command_respawns_with_backoff() {
+    let _one = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("spawns");
     let mut command =
@@ -374,6 +389,7 @@ fn supervised_command_respawns_with_backoff() {
 
 #[test]
 fn supervised_command_exit_100_is_not_respawned() {
+    let _one = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("spawns");
     let mut command =
@@ -397,6 +413,7 @@ fn supervised_command_exit_100_is_not_respawned() {
 
 #[test]
 fn supervised_command_without_respawn_runs_once_and_keeps_its_pid_file_only_while_running() {
+    let _one = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("spawns");
     let gate = dir.path().join("gate");
@@ -424,6 +441,7 @@ fn supervised_command_without_respawn_runs_once_and_keeps_its_pid_file_only_whil
 
 #[test]
 fn supervised_command_stop_ends_the_whole_group() {
+    let _one = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let child = dir.path().join("child.pid");
     let mut command =
@@ -445,6 +463,7 @@ fn supervised_command_stop_ends_the_whole_group() {
 
 #[test]
 fn supervised_command_ignoring_term_is_killed_after_grace() {
+    let _one = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let ready = dir.path().join("ready");
     let grace = Duration::from_millis(300);
@@ -466,6 +485,7 @@ fn supervised_command_ignoring_term_is_killed_after_grace() {
 
 #[test]
 fn supervised_command_missing_program() {
+    let _one = one_at_a_time();
     let mut command =
         SupervisedCommand::new(vec!["/nonexistent/warden-daemon".into()], Respawn::default(), TIMEOUT).unwrap();
     let err = command.start().unwrap_err();

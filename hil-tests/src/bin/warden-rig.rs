@@ -5,7 +5,8 @@
 //! warden-rig demo                          a failover, step by step
 //! warden-rig scenario NAME [--json]        power-loss, agent-kill, host-hang, serial-cut, serial-cut-udp-up,
 //!                                          controller-restart, firmware-watchdog (--controller qemu),
-//!                                          pacemaker-fence (Pacemaker's fencer through fence_warden)
+//!                                          pacemaker-fence (Pacemaker's fencer through fence_warden),
+//!                                          noisy-line
 //! warden-rig bench failover --runs N       failover timings, min/p50/p99/max, per
 //!     [--fault power-loss|hang]            profile (--profile 20/100,10/40) and
 //!     [--profile K/D,...]                  controller (--controllers linux,qemu)
@@ -54,7 +55,7 @@ enum Command {
     /// One fault scenario, ending with a verdict.
     Scenario {
         /// power-loss, agent-kill, host-hang, serial-cut, serial-cut-udp-up, controller-restart,
-        /// firmware-watchdog (qemu), pacemaker-fence (linux).
+        /// firmware-watchdog (qemu), pacemaker-fence (linux), noisy-line (linux).
         name: Scenario,
         #[command(flatten)]
         run: RunArgs,

@@ -482,6 +482,16 @@ impl Rig {
         }
     }
 
+    /// What server `index`'s serial line carried: (up to the controller,
+    /// down to the server).
+    #[must_use]
+    pub fn line_carried(
+        &self,
+        index: usize,
+    ) -> Option<(crate::hardware::serial::Carried, crate::hardware::serial::Carried)> {
+        self.lines.get(index).map(|l| l.carried())
+    }
+
     /// Wedges `node`'s link on the controller (the firmware's fault injection).
     ///
     /// # Errors

@@ -9,6 +9,7 @@
 //! | `serial-cut-udp-up` | its serial line cut, its UDP link up (Linux controller) | nothing moves, no fence |
 //! | `controller-restart` | the controller killed and started again | nothing moves, no relay toggles |
 //! | `firmware-watchdog` | (`--controller qemu`) the standby's link wedged on the board | the watchdog resets the board; nothing moves, no relay toggles |
+//! | `noisy-line` | its serial line corrupts 2 % of bytes, then delays each by 30 ms, its UDP link up (Linux controller) | frames refused and counted on both ends, nothing moves, no fence |
 //! | `pacemaker-fence` | (Linux controller) Pacemaker's fencer fences it through `fence_warden` | fenced only with the power sensed off, group moved, unfenced as a standby; failure paths fence nothing |
 //!
 //! Every verdict also has the common checks (one address holder, one
@@ -47,11 +48,14 @@ pub enum Scenario {
     FirmwareWatchdog,
     /// Pacemaker's fencer fences the holder through `fence_warden`.
     PacemakerFence,
+    /// The holder's serial line corrupts, then delays, while its UDP link
+    /// stays up.
+    NoisyLine,
 }
 
 impl Scenario {
     /// Every scenario.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::PowerLoss,
         Self::AgentKill,
         Self::HostHang,
@@ -60,6 +64,7 @@ impl Scenario {
         Self::ControllerRestart,
         Self::FirmwareWatchdog,
         Self::PacemakerFence,
+        Self::NoisyLine,
     ];
 
     /// Its name on the command line.
@@ -74,6 +79,7 @@ impl Scenario {
             Self::ControllerRestart => "controller-restart",
             Self::FirmwareWatchdog => "firmware-watchdog",
             Self::PacemakerFence => "pacemaker-fence",
+            Self::NoisyLine => "noisy-line",
         }
     }
 }
@@ -111,10 +117,11 @@ pub fn run(scenario: Scenario, mut options: Options) -> Result<Verdict, RigError
             "firmware-watchdog needs --controller qemu: the watchdog is the firmware board's".into(),
         ));
     }
-    if scenario == Scenario::SerialCutUdpUp && !options.udp() {
-        return Err(RigError::Options(
-            "serial-cut-udp-up needs UDP links beside the serial lines: the Linux controller with --media both".into(),
-        ));
+    if matches!(scenario, Scenario::SerialCutUdpUp | Scenario::NoisyLine) && !options.udp() {
+        return Err(RigError::Options(format!(
+            "{} needs UDP links beside the serial lines: the Linux controller with --media both",
+            scenario.name()
+        )));
     }
     if scenario == Scenario::PacemakerFence && options.controller != super::options::ControllerKind::Linux {
         return Err(RigError::Options(
@@ -128,6 +135,7 @@ pub fn run(scenario: Scenario, mut options: Options) -> Result<Verdict, RigError
         Scenario::SerialCutUdpUp => one_medium_left(&mut rig, &mut verdict)?,
         Scenario::FirmwareWatchdog => firmware_watchdog(&mut rig, &mut verdict)?,
         Scenario::PacemakerFence => super::pacemaker::run(&mut rig, &mut verdict)?,
+        Scenario::NoisyLine => noisy_line(&mut rig, &mut verdict)?,
         _ => failover(&mut rig, scenario, &mut verdict)?,
     }
     let record = rig.finish();
@@ -141,7 +149,7 @@ fn inject(rig: &mut Rig, scenario: Scenario, victim: usize) {
         Scenario::AgentKill => rig.kill_agent(victim),
         Scenario::HostHang => rig.hang(victim, true),
         Scenario::SerialCut | Scenario::SerialCutUdpUp => rig.set_line_fault(victim, LineFault::Cut),
-        Scenario::ControllerRestart | Scenario::FirmwareWatchdog | Scenario::PacemakerFence => {}
+        Scenario::ControllerRestart | Scenario::FirmwareWatchdog | Scenario::PacemakerFence | Scenario::NoisyLine => {}
     }
 }
 
@@ -388,8 +396,16 @@ fn one_medium_left(rig: &mut Rig, verdict: &mut Verdict) -> Result<(), RigError>
     inject(rig, Scenario::SerialCutUdpUp, holder);
     rig.wait_records(3 * WINDOW_RECORDS)?;
     let t1 = rig.timeline().now();
-    let moved: Vec<String> = rig
-        .timeline()
+    nothing_moved(rig, verdict, holder, &format!("{victim}'s cut serial line"), ("line cut", t0, t1));
+    repair(rig, Scenario::SerialCutUdpUp, holder);
+    rig.wait_records(WINDOW_RECORDS)?;
+    Ok(())
+}
+
+/// What went unsteady since `t0`: a node late or dead, a fence, a
+/// placement or a release, a relay switched, a power loss.
+fn unsteady_since(rig: &Rig, t0: Duration) -> Vec<String> {
+    rig.timeline()
         .since(t0)
         .iter()
         .filter_map(|e| match &e.what {
@@ -410,13 +426,21 @@ fn one_medium_left(rig: &mut Rig, verdict: &mut Verdict) -> Result<(), RigError>
             }
             _ => None,
         })
-        .collect();
+        .collect()
+}
+
+/// Checks that a fault on `holder`'s serial line (`line`, from `since.1`
+/// to `since.2`) moved nothing while its UDP link was up, and that it
+/// still holds the group.
+fn nothing_moved(rig: &Rig, verdict: &mut Verdict, holder: usize, line: &str, since: (&str, Duration, Duration)) {
+    let (what, t0, t1) = since;
+    let moved = unsteady_since(rig, t0);
     verdict.check(
-        &format!("{victim}'s cut serial line moved nothing while its UDP link was up"),
+        &format!("{line} moved nothing while its UDP link was up"),
         moved.is_empty(),
         if moved.is_empty() {
             format!(
-                "line cut at {:.3} s; no late node, death, fence or move until {:.3} s",
+                "{what} at {:.3} s; no late node, death, fence or move until {:.3} s",
                 t0.as_secs_f64(),
                 t1.as_secs_f64()
             )
@@ -424,14 +448,52 @@ fn one_medium_left(rig: &mut Rig, verdict: &mut Verdict) -> Result<(), RigError>
             moved.join("; ")
         },
     );
-    let still = rig.holder() == Some(holder);
+    let victim = rig.name(holder);
     verdict.check(
         &format!("{victim} still holds the group"),
-        still,
+        rig.holder() == Some(holder),
         format!("the address is on {}", rig.holder().map_or("no single server", |i| rig.name(i))),
     );
-    repair(rig, Scenario::SerialCutUdpUp, holder);
+}
+
+/// Frames the controller refused on `victim`'s serial link, from its status.
+fn serial_frames_refused(rig: &mut Rig, victim: &str) -> Result<u64, RigError> {
+    let status = rig.ask("status")?;
+    let node = status["status"]["nodes"].as_array().and_then(|n| n.iter().find(|n| n["name"] == victim)).cloned();
+    Ok(node
+        .and_then(|n| n["links"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter(|l| !l["link"].as_str().unwrap_or_default().starts_with("udp:"))
+        .filter_map(|l| l["frames_rejected"].as_u64())
+        .sum())
+}
+
+/// The holder's serial line corrupts 2 % of its bytes for two observation
+/// windows, then delays each byte by 30 ms for two more, its UDP link up
+/// all along: the corrupted frames are refused and counted at the
+/// controller, nothing dies, nothing is fenced, nothing moves.
+fn noisy_line(rig: &mut Rig, verdict: &mut Verdict) -> Result<(), RigError> {
+    let Before { holder, victim, t0, .. } = before_fault(rig, verdict)?;
+    let refused_before = serial_frames_refused(rig, &victim)?;
+    let corrupted_before = rig.line_carried(holder).map_or(0, |(up, down)| up.corrupted + down.corrupted);
+    rig.set_line_fault(holder, LineFault::Corrupt(0.02));
+    rig.wait_records(2 * WINDOW_RECORDS)?;
+    rig.set_line_fault(holder, LineFault::Delay(Duration::from_millis(30)));
+    rig.wait_records(2 * WINDOW_RECORDS)?;
+    rig.set_line_fault(holder, LineFault::Clear);
     rig.wait_records(WINDOW_RECORDS)?;
+    let t1 = rig.timeline().now();
+    let refused = serial_frames_refused(rig, &victim)?.saturating_sub(refused_before);
+    let corrupted =
+        rig.line_carried(holder).map_or(0, |(up, down)| up.corrupted + down.corrupted).saturating_sub(corrupted_before);
+    verdict.check(
+        &format!("{victim}'s corrupted frames were refused and counted by the controller"),
+        refused > 0 && corrupted > 0,
+        format!("{corrupted} bytes corrupted on the line; {refused} frames refused on {victim}'s serial link"),
+    );
+    nothing_moved(rig, verdict, holder, &format!("{victim}'s noisy serial line"), ("corrupted, then delayed", t0, t1));
+    verdict.counts.push(("serial_frames_refused", refused));
     Ok(())
 }
 
