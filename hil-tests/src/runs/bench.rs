@@ -156,20 +156,7 @@ impl BenchReport {
             self.keepalive.as_millis(),
             self.deadtime.as_millis()
         );
-        out.push_str(&format!("{:<24} {:>5} {:>8} {:>8} {:>8} {:>8}\n", "", "n", "min", "p50", "p99", "max"));
-        for (name, s) in self.rows() {
-            match s {
-                Some(s) => out.push_str(&format!(
-                    "{name:<24} {:>5} {:>8.1} {:>8.1} {:>8.1} {:>8.1}\n",
-                    s.samples,
-                    ms(s.min),
-                    ms(s.p50),
-                    ms(s.p99),
-                    ms(s.max)
-                )),
-                None => out.push_str(&format!("{name:<24} {:>5}\n", 0)),
-            }
-        }
+        out.push_str(&crate::watch::stats::table(&self.rows()));
         out.push_str(&self.verdict.render());
         out
     }

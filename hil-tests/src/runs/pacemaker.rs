@@ -101,6 +101,38 @@ fn touched(rig: &Rig, node: &str, t: Duration) -> Vec<String> {
         .collect()
 }
 
+/// Pacemaker's fencer started beside `rig`, and what its devices need.
+struct Setup {
+    fencer: Fencer,
+    /// The fencer's files.
+    dir: std::path::PathBuf,
+    /// The controller's address on the rig's network.
+    ip: String,
+    cluster_file: std::path::PathBuf,
+    nodes: Vec<String>,
+    /// `pcmk_host_map=pcmk-alpha:alpha;...`.
+    map: String,
+}
+
+impl Setup {
+    fn start(rig: &Rig) -> Result<Self, RigError> {
+        let agent = rig.program("fence_warden")?;
+        let dir = rig.run_dir().join("pacemaker");
+        std::fs::create_dir_all(&dir).map_err(RigError::io(format!("creating {}", dir.display())))?;
+        let fencer = Fencer::start(rig.client_netns(), &dir, &agent)?;
+        let nodes = rig.nodes().to_vec();
+        let host_map: Vec<String> = nodes.iter().map(|n| format!("{}:{n}", pcmk(n))).collect();
+        Ok(Self {
+            fencer,
+            dir,
+            ip: rig.layout().plan.controller.to_string(),
+            cluster_file: rig.layout().run_dir.join("cluster.toml"),
+            nodes,
+            map: format!("pcmk_host_map={}", host_map.join(";")),
+        })
+    }
+}
+
 /// Runs the scenario on `rig`.
 ///
 /// # Errors
@@ -108,15 +140,7 @@ fn touched(rig: &Rig, node: &str, t: Duration) -> Vec<String> {
 /// [`RigError`] when the fencer cannot be started or an awaited event
 /// never comes.
 pub fn run(rig: &mut Rig, verdict: &mut Verdict) -> Result<(), RigError> {
-    let agent = rig.program("fence_warden")?;
-    let dir = rig.run_dir().join("pacemaker");
-    std::fs::create_dir_all(&dir).map_err(RigError::io(format!("creating {}", dir.display())))?;
-    let fencer = Fencer::start(rig.client_netns(), &dir, &agent)?;
-    let ip = rig.layout().plan.controller.to_string();
-    let cluster_file = rig.layout().run_dir.join("cluster.toml");
-    let nodes = rig.nodes().to_vec();
-    let host_map: Vec<String> = nodes.iter().map(|n| format!("{}:{n}", pcmk(n))).collect();
-    let map = format!("pcmk_host_map={}", host_map.join(";"));
+    let Setup { fencer, dir, ip, cluster_file, nodes, map } = Setup::start(rig)?;
 
     // 1. Metadata and validation, as Pacemaker asks for them. (The fencer
     // adds attributes of its own to what it prints, so the schema is
@@ -491,16 +515,8 @@ pub fn bench(
     mut progress: impl FnMut(usize, &FenceTiming),
 ) -> Result<FenceBench, RigError> {
     let mut rig = Rig::up(options)?;
-    let agent = rig.program("fence_warden")?;
-    let dir = rig.run_dir().join("pacemaker");
-    std::fs::create_dir_all(&dir).map_err(RigError::io(format!("creating {}", dir.display())))?;
-    let fencer = Fencer::start(rig.client_netns(), &dir, &agent)?;
-    let ip = rig.layout().plan.controller.to_string();
-    let cluster_file = rig.layout().run_dir.join("cluster.toml");
-    let nodes = rig.nodes().to_vec();
-    let host_map: Vec<String> = nodes.iter().map(|n| format!("{}:{n}", pcmk(n))).collect();
-    let options =
-        device(&ip, &cluster_file, &[format!("pcmk_host_map={}", host_map.join(";")), "verbose=1".to_owned()]);
+    let Setup { fencer, dir, ip, cluster_file, nodes, map } = Setup::start(&rig)?;
+    let options = device(&ip, &cluster_file, &[map, "verbose=1".to_owned()]);
     let reg = register(&fencer, "warden", &options)?;
     if reg.code != 0 {
         return Err(RigError::Broken(format!("registering the device: exit {} {}", reg.code, reg.text)));
@@ -591,21 +607,7 @@ impl FenceBench {
              accepted to the power sensed off; the fencer's own share: the whole less fence_warden's)\n",
             self.runs.len()
         );
-        out.push_str(&format!("{:<24} {:>5} {:>8} {:>8} {:>8} {:>8}\n", "", "n", "min", "p50", "p99", "max"));
-        for (name, s) in self.rows() {
-            let ms = crate::watch::stats::ms;
-            match s {
-                Some(s) => out.push_str(&format!(
-                    "{name:<24} {:>5} {:>8.1} {:>8.1} {:>8.1} {:>8.1}\n",
-                    s.samples,
-                    ms(s.min),
-                    ms(s.p50),
-                    ms(s.p99),
-                    ms(s.max)
-                )),
-                None => out.push_str(&format!("{name:<24} {:>5}\n", 0)),
-            }
-        }
+        out.push_str(&crate::watch::stats::table(&self.rows()));
         out.push_str(&self.verdict.render());
         out
     }

@@ -60,6 +60,27 @@ pub fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 10_000.0).round() / 10.0
 }
 
+/// Rows of summaries as a table in milliseconds: n, min, p50, p99, max
+/// (a row with no samples shows n = 0).
+#[must_use]
+pub fn table(rows: &[(&str, Option<Summary>)]) -> String {
+    let mut out = format!("{:<24} {:>5} {:>8} {:>8} {:>8} {:>8}\n", "", "n", "min", "p50", "p99", "max");
+    for (name, s) in rows {
+        match s {
+            Some(s) => out.push_str(&format!(
+                "{name:<24} {:>5} {:>8.1} {:>8.1} {:>8.1} {:>8.1}\n",
+                s.samples,
+                ms(s.min),
+                ms(s.p50),
+                ms(s.p99),
+                ms(s.max)
+            )),
+            None => out.push_str(&format!("{name:<24} {:>5}\n", 0)),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
