@@ -48,6 +48,10 @@ const N2: NodeId = NodeId(1);
 const SVC: GroupId = GroupId(0);
 const KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
 /// Bounds for things that take a keepalive or two; far above them.
+#[path = "../../firmware/metrics/tests/support/page_checks.rs"]
+mod page_checks;
+use page_checks::{every_family_documented, http, promtool_check_metrics, sample, scrape};
+
 const SOON: Duration = Duration::from_secs(20);
 
 /// What the played controller has seen of node n1 (and of n2, the node
@@ -794,45 +798,6 @@ fn logs_carry_journald_priorities_when_stderr_is_the_journal() {
     );
 }
 
-/// Sends `request` to `to` on a new connection and reads the answer to its
-/// end (empty if the endpoint closed it unanswered).
-fn http(to: SocketAddr, request: &[u8]) -> String {
-    let mut s = std::net::TcpStream::connect(to).unwrap();
-    s.set_read_timeout(Some(SOON)).unwrap();
-    let _ = s.write_all(request);
-    let mut answer = Vec::new();
-    let _ = s.read_to_end(&mut answer);
-    String::from_utf8_lossy(&answer).into_owned()
-}
-
-/// `GET /metrics`: the page, if it was answered `200`.
-fn scrape(to: SocketAddr) -> Option<String> {
-    let answer = http(to, b"GET /metrics HTTP/1.1\r\nHost: warden\r\n\r\n");
-    let (head, body) = answer.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.1 200 ").then(|| body.to_owned())
-}
-
-/// The value of `series` (its name and labels as the page writes them).
-fn sample(page: &str, series: &str) -> Option<f64> {
-    page.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-}
-
-/// `promtool check metrics` on `page`; fails naming the package when
-/// promtool is missing.
-fn promtool_check_metrics(page: &str) {
-    let mut child = std::process::Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("promtool: {e}: apt-get install prometheus (it ships promtool)"));
-    child.stdin.take().unwrap().write_all(page.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success() && said.trim().is_empty(), "promtool check metrics: {said}\n{page}");
-}
-
 #[test]
 fn metrics_match_the_status_and_bad_scrapes_never_hold_the_heartbeat() {
     let endpoint: SocketAddr = "127.0.0.1:9665".parse().unwrap();
@@ -899,13 +864,7 @@ fn metrics_match_the_status_and_bad_scrapes_never_hold_the_heartbeat() {
         assert!(page.contains(&format!("# TYPE {family}\n")), "no family `{family}`:\n{page}");
     }
     promtool_check_metrics(&page);
-    let doc = include_str!("../../docs/metrics.md");
-    let missing: Vec<&str> = page
-        .lines()
-        .filter_map(|l| l.strip_prefix("# TYPE ")?.split_whitespace().next())
-        .filter(|name| !doc.contains(&format!("| `{name}` |")))
-        .collect();
-    assert!(missing.is_empty(), "docs/metrics.md has no row for: {missing:?}");
+    every_family_documented(&page);
     let one = |series: &str| assert_eq!(sample(&page, series), Some(1.0), "{series}:\n{page}\n{s}");
     one("warden_agent_connected{node=\"n1\"}");
     one(&format!("warden_agent_role{{node=\"n1\",role=\"{}\"}}", s["role"].as_str().unwrap()));

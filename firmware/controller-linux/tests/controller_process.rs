@@ -35,6 +35,10 @@ use warden_core::wire::{
 };
 use warden_core::{GroupId, GroupSet, NodeId};
 
+#[path = "../../metrics/tests/support/page_checks.rs"]
+mod page_checks;
+use page_checks::{every_family_documented, http, promtool_check_metrics, sample, scrape, METRICS_DOC};
+
 const KEY: &[u8] = b"an end-to-end test key, 32 bytes";
 const WEB: GroupId = GroupId(0);
 /// Upper bound of any single wait: a failure, never a timing assertion.
@@ -700,57 +704,6 @@ fn the_operator_endpoint_fences_once_answers_again_and_refuses_a_wrong_key() {
 /// A free TCP port on loopback.
 fn free_tcp_port() -> std::net::SocketAddr {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
-}
-
-/// Sends `request` on a new connection and reads the answer to its end
-/// (empty if the endpoint closed it unanswered).
-fn http(to: std::net::SocketAddr, request: &[u8]) -> String {
-    let mut s = std::net::TcpStream::connect(to).unwrap();
-    s.set_read_timeout(Some(BOUND)).unwrap();
-    let _ = s.write_all(request);
-    let mut answer = Vec::new();
-    let _ = s.read_to_end(&mut answer);
-    String::from_utf8_lossy(&answer).into_owned()
-}
-
-/// `GET /metrics`: the page, if it was answered `200`.
-fn scrape(to: std::net::SocketAddr) -> Option<String> {
-    let answer = http(to, b"GET /metrics HTTP/1.1\r\nHost: warden\r\n\r\n");
-    let (head, body) = answer.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.1 200 ").then(|| body.to_owned())
-}
-
-/// The value of `series` (its name and labels as the page writes them).
-fn sample(page: &str, series: &str) -> Option<f64> {
-    page.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-}
-
-/// `promtool check metrics` on `page`; fails naming the package when
-/// promtool is missing.
-fn promtool_check_metrics(page: &str) {
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("promtool: {e}: apt-get install prometheus (it ships promtool)"));
-    child.stdin.take().unwrap().write_all(page.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success() && said.trim().is_empty(), "promtool check metrics: {said}\n{page}");
-}
-
-/// docs/metrics.md: every family on a page has its row there.
-const METRICS_DOC: &str = include_str!("../../../docs/metrics.md");
-
-fn every_family_documented(page: &str) {
-    let missing: Vec<&str> = page
-        .lines()
-        .filter_map(|l| l.strip_prefix("# TYPE ")?.split_whitespace().next())
-        .filter(|name| !METRICS_DOC.contains(&format!("| `{name}` |")))
-        .collect();
-    assert!(missing.is_empty(), "docs/metrics.md has no row for: {missing:?}");
 }
 
 #[test]
