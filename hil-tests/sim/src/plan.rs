@@ -381,6 +381,7 @@ impl Plan {
             probe_interval: Duration(self.probe_interval),
             restart_window: Duration(60_000),
             step_timeout: Duration(self.step_time.1 * 20 + 1_000),
+            pinging: self.ping_nodes > 0,
         }
     }
 

@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use warden_rig::host::{keeper, leftovers, signals};
-use warden_rig::runs::options::Media;
+use warden_rig::runs::options::{GroupSpec, Media};
 use warden_rig::runs::scenario::{self, Scenario};
 use warden_rig::runs::{bench, demo, soak};
 use warden_rig::watch::service;
@@ -110,6 +110,9 @@ enum Command {
         /// Where to listen.
         #[arg(long)]
         listen: SocketAddr,
+        /// The rig's fault flags (`SERVER.sick`: answer `ping` with `sick`).
+        #[arg(long)]
+        faults: Option<PathBuf>,
     },
     /// A server's first process (started by the rig).
     #[command(hide = true)]
@@ -210,6 +213,21 @@ struct RunArgs {
     /// Seed of the serial lines' faults.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// How many servers: alpha, beta, gamma, delta (2 to 4).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(2..=4))]
+    servers: u8,
+    /// How many groups (1 to 4): svc, db, web, mail, group k homed on
+    /// server k (modulo the servers), every server eligible in turn after it.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=4), conflicts_with = "group")]
+    groups: Option<u8>,
+    /// A group, given whole: NAME=NODE,NODE[+ipv6][+mac][+failback], home
+    /// first (e.g. `db=beta,alpha+ipv6`); repeat for more.
+    #[arg(long, value_name = "SPEC")]
+    group: Vec<String>,
+    /// Give each server a second NIC on an uplink with a ping node
+    /// (ipfail's), which faults can cut per server.
+    #[arg(long)]
+    uplink: bool,
     /// Copy the run's logs, configuration and timeline to this directory at the end.
     #[arg(long, value_name = "DIR")]
     keep_logs: Option<PathBuf>,
@@ -222,8 +240,20 @@ struct RunArgs {
 }
 
 impl RunArgs {
-    fn options(&self) -> Options {
-        Options {
+    fn options(&self) -> Result<Options, RigError> {
+        let servers = usize::from(self.servers);
+        let groups = if self.group.is_empty() {
+            GroupSpec::layout(usize::from(self.groups.unwrap_or(1)), servers)
+        } else {
+            self.group
+                .iter()
+                .map(|g| GroupSpec::parse(g, servers).map_err(|e| RigError::Options(format!("--group {e}"))))
+                .collect::<Result<_, _>>()?
+        };
+        Ok(Options {
+            servers,
+            groups,
+            uplink: self.uplink,
             keepalive: self.keepalive,
             deadtime: self.deadtime,
             warntime: self.warntime,
@@ -247,14 +277,16 @@ impl RunArgs {
                 (true, true) => Narration::StoryOnStderr,
             },
             ..Options::default()
-        }
+        })
     }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { dir, listen } => finish(service::serve(&dir, listen).map(|()| true)),
+        Command::Serve { dir, listen, faults } => {
+            finish(service::serve(&dir, listen, faults.as_deref()).map(|()| true))
+        }
         Command::Keeper { netns, server, program } => {
             let Some((program, args)) = program.split_first() else { return ExitCode::from(2) };
             finish(keeper::run(&netns, &server, program, args).map(|()| true))
@@ -281,12 +313,12 @@ fn finish(result: Result<bool, RigError>) -> ExitCode {
 
 fn run(command: Command) -> Result<bool, RigError> {
     match command {
-        Command::Demo(args) => Ok(demo::run(args.options())?.passed()),
+        Command::Demo(args) => Ok(demo::run(args.options()?)?.passed()),
         Command::Scenario { name, run } => {
             if !run.json {
                 eprintln!("warden-rig: scenario {} ...", name.name());
             }
-            let verdict = scenario::run(name, run.options())?;
+            let verdict = scenario::run(name, run.options()?)?;
             if run.json {
                 println!("{}", verdict.to_json());
             } else {
@@ -295,7 +327,7 @@ fn run(command: Command) -> Result<bool, RigError> {
             Ok(verdict.passed())
         }
         Command::Bench { what: BenchKind::Fence, runs, run, .. } => {
-            let options = run.options();
+            let options = run.options()?;
             options.check()?;
             if options.controller != ControllerKind::Linux {
                 return Err(RigError::Options("bench fence needs the Linux controller (its operator endpoint)".into()));
@@ -315,7 +347,7 @@ fn run(command: Command) -> Result<bool, RigError> {
             Ok(report.verdict.passed())
         }
         Command::Bench { what: BenchKind::Failover, runs, fault, profile, controllers, run } => {
-            let base = run.options();
+            let base = run.options()?;
             let profiles = if profile.is_empty() { vec![(base.keepalive, base.deadtime)] } else { profile };
             let controllers = if controllers.is_empty() { vec![base.controller] } else { controllers };
             let mut passed = true;
@@ -363,7 +395,7 @@ fn run(command: Command) -> Result<bool, RigError> {
                 return Err(RigError::Options(format!("--minutes {minutes}: from above 0 to 1440")));
             }
             let length = Duration::from_secs_f64(minutes * 60.0);
-            let report = soak::run(length, stress, scrape_load, run.options(), |done, unwanted| {
+            let report = soak::run(length, stress, scrape_load, run.options()?, |done, unwanted| {
                 eprintln!(
                     "warden-rig: soak {:.0}/{:.0} s, {unwanted} unwanted events",
                     done.as_secs_f64(),

@@ -1,5 +1,6 @@
-//! The shared disk: an ext4 image on a loop device that every server sees
-//! (as a SAN LUN would be), created by the rig and detached when dropped.
+//! A group's shared disk: an ext4 image on a loop device that every server
+//! sees (as a SAN LUN would be), created by the rig and detached when
+//! dropped.
 //!
 //! A power loss cuts the disk at the same instant as the CPU: the rig shuts
 //! the filesystem down without flushing its journal (the ext4 shutdown
@@ -20,17 +21,19 @@ use crate::RigError;
 /// The size of the image.
 const SIZE_MB: u64 = 64;
 
-/// Where a run keeps its disk image: `/dev/shm/<prefix>.img` when that is a
-/// tmpfs (an fsync then costs what a SAN's write cache would, not what the
-/// build machine's own disk does), else the run directory.
+/// Where a run keeps the disk image of group `index` named `group`:
+/// `/dev/shm/<prefix>.img` (the first group's) or `<prefix>-<group>.img`
+/// when that is a tmpfs (an fsync then costs what a SAN's write cache
+/// would, not what the build machine's own disk does), else the run
+/// directory.
 #[must_use]
-pub fn image_path(prefix: &crate::host::prefix::Prefix, run_dir: &Path) -> PathBuf {
+pub fn image_path(prefix: &crate::host::prefix::Prefix, run_dir: &Path, index: usize, group: &str) -> PathBuf {
     let shm = Path::new(SHM);
     let tmpfs = nix::sys::statfs::statfs(shm).is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::TMPFS_MAGIC);
-    if tmpfs {
-        shm.join(format!("{prefix}.img"))
-    } else {
-        run_dir.join("disk.img")
+    match (tmpfs, index) {
+        (true, 0) => shm.join(format!("{prefix}.img")),
+        (true, _) => shm.join(format!("{prefix}-{group}.img")),
+        (false, _) => run_dir.join(format!("disk-{group}.img")),
     }
 }
 

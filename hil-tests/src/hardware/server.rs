@@ -65,7 +65,7 @@ pub struct Server {
     pub net: ServerNet,
     /// Its serial line to the controller.
     pub line: Arc<SerialLine>,
-    disk: Arc<Disk>,
+    disks: Vec<Arc<Disk>>,
     install: Install,
     keeper: Option<Child>,
     /// The keeper's pid while the server runs (0 when off): the detectors
@@ -79,19 +79,19 @@ pub struct Server {
 pub struct PowerOff {
     /// Processes killed (the keeper included).
     pub killed: usize,
-    /// Whether the shared disk was mounted there.
+    /// Whether a shared disk was mounted there.
     pub had_disk: bool,
 }
 
 impl Server {
     /// A server that is off.
     #[must_use]
-    pub fn new(name: &str, net: ServerNet, line: Arc<SerialLine>, disk: Arc<Disk>, install: Install) -> Self {
+    pub fn new(name: &str, net: ServerNet, line: Arc<SerialLine>, disks: Vec<Arc<Disk>>, install: Install) -> Self {
         Self {
             name: name.to_owned(),
             net,
             line,
-            disk,
+            disks,
             install,
             keeper: None,
             anchor: Arc::new(AtomicI32::new(0)),
@@ -180,11 +180,15 @@ impl Server {
         let keeper = self.keeper_pid();
         let pids = self.processes();
         procs::signal_all(&pids, keeper, Signal::SIGSTOP);
-        let had_disk = keeper.is_some_and(|k| self.disk.mounted_for(k));
+        let held: Vec<Arc<Disk>> =
+            self.disks.iter().filter(|d| keeper.is_some_and(|k| d.mounted_for(k))).cloned().collect();
+        let had_disk = !held.is_empty();
         let mut problems = Vec::new();
-        if let (true, Some(k)) = (had_disk, keeper) {
-            if let Err(e) = self.disk.cut_for(k) {
-                problems.push(format!("the disk could not be cut: {e}"));
+        if let Some(k) = keeper {
+            for disk in &held {
+                if let Err(e) = disk.cut_for(k) {
+                    problems.push(format!("{} could not be cut: {e}", disk.device().display()));
+                }
             }
         }
         // The NIC goes down while the processes are killed (an `ip` of the
@@ -216,11 +220,11 @@ impl Server {
         if let Err(e) = nic.and_then(tools::IpBatch::finish) {
             problems.push(e.to_string());
         }
-        if had_disk {
-            let deadline = Instant::now() + GONE_BOUND;
-            while !self.disk.is_free() {
+        let deadline = Instant::now() + GONE_BOUND;
+        for disk in &held {
+            while !disk.is_free() {
                 if Instant::now() > deadline {
-                    problems.push(format!("{} still in use after the power loss", self.disk.device().display()));
+                    problems.push(format!("{} still in use after the power loss", disk.device().display()));
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(1));

@@ -69,13 +69,15 @@ fn run_dir_prefix(name: &str) -> Option<Prefix> {
 }
 
 /// The prefix of a loop device's backing file: an image named after it
-/// (`/dev/shm/<prefix>.img`) or in its run directory.
+/// (`/dev/shm/<prefix>.img`, or `/dev/shm/<prefix>-<group>.img`) or in its
+/// run directory.
 fn image_prefix(backing: &Path) -> Option<Prefix> {
-    let stem = backing
-        .file_stem()
-        .and_then(|n| n.to_str())
+    let name = backing.file_name().and_then(|n| n.to_str());
+    let stem = name
+        .and_then(|n| n.strip_suffix(".img"))
+        .map(|s| s.split_once('-').map_or(s, |(p, _)| p))
         .and_then(Prefix::of)
-        .filter(|p| backing.file_name().and_then(|n| n.to_str()) == Some(format!("{p}.img").as_str()));
+        .filter(|p| name.is_some_and(|n| n == format!("{p}.img") || n.starts_with(&format!("{p}-"))));
     stem.or_else(|| backing.parent().and_then(Path::file_name).and_then(|n| n.to_str()).and_then(Prefix::of))
 }
 

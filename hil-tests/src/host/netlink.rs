@@ -1,10 +1,10 @@
-//! The IPv4 addresses configured in one network namespace, read from the
+//! The addresses (IPv4 and IPv6) configured in one network namespace, read from the
 //! kernel with a route-netlink dump: what the address detector polls. The
 //! socket belongs to the namespace of the thread that opened it and stays
 //! there, so one thread can watch every server.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 use netlink_packet_core::{NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_DUMP, NLM_F_REQUEST};
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
@@ -31,15 +31,15 @@ impl AddressDump {
         Ok(Self { socket, seq: 0 })
     }
 
-    /// Every IPv4 address on every interface of the namespace.
+    /// Every IPv4 and IPv6 address on every interface of the namespace.
     ///
     /// # Errors
     ///
     /// The OS error, or an answer that cannot be decoded.
-    pub fn ipv4(&mut self) -> io::Result<Vec<Ipv4Addr>> {
+    pub fn addresses(&mut self) -> io::Result<Vec<IpAddr>> {
         self.seq = self.seq.wrapping_add(1);
         let mut message = AddressMessage::default();
-        message.header.family = AddressFamily::Inet;
+        message.header.family = AddressFamily::Unspec;
         let mut header = NetlinkHeader::default();
         header.flags = NLM_F_REQUEST | NLM_F_DUMP;
         header.sequence_number = self.seq;
@@ -66,8 +66,11 @@ impl AddressDump {
                     NetlinkPayload::Done(_) => return Ok(found),
                     NetlinkPayload::Error(e) => return Err(e.to_io()),
                     NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewAddress(a)) => {
+                        // IPv4's own address is IFA_LOCAL (IFA_ADDRESS is the
+                        // peer's on a point-to-point link); IPv6 has IFA_ADDRESS only.
                         found.extend(a.attributes.iter().find_map(|attr| match attr {
-                            AddressAttribute::Local(IpAddr::V4(v4)) => Some(*v4),
+                            AddressAttribute::Local(ip @ IpAddr::V4(_))
+                            | AddressAttribute::Address(ip @ IpAddr::V6(_)) => Some(*ip),
                             _ => None,
                         }));
                     }

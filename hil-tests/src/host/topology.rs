@@ -1,18 +1,29 @@
 //! The rig's network: a switch namespace with a bridge, one namespace per
-//! server with its NIC on the bridge, one namespace for the client.
+//! server with its NIC on the bridge, one namespace for the client; with
+//! `uplink`, a second bridge each server reaches by a second NIC, with a
+//! ping node on it (ipfail's), whose switch ports the rig can cut.
 //!
 //! ```text
-//!  <p>-alpha [<p>n 192.168.85.1] ──<p>s0─┐
-//!  <p>-beta  [<p>n 192.168.85.2] ──<p>s1─┤ <p>br (namespace <p>-sw)
-//!  <p>-client [<p>n 192.168.85.100] ─<p>c─┤
-//!  <p>-ctl [<p>n 192.168.85.250] ──<p>k─┘   the Linux controller's network port
-//!  service address 192.168.85.3, moved with the group
+//!  <p>-alpha [<p>n 192.168.85.1  fd00:85::1] ──<p>s0─┐
+//!  <p>-beta  [<p>n 192.168.85.11 fd00:85::11] ─<p>s1─┤ <p>br (namespace <p>-sw)
+//!  ... up to four servers, 10 apart                  │
+//!  <p>-client [<p>n 192.168.85.100 fd00:85::100] ─<p>c┤
+//!  <p>-ctl [<p>n 192.168.85.250] ──<p>k──────────────┘   the Linux controller's network port
+//!  service addresses 192.168.85.3, .4, ... (fd00:85::3, ... for an IPv6
+//!  group), one per group, moved with it
+//!
+//!  uplink: <p>-alpha [<p>u 10.85.0.1] ──<p>u0─┐
+//!          <p>-beta  [<p>u 10.85.0.2] ──<p>u1─┤ <p>up (namespace <p>-sw)
+//!          <p>-ping  [<p>u 10.85.0.254] ─<p>p─┘ the ping node
 //! ```
 //!
-//! A server's NIC is down while the server has no power (the switch port
-//! has no carrier) and gets its factory MAC and base address at every boot.
+//! A server's NICs are down while the server has no power (the switch
+//! ports have no carrier) and get their factory MAC and base addresses at
+//! every boot. Duplicate address detection is off in every namespace: the
+//! rig's addresses are planned, and DAD would hold each new one back a
+//! second.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::netns::Netns;
 use super::prefix::Prefix;
@@ -24,12 +35,17 @@ pub const PREFIX_LEN: u8 = 24;
 /// The service's TCP port.
 pub const SERVICE_PORT: u16 = 7000;
 
+/// The IPv6 prefix length.
+pub const PREFIX_LEN_V6: u8 = 64;
+/// The uplink's prefix length.
+pub const UPLINK_PREFIX_LEN: u8 = 24;
+
 /// The addresses of the rig's network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Plan {
     /// The first server's base address; the others follow.
     pub first_server: Ipv4Addr,
-    /// The service (floating) address.
+    /// The first group's service (floating) address; the others follow.
     pub service: Ipv4Addr,
     /// The client's address.
     pub client: Ipv4Addr,
@@ -48,12 +64,57 @@ impl Default for Plan {
     }
 }
 
+/// The IPv6 address with the last 16 bits `low` in the rig's subnet.
+fn v6(low: u16) -> Ipv6Addr {
+    Ipv6Addr::new(0xfd00, 0x85, 0, 0, 0, 0, 0, low)
+}
+
+/// `index` as a small number (the rig has at most a handful of anything).
+fn small(index: usize) -> u8 {
+    u8::try_from(index).unwrap_or(u8::MAX)
+}
+
 impl Plan {
     /// Base address of server `index`.
     #[must_use]
     pub fn server(&self, index: usize) -> Ipv4Addr {
         let base = u32::from(self.first_server);
         Ipv4Addr::from(base + u32::try_from(index).unwrap_or(0) * 10)
+    }
+
+    /// Base IPv6 address of server `index` (the same last number).
+    #[must_use]
+    pub fn server_v6(&self, index: usize) -> Ipv6Addr {
+        v6(u16::from(self.server(index).octets()[3]))
+    }
+
+    /// The service address of group `index`, IPv4 or IPv6.
+    #[must_use]
+    pub fn service(&self, index: usize, ipv6: bool) -> IpAddr {
+        let v4 = Ipv4Addr::from(u32::from(self.service) + u32::from(small(index)));
+        if ipv6 {
+            IpAddr::V6(v6(u16::from(v4.octets()[3])))
+        } else {
+            IpAddr::V4(v4)
+        }
+    }
+
+    /// The client's IPv6 address.
+    #[must_use]
+    pub fn client_v6(&self) -> Ipv6Addr {
+        v6(u16::from(self.client.octets()[3]))
+    }
+
+    /// Server `index`'s address on the uplink.
+    #[must_use]
+    pub fn uplink(&self, index: usize) -> Ipv4Addr {
+        Ipv4Addr::new(10, 85, 0, small(index).saturating_add(1))
+    }
+
+    /// The ping node's address on the uplink.
+    #[must_use]
+    pub fn ping_node(&self) -> Ipv4Addr {
+        Ipv4Addr::new(10, 85, 0, 254)
     }
 }
 
@@ -66,31 +127,46 @@ pub struct ServerNet {
     pub nic: String,
     /// Its base address.
     pub address: Ipv4Addr,
+    /// Its base IPv6 address.
+    pub address_v6: Ipv6Addr,
     /// Its NIC's factory MAC.
     pub mac: String,
+    /// Its uplink NIC and address there, with an uplink.
+    pub uplink: Option<(String, Ipv4Addr)>,
 }
 
 impl ServerNet {
     /// The `ip -batch` lines of a boot: factory MAC, base address, link up.
     #[must_use]
     pub fn boot_lines(&self) -> Vec<String> {
-        vec![
+        let mut lines = vec![
             format!("link set dev {} address {}", self.nic, self.mac),
             format!("address add {}/{PREFIX_LEN} dev {}", self.address, self.nic),
+            format!("address add {}/{PREFIX_LEN_V6} dev {} nodad", self.address_v6, self.nic),
             format!("link set dev {} up", self.nic),
-        ]
+        ];
+        if let Some((nic, address)) = &self.uplink {
+            lines.push(format!("address add {address}/{UPLINK_PREFIX_LEN} dev {nic}"));
+            lines.push(format!("link set dev {nic} up"));
+        }
+        lines
     }
 
     /// The `ip -batch` lines of a power loss: the NIC goes down (the switch
     /// port loses carrier) and forgets its addresses, neighbours and MAC.
     #[must_use]
     pub fn power_off_lines(&self) -> Vec<String> {
-        vec![
+        let mut lines = vec![
             format!("link set dev {} down", self.nic),
             format!("address flush dev {}", self.nic),
             format!("neighbour flush dev {}", self.nic),
             format!("link set dev {} address {}", self.nic, self.mac),
-        ]
+        ];
+        if let Some((nic, _)) = &self.uplink {
+            lines.push(format!("link set dev {nic} down"));
+            lines.push(format!("address flush dev {nic}"));
+        }
+        lines
     }
 }
 
@@ -104,8 +180,28 @@ pub struct Topology {
     pub switch: Netns,
     /// The Linux controller's namespace.
     pub controller: Netns,
+    /// The ping node's namespace, with an uplink.
+    pub ping: Option<Netns>,
     /// The addresses.
     pub plan: Plan,
+}
+
+/// The switch-side name of server `index`'s uplink port.
+///
+/// # Errors
+///
+/// [`RigError::Broken`] when the name is too long for an interface.
+pub fn uplink_port(prefix: &Prefix, index: usize) -> Result<String, RigError> {
+    prefix.interface(&format!("u{index}"))
+}
+
+/// Commands run in every namespace the rig makes: no duplicate address
+/// detection (the rig's addresses are planned).
+fn no_dad(netns: &str) -> Result<(), RigError> {
+    for key in ["net.ipv6.conf.all.accept_dad", "net.ipv6.conf.default.accept_dad"] {
+        tools::run(tools::command("ip").args(["netns", "exec", netns, "sysctl", "-q", "-w", &format!("{key}=0")]))?;
+    }
+    Ok(())
 }
 
 impl Topology {
@@ -115,7 +211,12 @@ impl Topology {
     /// # Errors
     ///
     /// [`RigError::Command`] naming the `ip` command that failed.
-    pub fn build(prefix: &Prefix, names: &[String], plan: Plan) -> Result<(Self, Vec<ServerNet>), RigError> {
+    pub fn build(
+        prefix: &Prefix,
+        names: &[String],
+        plan: Plan,
+        uplink: bool,
+    ) -> Result<(Self, Vec<ServerNet>), RigError> {
         let switch = Netns::create(&prefix.netns("sw"))?;
         // Built in this order so that, on failure, what exists is dropped (deleted) again.
         let bridge = prefix.interface("br")?;
@@ -124,9 +225,21 @@ impl Topology {
             &[format!("link add name {bridge} type bridge forward_delay 0"), format!("link set dev {bridge} up")],
         )?;
         let nic = prefix.interface("n")?;
+        let up_bridge = prefix.interface("up")?;
+        let up_nic = prefix.interface("u")?;
+        if uplink {
+            tools::ip_batch(
+                Some(switch.name()),
+                &[
+                    format!("link add name {up_bridge} type bridge forward_delay 0"),
+                    format!("link set dev {up_bridge} up"),
+                ],
+            )?;
+        }
         let mut servers = Vec::new();
         for (i, name) in names.iter().enumerate() {
             let netns = Netns::create(&prefix.netns(name))?;
+            no_dad(netns.name())?;
             let port = prefix.interface(&format!("s{i}"))?;
             tools::ip_batch(
                 Some(switch.name()),
@@ -137,10 +250,31 @@ impl Topology {
             )?;
             let mac = format!("02:77:00:00:00:{:02x}", i + 1);
             tools::run(ip(Some(netns.name())).args(["link", "set", "dev", &nic, "address", &mac]))?;
-            servers.push(ServerNet { netns, nic: nic.clone(), address: plan.server(i), mac });
+            let uplink = if uplink {
+                let port = uplink_port(prefix, i)?;
+                tools::ip_batch(
+                    Some(switch.name()),
+                    &[
+                        format!("link add name {port} type veth peer name {up_nic} netns {}", netns.name()),
+                        format!("link set dev {port} master {up_bridge} up"),
+                    ],
+                )?;
+                Some((up_nic.clone(), plan.uplink(i)))
+            } else {
+                None
+            };
+            servers.push(ServerNet {
+                netns,
+                nic: nic.clone(),
+                address: plan.server(i),
+                address_v6: plan.server_v6(i),
+                mac,
+                uplink,
+            });
         }
-        let on_switch = |role: &str, port: &str, address: Ipv4Addr| -> Result<Netns, RigError> {
+        let on_switch = |role: &str, port: &str, bridge: &str, addresses: &[String]| -> Result<Netns, RigError> {
             let netns = Netns::create(&prefix.netns(role))?;
+            no_dad(netns.name())?;
             let port = prefix.interface(port)?;
             tools::ip_batch(
                 Some(switch.name()),
@@ -149,14 +283,32 @@ impl Topology {
                     format!("link set dev {port} master {bridge} up"),
                 ],
             )?;
-            tools::ip_batch(
-                Some(netns.name()),
-                &[format!("address add {address}/{PREFIX_LEN} dev {nic}"), format!("link set dev {nic} up")],
-            )?;
+            let mut lines: Vec<String> = addresses
+                .iter()
+                .map(|a| {
+                    if a.contains(':') {
+                        format!("address add {a} dev {nic} nodad")
+                    } else {
+                        format!("address add {a} dev {nic}")
+                    }
+                })
+                .collect();
+            lines.push(format!("link set dev {nic} up"));
+            tools::ip_batch(Some(netns.name()), &lines)?;
             Ok(netns)
         };
-        let client = on_switch("client", "c", plan.client)?;
-        let controller = on_switch("ctl", "k", plan.controller)?;
-        Ok((Self { client, switch, controller, plan }, servers))
+        let client = on_switch(
+            "client",
+            "c",
+            &bridge,
+            &[format!("{}/{PREFIX_LEN}", plan.client), format!("{}/{PREFIX_LEN_V6}", plan.client_v6())],
+        )?;
+        let controller = on_switch("ctl", "k", &bridge, &[format!("{}/{PREFIX_LEN}", plan.controller)])?;
+        let ping = if uplink {
+            Some(on_switch("ping", "p", &up_bridge, &[format!("{}/{UPLINK_PREFIX_LEN}", plan.ping_node())])?)
+        } else {
+            None
+        };
+        Ok((Self { client, switch, controller, ping, plan }, servers))
     }
 }

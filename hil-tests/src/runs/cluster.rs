@@ -1,9 +1,9 @@
-//! A whole rig run: the network, the shared disk, the servers and their
-//! serial lines and power, the controller, the detectors, the client probe
-//! and the writer, built in that order and taken down in the reverse (also
-//! on failure and on SIGINT/SIGTERM: [`Rig`] is the guard).
+//! A whole rig run: the network, the groups' shared disks, the servers and
+//! their serial lines and power, the controller, the detectors, and for
+//! every group a client probe and a writer, built in that order and taken
+//! down in the reverse (also on failure and on SIGINT/SIGTERM: [`Rig`] is
+//! the guard).
 
-use std::net::SocketAddrV4;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,8 +13,8 @@ use std::time::Duration;
 use serde_json::Value;
 use warden_bsp::linux::Pty;
 
-use super::config::{self, Layout, GROUP, RECORDS};
-use super::options::{ControllerKind, Options};
+use super::config::{self, FaultFlag, GroupLayout, Layout, RECORDS};
+use super::options::{ControllerKind, Options, SERVER_NAMES};
 use crate::controller::console::ConsoleKind;
 use crate::controller::qemu::{Firmware, QemuController};
 use crate::controller::{ControllerUnderTest, LinuxController};
@@ -26,28 +26,41 @@ use crate::hardware::server::{AgentCommand, Install, Server};
 use crate::host::prefix::{Prefix, RunDir};
 use crate::host::topology::{Plan, Topology, SERVICE_PORT};
 use crate::host::{leftovers, signals, tools};
-use crate::watch::detect::{Detectors, Findings, Watched};
+use crate::watch::detect::{Detectors, Findings, Watched, WatchedGroup};
 use crate::watch::probe::{Probe, ProbeLog};
 use crate::watch::timeline::{Entry, Happening, Timeline, BOUND};
 use crate::watch::writer::{self, RecordCheck, Writer, WriterLog};
 use crate::RigError;
 
-/// The servers' names.
-pub const NODES: [&str; 2] = ["alpha", "beta"];
+/// What a finished run leaves to judge of one group.
+#[derive(Debug, Clone)]
+pub struct GroupRecord {
+    /// The group.
+    pub name: String,
+    /// The client's view.
+    pub probe: ProbeLog,
+    /// The writer's records.
+    pub writes: WriterLog,
+    /// The records checked against the disk.
+    pub records: Result<RecordCheck, String>,
+}
 
 /// What a finished run leaves to judge.
 #[derive(Debug, Clone)]
 pub struct RunRecord {
     /// Everything that happened.
     pub entries: Vec<Entry>,
-    /// The client's view.
-    pub probe: ProbeLog,
     /// The detectors' findings.
     pub findings: Findings,
-    /// The writer's records.
-    pub writes: WriterLog,
-    /// The records checked against the disk.
-    pub records: Result<RecordCheck, String>,
+    /// Every group's, in order.
+    pub groups: Vec<GroupRecord>,
+}
+
+/// The client's probe and writer of one group.
+#[derive(Debug)]
+struct GroupClient {
+    probe: Option<Probe>,
+    writer: Option<Writer>,
 }
 
 /// A running rig.
@@ -58,15 +71,14 @@ pub struct Rig {
     layout: Layout,
     wardenctl: PathBuf,
     nodes: Vec<String>,
-    probe: Option<Probe>,
-    writer: Option<Writer>,
+    clients: Vec<GroupClient>,
     detectors: Detectors,
     controller: Box<dyn ControllerUnderTest>,
     board: RelayBoard,
     _boots: BootThread,
     rack: Arc<Rack>,
     lines: Vec<Arc<SerialLine>>,
-    disk: Arc<Disk>,
+    disks: Vec<Arc<Disk>>,
     topology: Topology,
     run_dir: RunDir,
     prefix: Prefix,
@@ -212,8 +224,8 @@ fn start_controller(
             Ok((Box::new(controller), ends, ControllerEnd::Pty(pty("the relay board")?)))
         }
         ControllerProgram::Qemu(firmware) => {
-            let (controller, ends) =
-                QemuController::launch(firmware, layout, vec![GROUP.to_owned()], timeline.clone())?;
+            let groups = layout.groups.iter().map(|g| g.spec.name.clone()).collect();
+            let (controller, ends) = QemuController::launch(firmware, layout, groups, timeline.clone())?;
             let links = ends.links.into_iter().map(ControllerEnd::Socket).collect();
             Ok((Box::new(controller), links, ControllerEnd::Socket(ends.board)))
         }
@@ -258,21 +270,36 @@ impl Rig {
         let prefix = Prefix::new()?;
         let run_dir = RunDir::create(&prefix)?;
         let timeline = Timeline::new(options.narration);
-        let nodes: Vec<String> = NODES.iter().map(|n| (*n).to_owned()).collect();
+        let nodes: Vec<String> = SERVER_NAMES.iter().take(options.servers).map(|n| (*n).to_owned()).collect();
         let plan = Plan::default();
-        let (topology, nets) = Topology::build(&prefix, &nodes, plan)?;
-        let image = crate::hardware::disk::image_path(&prefix, run_dir.path());
-        let disk = Arc::new(Disk::create(&image, prefix.as_str(), &run_dir.join("srv"))?);
+        let (topology, nets) = Topology::build(&prefix, &nodes, plan, options.uplink)?;
+        let mut disks = Vec::new();
+        let mut groups = Vec::new();
+        for (k, spec) in options.groups.iter().enumerate() {
+            let image = crate::hardware::disk::image_path(&prefix, run_dir.path(), k, &spec.name);
+            let mountpoint =
+                run_dir.join(if k == 0 { "srv".to_owned() } else { format!("srv-{}", spec.name) }.as_str());
+            let disk = Arc::new(Disk::create(&image, prefix.as_str(), &mountpoint)?);
+            groups.push(GroupLayout {
+                spec: spec.clone(),
+                disk: disk.device().to_owned(),
+                mountpoint,
+                address: plan.service(k, spec.family == super::options::Family::V6),
+                port: SERVICE_PORT + u16::try_from(k).unwrap_or(0),
+            });
+            disks.push(disk);
+        }
         let layout = Layout {
             cluster: prefix.as_str().to_owned(),
             run_dir: run_dir.path().to_owned(),
             nodes: nodes.clone(),
-            disk: disk.device().to_owned(),
-            mountpoint: disk.mountpoint().to_owned(),
+            groups,
             nic: prefix.interface("n")?,
             plan,
             rig_exe: programs.rig.clone(),
         };
+        std::fs::create_dir_all(layout.faults_dir())
+            .map_err(RigError::io(format!("creating {}", layout.faults_dir().display())))?;
         config::write(&layout, &options)?;
         let (controller, ends, board_end) =
             start_controller(&programs, &layout, topology.controller.name(), &timeline)?;
@@ -280,7 +307,7 @@ impl Rig {
 
         let mut servers = Vec::new();
         for ((node, net), line) in nodes.iter().zip(nets).zip(&lines) {
-            servers.push(Server::new(node, net, Arc::clone(line), Arc::clone(&disk), programs.install(&layout, node)?));
+            servers.push(Server::new(node, net, Arc::clone(line), disks.clone(), programs.install(&layout, node)?));
         }
         let watched: Vec<Watched> = servers
             .iter()
@@ -292,33 +319,45 @@ impl Rig {
         if let Some(dev) = board.device() {
             link(dev, &layout.relay_tty())?;
         }
-        let detectors =
-            Detectors::start(watched, plan.service, Arc::clone(&disk), options.detector_interval, timeline.clone())?;
+        let watched_groups = layout
+            .groups
+            .iter()
+            .zip(&disks)
+            .map(|(g, d)| WatchedGroup { name: g.spec.name.clone(), address: g.address, disk: Arc::clone(d) })
+            .collect();
+        let detectors = Detectors::start(watched, watched_groups, options.detector_interval, timeline.clone())?;
         let mut rig = Self {
             options,
             timeline,
             layout,
             wardenctl,
             nodes,
-            probe: None,
-            writer: None,
+            clients: Vec::new(),
             detectors,
             controller,
             board,
             _boots: boots,
             rack,
             lines,
-            disk,
+            disks,
             topology,
             run_dir,
             prefix,
         };
+        let groups: Vec<String> = rig
+            .layout
+            .groups
+            .iter()
+            .map(|g| {
+                let nodes: Vec<&str> = g.spec.nodes.iter().map(|i| rig.name(*i)).collect();
+                format!("{} on {} at {} (disk {})", g.spec.name, nodes.join(","), g.target(), g.disk.display())
+            })
+            .collect();
         rig.timeline.push(Happening::Note(format!(
-            "rig {}: servers {}, service {}:{SERVICE_PORT}, shared disk {}, run directory {}",
+            "rig {}: servers {}; groups {}; run directory {}",
             rig.prefix,
-            rig.nodes.join(" and "),
-            plan.service,
-            rig.disk.device().display(),
+            rig.nodes.join(", "),
+            groups.join("; "),
             rig.run_dir.path().display()
         )));
         rig.rack.power_up();
@@ -327,30 +366,46 @@ impl Rig {
         Ok(rig)
     }
 
-    /// Waits for the first placement and the address, then starts the
-    /// client probe and the writer once the service answers.
+    /// Waits for every group's first placement and address, then starts
+    /// the group's client probe and writer once its service answers.
     fn serve_until_answered(&mut self) -> Result<(), RigError> {
-        let placed = self.wait("the group placed", Duration::ZERO, |h| {
-            matches!(h, Happening::Controller(e) if matches!(&e.kind, ConsoleKind::Placed { group, .. } if group == GROUP))
-        })?;
-        let Happening::Controller(e) = &placed.what else { unreachable!("matched above") };
-        let ConsoleKind::Placed { node, .. } = &e.kind else { unreachable!("matched above") };
-        let node = node.clone();
-        // From the start, not from the placement: the firmware's log line
-        // reaches the timeline through defmt-print, and can come after the
-        // agent has already configured the address.
-        self.wait(
-            &format!("the service address on {node}"),
-            Duration::ZERO,
-            |h| matches!(h, Happening::Address { node: n, present: true } if *n == node),
-        )?;
-        let target = SocketAddrV4::new(self.layout.plan.service, SERVICE_PORT);
-        let client = self.topology.client.path();
-        self.probe = Some(Probe::start(client.clone(), target, self.options.probe_interval, self.timeline.clone())?);
-        self.wait(&format!("the client answered by {node}"), Duration::ZERO, |h| {
-            matches!(h, Happening::Answering { .. })
-        })?;
-        self.writer = Some(Writer::start(client, target, self.options.write_interval, self.timeline.clone())?);
+        for k in 0..self.layout.groups.len() {
+            let group = self.layout.groups[k].clone();
+            let name = group.spec.name.clone();
+            let placed = self.wait(&format!("{name} placed"), Duration::ZERO, |h| {
+                matches!(h, Happening::Controller(e) if matches!(&e.kind, ConsoleKind::Placed { group, .. } if *group == name))
+            })?;
+            let Happening::Controller(e) = &placed.what else { unreachable!("matched above") };
+            let ConsoleKind::Placed { node, .. } = &e.kind else { unreachable!("matched above") };
+            let node = node.clone();
+            // From the start, not from the placement: the firmware's log line
+            // reaches the timeline through defmt-print, and can come after the
+            // agent has already configured the address.
+            self.wait(
+                &format!("{name}'s service address on {node}"),
+                Duration::ZERO,
+                |h| matches!(h, Happening::Address { group, node: n, present: true } if *n == node && *group == name),
+            )?;
+            let client = self.topology.client.path();
+            let interval = self.options.probe_interval;
+            let probe = Probe::start(client.clone(), name.clone(), group.target(), interval, self.timeline.clone())?;
+            self.clients.push(GroupClient { probe: Some(probe), writer: None });
+            self.wait(
+                &format!("the client answered for {name} by {node}"),
+                Duration::ZERO,
+                |h| matches!(h, Happening::Answering { group, .. } if *group == name),
+            )?;
+            let writer = Writer::start(
+                client,
+                name.clone(),
+                group.target(),
+                self.options.write_interval,
+                self.timeline.clone(),
+            )?;
+            if let Some(c) = self.clients.last_mut() {
+                c.writer = Some(writer);
+            }
+        }
         Ok(())
     }
 
@@ -390,14 +445,89 @@ impl Rig {
         self.run_dir.path()
     }
 
-    /// The server that holds the service address now (the detectors' view).
+    /// The server that holds the first group's service address now (the
+    /// detectors' view).
     #[must_use]
     pub fn holder(&self) -> Option<usize> {
-        let f = self.detectors.findings();
-        match f.address.iter().filter(|h| **h).count() {
-            1 => f.address.iter().position(|h| *h),
-            _ => None,
+        self.holder_of(0)
+    }
+
+    /// The server that holds group `group`'s service address now.
+    #[must_use]
+    pub fn holder_of(&self, group: usize) -> Option<usize> {
+        self.detectors.findings().holder(group)
+    }
+
+    /// The index of group `name`.
+    #[must_use]
+    pub fn group_index(&self, name: &str) -> Option<usize> {
+        self.layout.groups.iter().position(|g| g.spec.name == name)
+    }
+
+    /// The groups' names, in order.
+    #[must_use]
+    pub fn group_names(&self) -> Vec<String> {
+        self.layout.groups.iter().map(|g| g.spec.name.clone()).collect()
+    }
+
+    /// Raises or lowers a server-side fault flag on server `index`.
+    ///
+    /// # Errors
+    ///
+    /// [`RigError::Io`] when the flag's file cannot be written or removed.
+    pub fn set_flag(&self, index: usize, flag: FaultFlag, up: bool) -> Result<(), RigError> {
+        let path = self.layout.fault_flag(self.name(index), flag);
+        let what = match (flag, up) {
+            (FaultFlag::Sick, true) => "service made sick (its monitor fails)",
+            (FaultFlag::Sick, false) => "service healed",
+            (FaultFlag::Stuck, true) => "disk release made to fail (deactivate exits 1)",
+            (FaultFlag::Stuck, false) => "disk release mended",
+        };
+        if up {
+            std::fs::write(&path, b"").map_err(RigError::io(format!("writing {}", path.display())))?;
+        } else if let Err(e) = std::fs::remove_file(&path) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                return Err(RigError::Io { what: format!("removing {}", path.display()), source: e });
+            }
         }
+        self.timeline.push(Happening::Fault { node: self.name(index).to_owned(), what: what.to_owned() });
+        Ok(())
+    }
+
+    /// Cuts or restores server `index`'s uplink (its switch port there).
+    ///
+    /// # Errors
+    ///
+    /// [`RigError`] when the rig has no uplink or `ip` fails.
+    pub fn set_uplink(&self, index: usize, up: bool) -> Result<(), RigError> {
+        if !self.options.uplink {
+            return Err(RigError::Options("this rig has no uplink (--uplink)".into()));
+        }
+        let port = crate::host::topology::uplink_port(&self.prefix, index)?;
+        let state = if up { "up" } else { "down" };
+        tools::ip_batch(Some(self.topology.switch.name()), &[format!("link set dev {port} {state}")])?;
+        let what = if up { "uplink restored" } else { "uplink cut (its ping node unreachable)" };
+        self.timeline.push(Happening::Fault { node: self.name(index).to_owned(), what: what.to_owned() });
+        Ok(())
+    }
+
+    /// Cuts or restores server `index`'s UDP link to the controller (a
+    /// blackhole route to the controller's port in the server's namespace:
+    /// the server still serves clients).
+    ///
+    /// # Errors
+    ///
+    /// [`RigError`] when the rig has no UDP links or `ip` fails.
+    pub fn set_udp_link(&self, index: usize, up: bool) -> Result<(), RigError> {
+        if !self.options.udp() {
+            return Err(RigError::Options("this rig has no UDP links (the Linux controller, --media both)".into()));
+        }
+        let netns = self.rack.with_server(index, |s| s.net.netns.name().to_owned()).unwrap_or_default();
+        let verb = if up { "del" } else { "replace" };
+        tools::ip_batch(Some(&netns), &[format!("route {verb} blackhole {}/32", self.layout.plan.controller)])?;
+        let what = if up { "UDP link restored" } else { "UDP link cut (no route to the controller)" };
+        self.timeline.push(Happening::Fault { node: self.name(index).to_owned(), what: what.to_owned() });
+        Ok(())
     }
 
     /// Waits for the first entry at or after `since` that `matches`; fails
@@ -639,26 +769,45 @@ impl Rig {
         self.rack.powered(index)
     }
 
-    /// The client's view so far.
+    /// The client's view of the first group so far.
     #[must_use]
     pub fn probe_log(&self) -> ProbeLog {
-        self.probe.as_ref().map(Probe::log).unwrap_or_default()
+        self.probe_log_of(0)
     }
 
-    /// The writer's records so far.
+    /// The client's view of group `group` so far.
+    #[must_use]
+    pub fn probe_log_of(&self, group: usize) -> ProbeLog {
+        self.clients.get(group).and_then(|c| c.probe.as_ref()).map(Probe::log).unwrap_or_default()
+    }
+
+    /// The first group's writer's records so far.
     #[must_use]
     pub fn writer_log(&self) -> WriterLog {
-        self.writer.as_ref().map(Writer::log).unwrap_or_default()
+        self.clients.first().and_then(|c| c.writer.as_ref()).map(Writer::log).unwrap_or_default()
     }
 
-    /// Waits until the writer has `n` more acknowledged records than now.
+    /// Waits until the first group's writer has `n` more acknowledged
+    /// records than now.
     ///
     /// # Errors
     ///
     /// [`RigError::NeverSaw`] when the writer stalls, with the logs;
     /// [`RigError::Interrupted`].
     pub fn wait_records(&mut self, n: usize) -> Result<(), RigError> {
-        let Some(writer) = &self.writer else { return Err(RigError::Broken("the writer is not running".into())) };
+        self.wait_records_of(0, n)
+    }
+
+    /// Waits until group `group`'s writer has `n` more acknowledged records
+    /// than now.
+    ///
+    /// # Errors
+    ///
+    /// As [`Rig::wait_records`].
+    pub fn wait_records_of(&mut self, group: usize, n: usize) -> Result<(), RigError> {
+        let Some(writer) = self.clients.get(group).and_then(|c| c.writer.as_ref()) else {
+            return Err(RigError::Broken(format!("group {group}'s writer is not running")));
+        };
         let target = writer.log().acked.len() + n;
         let controller = &mut self.controller;
         let reached = writer.wait_acked(target, BOUND, || {
@@ -672,7 +821,7 @@ impl Rig {
             Ok(())
         } else {
             Err(RigError::NeverSaw {
-                what: format!("{n} more acknowledged records"),
+                what: format!("{n} more acknowledged records of {}", self.layout.groups[group].spec.name),
                 waited: BOUND,
                 context: self.context(),
             })
@@ -685,18 +834,36 @@ impl Rig {
         self.detectors.findings()
     }
 
-    /// Ends the run: the client and the writer stop, the controller stops,
-    /// every server loses power, and the writer's acknowledged records are
-    /// looked for on the disk as the next holder would find it.
+    /// Ends the run: the clients and the writers stop, the controller
+    /// stops, every server loses power, and each writer's acknowledged
+    /// records are looked for on its group's disk as the next holder would
+    /// find it.
     #[must_use]
     pub fn finish(mut self) -> RunRecord {
-        let probe = self.probe.take().map(|p| p.log()).unwrap_or_default();
-        let writes = self.writer.take().map(Writer::finish).unwrap_or_default();
+        let logs: Vec<(ProbeLog, WriterLog)> = std::mem::take(&mut self.clients)
+            .into_iter()
+            .map(|mut c| {
+                (
+                    c.probe.take().map(|p| p.log()).unwrap_or_default(),
+                    c.writer.take().map(Writer::finish).unwrap_or_default(),
+                )
+            })
+            .collect();
         self.controller.stop();
         self.rack.power_down();
-        let records =
-            self.disk.read_file(RECORDS).map(|c| writer::check(&writes, c.as_deref())).map_err(|e| e.to_string());
-        RunRecord { entries: self.timeline.entries(), probe, findings: self.detectors.findings(), writes, records }
+        let groups = self
+            .layout
+            .groups
+            .iter()
+            .zip(&self.disks)
+            .zip(logs.into_iter().chain(std::iter::repeat_with(Default::default)))
+            .map(|((g, disk), (probe, writes))| {
+                let records =
+                    disk.read_file(RECORDS).map(|c| writer::check(&writes, c.as_deref())).map_err(|e| e.to_string());
+                GroupRecord { name: g.spec.name.clone(), probe, writes, records }
+            })
+            .collect();
+        RunRecord { entries: self.timeline.entries(), findings: self.detectors.findings(), groups }
     }
 }
 
@@ -717,8 +884,7 @@ impl Rig {
 
 impl Drop for Rig {
     fn drop(&mut self) {
-        self.probe = None;
-        self.writer = None;
+        self.clients.clear();
         self.controller.stop();
         self.rack.power_down();
         if let Some(dir) = self.options.keep_logs.clone() {

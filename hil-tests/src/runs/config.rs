@@ -1,21 +1,74 @@
 //! The files a run hands to Warden: the cluster file every agent and the
 //! controller read, the Linux controller's hardware file, and the key.
 //!
-//! The group is what a small production service would be: the shared
-//! disk (checked if dirty, mounted), the service address on the servers'
-//! NIC (announced by gratuitous ARP), and the service, a supervised
-//! command (`warden-rig serve`), watched by a send/expect monitor.
+//! Each group is what a small production service would be: its shared
+//! disk (checked if dirty, mounted), its service address on the servers'
+//! NIC (announced by gratuitous ARP, or unsolicited neighbour
+//! advertisements for IPv6; with a MAC moved first for a MAC-takeover
+//! group), and the service, a supervised command (`warden-rig serve`) on a
+//! port of the group's own, watched by a send/expect monitor with one
+//! local restart.
+//!
+//! The rig's faults on the servers' side are files in the run directory's
+//! `faults/` that the group's programs look at, named for the server
+//! ([`Layout::fault_flag`]): `SERVER.sick` makes the service answer its
+//! monitor wrongly, `SERVER.stuck` makes the disk's `deactivate` fail (a
+//! release that cannot finish).
 
 use std::fmt::Write as _;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::options::Options;
-use crate::host::topology::{Plan, PREFIX_LEN, SERVICE_PORT};
+use super::options::{Family, GroupSpec, Options};
+use crate::host::topology::{Plan, PREFIX_LEN, PREFIX_LEN_V6};
 use crate::RigError;
 
-/// The group's name.
+/// The first group's name.
 pub const GROUP: &str = "svc";
+
+/// A server-side fault the group's programs look for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultFlag {
+    /// The service answers its monitor wrongly.
+    Sick,
+    /// The disk's `deactivate` fails.
+    Stuck,
+}
+
+impl FaultFlag {
+    /// Its file's extension.
+    #[must_use]
+    pub const fn extension(self) -> &'static str {
+        match self {
+            Self::Sick => "sick",
+            Self::Stuck => "stuck",
+        }
+    }
+}
+
+/// One group, placed on the rig.
+#[derive(Debug, Clone)]
+pub struct GroupLayout {
+    /// What it is.
+    pub spec: GroupSpec,
+    /// Its loop device.
+    pub disk: PathBuf,
+    /// Where servers mount it.
+    pub mountpoint: PathBuf,
+    /// Its service address.
+    pub address: IpAddr,
+    /// Its service's port.
+    pub port: u16,
+}
+
+impl GroupLayout {
+    /// Where the client reaches its service.
+    #[must_use]
+    pub fn target(&self) -> SocketAddr {
+        SocketAddr::new(self.address, self.port)
+    }
+}
 /// The file the service appends records to, at the top of the disk.
 pub const RECORDS: &str = "records.log";
 
@@ -28,10 +81,8 @@ pub struct Layout {
     pub run_dir: PathBuf,
     /// Node names, in order (node `i` is on relay channel `i`).
     pub nodes: Vec<String>,
-    /// The loop device.
-    pub disk: PathBuf,
-    /// Where servers mount it.
-    pub mountpoint: PathBuf,
+    /// The groups, in order.
+    pub groups: Vec<GroupLayout>,
     /// The servers' NIC.
     pub nic: String,
     /// The addresses.
@@ -82,6 +133,24 @@ impl Layout {
     pub fn node_dir(&self, node: &str) -> PathBuf {
         self.run_dir.join(node)
     }
+
+    /// The directory of the fault flags.
+    #[must_use]
+    pub fn faults_dir(&self) -> PathBuf {
+        self.run_dir.join("faults")
+    }
+
+    /// The file that raises `flag` on `node`.
+    #[must_use]
+    pub fn fault_flag(&self, node: &str, flag: FaultFlag) -> PathBuf {
+        self.faults_dir().join(format!("{node}.{}", flag.extension()))
+    }
+
+    /// The group named `name`.
+    #[must_use]
+    pub fn group(&self, name: &str) -> Option<&GroupLayout> {
+        self.groups.iter().find(|g| g.spec.name == name)
+    }
 }
 
 fn ms(d: Duration) -> String {
@@ -125,9 +194,11 @@ pub fn cluster_toml(layout: &Layout, options: &Options) -> String {
     // as 8); the bench paces its runs by MOVE_WINDOW / MAX_MOVES.
     let _ = writeln!(
         t,
-        "release_timeout = \"5s\"\nfence_timeout = \"2s\"\nfailback_delay = \"1m\"\nmove_window = {}\nmax_moves = {MAX_MOVES}",
+        "release_timeout = \"5s\"\nfence_timeout = \"2s\"\nfailback_delay = {}\nmove_window = {}\nmax_moves = {MAX_MOVES}",
+        ms(options.failback_delay),
         ms(MOVE_WINDOW)
     );
+    let _ = writeln!(t, "failure_timeout = {}", ms(options.failure_timeout));
     // Written out whole: the rig asks for what it measures, and a system
     // that refuses stops the run rather than running it otherwise.
     let _ = writeln!(t, "\n[agent]\nprobe_interval = \"10s\"\nmlock = {}", options.agent_mlock);
@@ -136,40 +207,76 @@ pub fn cluster_toml(layout: &Layout, options: &Options) -> String {
     let _ = writeln!(t, "metrics = \"0.0.0.0:{AGENT_METRICS_PORT}\"");
     for (i, node) in layout.nodes.iter().enumerate() {
         let _ = writeln!(t, "\n[[node]]\nname = {}\nrelay = {i}", toml_string(node));
+        if options.uplink {
+            let _ = writeln!(t, "ping = [\"{}\"]", layout.plan.ping_node());
+        }
         let _ = writeln!(t, "[node.serial]\ndevice = {}", quoted(&layout.agent_tty(node)));
         if options.udp() {
             let _ = writeln!(t, "[node.udp]\ncontroller = \"{}\"\nport = {UDP_PORT}", layout.plan.controller);
         }
     }
-    let nodes: Vec<String> = layout.nodes.iter().map(|n| toml_string(n)).collect();
-    let _ = writeln!(t, "\n[[group]]\nname = \"{GROUP}\"\nnodes = [{}]", nodes.join(", "));
+    for group in &layout.groups {
+        group_toml(&mut t, layout, group, options);
+    }
+    t
+}
+
+/// Group `group`'s part of the cluster file.
+fn group_toml(t: &mut String, layout: &Layout, group: &GroupLayout, options: &Options) {
+    let nodes: Vec<String> =
+        group.spec.nodes.iter().filter_map(|i| layout.nodes.get(*i)).map(|n| toml_string(n)).collect();
     let _ = writeln!(
         t,
-        "\n[[group.resource]]\nkind = \"disk\"\ndevice = {}\nmountpoint = {}\nfstype = \"ext4\"\nfsck = {}\nkill_grace = \"1s\"",
-        quoted(&layout.disk),
-        quoted(&layout.mountpoint),
-        toml_string(&options.fsck)
+        "\n[[group]]\nname = {}\nnodes = [{}]\nauto_failback = {}",
+        toml_string(&group.spec.name),
+        nodes.join(", "),
+        group.spec.auto_failback
     );
+    // `deactivate` fails while the holder's `stuck` flag is up: a release
+    // that cannot finish, as a stop script that fails.
+    let stuck = format!("test ! -e \"{}/$WARDEN_RIG_SERVER.stuck\"", layout.faults_dir().display());
     let _ = writeln!(
         t,
-        "\n[[group.resource]]\nkind = \"address\"\nip = \"{}/{PREFIX_LEN}\"\ninterface = {}\ngarp_count = 3\ngarp_interval = \"50ms\"",
-        layout.plan.service,
+        "\n[[group.resource]]\nkind = \"disk\"\ndevice = {}\nmountpoint = {}\nfstype = \"ext4\"\nfsck = {}\nkill_grace = \"1s\"\ndeactivate = [\"/bin/sh\", \"-c\", {}]\ntimeout = \"5s\"",
+        quoted(&group.disk),
+        quoted(&group.mountpoint),
+        toml_string(&options.fsck),
+        toml_string(&stuck)
+    );
+    if group.spec.mac {
+        let _ = writeln!(
+            t,
+            "\n[[group.resource]]\nkind = \"mac\"\nderive = true\ninterface = {}",
+            toml_string(&layout.nic)
+        );
+    }
+    let prefix = if group.address.is_ipv6() { PREFIX_LEN_V6 } else { PREFIX_LEN };
+    let _ = writeln!(
+        t,
+        "\n[[group.resource]]\nkind = \"address\"\nip = \"{}/{prefix}\"\ninterface = {}\ngarp_count = 3\ngarp_interval = \"50ms\"",
+        group.address,
         toml_string(&layout.nic)
     );
+    let listen = match group.spec.family {
+        Family::V4 => format!("\"0.0.0.0:{}\"", group.port),
+        Family::V6 => format!("\"[::]:{}\"", group.port),
+    };
     let argv = [
         quoted(&layout.rig_exe),
         "\"serve\"".to_owned(),
         "\"--dir\"".to_owned(),
-        quoted(&layout.mountpoint),
+        quoted(&group.mountpoint),
         "\"--listen\"".to_owned(),
-        format!("\"0.0.0.0:{SERVICE_PORT}\""),
+        listen,
+        "\"--faults\"".to_owned(),
+        quoted(&layout.faults_dir()),
     ];
     let _ = writeln!(t, "\n[[group.resource]]\nkind = \"service\"\ncommand = [{}]\ntimeout = \"10s\"", argv.join(", "));
     let _ = writeln!(
         t,
-        "\n[[group.monitor]]\nkind = \"tcp\"\naddress = \"127.0.0.1:{SERVICE_PORT}\"\nsend = 'ping\\n'\nexpect = 'pong'\ninterval = \"1s\"\ntimeout = \"500ms\"\nfailures = 3"
+        "\n[[group.monitor]]\nkind = \"tcp\"\naddress = \"127.0.0.1:{}\"\nsend = 'ping\\n'\nexpect = 'pong'\ninterval = \"500ms\"\ntimeout = \"400ms\"\nfailures = 2\nrestarts = 1",
+        group.port
     );
-    t
 }
 
 /// The Linux controller's hardware file.

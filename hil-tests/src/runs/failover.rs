@@ -63,6 +63,16 @@ impl Failover {
 ///
 /// [`RigError::NeverSaw`] when a milestone never comes.
 pub fn follow_failover(rig: &mut Rig, victim: &str, other: &str, t0: Duration) -> Result<Failover, RigError> {
+    follow_group(rig, GROUP, victim, other, t0)
+}
+
+/// Waits for the failover of group `name` from `victim` to `other` after a
+/// fault at `t0` and measures it.
+///
+/// # Errors
+///
+/// [`RigError::NeverSaw`] when a milestone never comes.
+pub fn follow_group(rig: &mut Rig, name: &str, victim: &str, other: &str, t0: Duration) -> Result<Failover, RigError> {
     let since = |e: &Entry| Some(e.at.saturating_sub(t0));
     let detected = rig.wait(&format!("{victim} declared dead"), t0, |h| {
         is_console(h, |k| matches!(k, ConsoleKind::NodeDead(n) | ConsoleKind::Fencing(n) if n == victim))
@@ -70,20 +80,21 @@ pub fn follow_failover(rig: &mut Rig, victim: &str, other: &str, t0: Duration) -
     let fenced = rig.wait(&format!("{victim} fenced"), t0, |h| {
         is_console(h, |k| matches!(k, ConsoleKind::Fenced(n) if n == victim))
     })?;
-    let placed = rig.wait(&format!("the group placed on {other}"), t0, |h| {
-        is_console(h, |k| matches!(k, ConsoleKind::Placed { group, node, .. } if group == GROUP && node == other))
+    let placed = rig.wait(&format!("{name} placed on {other}"), t0, |h| {
+        is_console(h, |k| matches!(k, ConsoleKind::Placed { group, node, .. } if group == name && node == other))
     })?;
     let address = rig.wait(
-        &format!("the service address on {other}"),
+        &format!("{name}'s service address on {other}"),
         t0,
-        |h| matches!(h, Happening::Address { node, present: true } if node == other),
+        |h| matches!(h, Happening::Address { group, node, present: true } if node == other && group == name),
     )?;
     let answered = rig.wait(
-        &format!("the client answered by {other}"),
+        &format!("the client answered for {name} by {other}"),
         t0,
-        |h| matches!(h, Happening::Answering { node } if node == other),
+        |h| matches!(h, Happening::Answering { group, node } if node == other && group == name),
     )?;
-    let outage = rig.probe_log().handover(t0, other).map(crate::watch::probe::Gap::length);
+    let index = rig.group_index(name).unwrap_or(0);
+    let outage = rig.probe_log_of(index).handover(t0, other).map(crate::watch::probe::Gap::length);
     let power_gone = rig
         .timeline()
         .since(t0)

@@ -62,6 +62,104 @@ impl std::str::FromStr for Media {
     }
 }
 
+/// The servers' names, in order: `--servers N` takes the first N.
+pub const SERVER_NAMES: [&str; 4] = ["alpha", "beta", "gamma", "delta"];
+/// Most servers a rig has.
+pub const MAX_SERVERS: usize = SERVER_NAMES.len();
+/// The groups' names, in order: `--groups N` takes the first N.
+pub const GROUP_NAMES: [&str; 4] = ["svc", "db", "web", "mail"];
+
+/// The address family of a group's service address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Family {
+    /// IPv4, announced by gratuitous ARP.
+    #[default]
+    V4,
+    /// IPv6, announced by unsolicited neighbour advertisements.
+    V6,
+}
+
+/// One group of the rig's cluster: its own shared disk, service address
+/// and service (a port of its own), and its eligible servers in order of
+/// preference (the first is home).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupSpec {
+    /// Its name.
+    pub name: String,
+    /// Indexes of its eligible servers, home first.
+    pub nodes: Vec<usize>,
+    /// Its service address's family.
+    pub family: Family,
+    /// Whether a MAC moves with the address (derived from it, LISA '97's
+    /// scheme), so clients need no new neighbour entry.
+    pub mac: bool,
+    /// `auto_failback`.
+    pub auto_failback: bool,
+}
+
+impl GroupSpec {
+    /// Group `index` of `count` on `servers` servers: named from
+    /// [`GROUP_NAMES`], homed on server `index % servers`, every server
+    /// eligible in turn after it.
+    #[must_use]
+    pub fn rotated(index: usize, servers: usize) -> Self {
+        Self {
+            name: GROUP_NAMES.get(index).map_or_else(|| format!("g{index}"), |n| (*n).to_owned()),
+            nodes: (0..servers).map(|k| (index + k) % servers.max(1)).collect(),
+            family: Family::V4,
+            mac: false,
+            auto_failback: false,
+        }
+    }
+
+    /// `count` groups on `servers` servers, as [`GroupSpec::rotated`].
+    #[must_use]
+    pub fn layout(count: usize, servers: usize) -> Vec<Self> {
+        (0..count).map(|i| Self::rotated(i, servers)).collect()
+    }
+
+    /// Parses `NAME=NODE,NODE[+ipv6][+mac][+failback]` against `servers`
+    /// servers (nodes by name, home first).
+    ///
+    /// # Errors
+    ///
+    /// What is wrong, naming the part.
+    pub fn parse(s: &str, servers: usize) -> Result<Self, String> {
+        let (name, rest) = s
+            .split_once('=')
+            .ok_or_else(|| format!("`{s}`: a group is NAME=NODE,NODE[+ipv6][+mac][+failback] (svc=alpha,beta)"))?;
+        let name = name.trim();
+        if name.is_empty() || name.len() > 32 || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(format!("`{name}`: a group name is 1 to 32 letters, digits or `-`"));
+        }
+        let mut parts = rest.split('+');
+        let mut nodes = Vec::new();
+        for node in parts.next().unwrap_or_default().split(',') {
+            let node = node.trim();
+            let i = SERVER_NAMES[..servers.min(MAX_SERVERS)].iter().position(|n| *n == node).ok_or_else(|| {
+                format!(
+                    "group {name}: `{node}` is not a server (servers: {})",
+                    SERVER_NAMES[..servers.min(MAX_SERVERS)].join(", ")
+                )
+            })?;
+            if nodes.contains(&i) {
+                return Err(format!("group {name}: `{node}` named twice"));
+            }
+            nodes.push(i);
+        }
+        let mut spec = Self { name: name.to_owned(), nodes, family: Family::V4, mac: false, auto_failback: false };
+        for flag in parts {
+            match flag.trim() {
+                "ipv6" => spec.family = Family::V6,
+                "mac" => spec.mac = true,
+                "failback" => spec.auto_failback = true,
+                other => return Err(format!("group {name}: unknown `+{other}` (known: +ipv6, +mac, +failback)")),
+            }
+        }
+        Ok(spec)
+    }
+}
+
 /// The options of a run.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -108,6 +206,18 @@ pub struct Options {
     /// The firmware ELF for `--controller qemu` (default: where `cargo fw`
     /// puts it in the target directory `--bin-dir` is in).
     pub firmware: Option<PathBuf>,
+    /// How many servers (2 to [`MAX_SERVERS`]), named from [`SERVER_NAMES`].
+    pub servers: usize,
+    /// The groups.
+    pub groups: Vec<GroupSpec>,
+    /// Whether each server has a second NIC on an uplink bridge with a
+    /// ping node (ipfail's), which the rig can cut per server.
+    pub uplink: bool,
+    /// `failback_delay`: how long home must be stably up before a group
+    /// with `auto_failback` goes back.
+    pub failback_delay: Duration,
+    /// `failure_timeout`: how long a node whose group failed is kept off it.
+    pub failure_timeout: Duration,
 }
 
 impl Default for Options {
@@ -135,6 +245,11 @@ impl Default for Options {
             seed: 1,
             keep_logs: None,
             firmware: None,
+            servers: 2,
+            groups: GroupSpec::layout(1, 2),
+            uplink: false,
+            failback_delay: Duration::from_secs(60),
+            failure_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -194,6 +309,23 @@ impl Options {
             if d.is_zero() {
                 return bad(format!("{name} must be above zero"));
             }
+        }
+        if !(2..=MAX_SERVERS).contains(&self.servers) {
+            return bad(format!("--servers {}: 2 to {MAX_SERVERS}", self.servers));
+        }
+        if self.groups.is_empty() || self.groups.len() > GROUP_NAMES.len() {
+            return bad(format!("{} groups: 1 to {}", self.groups.len(), GROUP_NAMES.len()));
+        }
+        for (i, g) in self.groups.iter().enumerate() {
+            if g.nodes.is_empty() || g.nodes.iter().any(|n| *n >= self.servers) {
+                return bad(format!("group {}: its servers must be among the {} servers", g.name, self.servers));
+            }
+            if self.groups[..i].iter().any(|o| o.name == g.name) {
+                return bad(format!("group {} named twice", g.name));
+            }
+        }
+        if self.groups.iter().filter(|g| g.mac).count() > 1 {
+            return bad("one group at most moves a MAC (the servers share one NIC)".to_owned());
         }
         if self.media == Media::Both && self.controller == ControllerKind::Qemu {
             return bad("--media both: the firmware under QEMU has serial lines only (--media serial)".to_owned());

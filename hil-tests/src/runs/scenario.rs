@@ -184,12 +184,12 @@ fn kept_off(rig: &Rig, index: usize, t0: Duration) -> (bool, String) {
 /// Checks that nothing failed over between the first placement and `t0`
 /// (a node declared dead, a fence, a move, a relay switched).
 fn steady_until(rig: &Rig, t0: Duration, verdict: &mut Verdict) {
-    let mut placed = false;
+    let mut placed: Vec<String> = Vec::new();
     let mut unsteady = Vec::new();
     for e in rig.timeline().entries().iter().filter(|e| e.at < t0) {
         match &e.what {
             Happening::Controller(c) => match &c.kind {
-                ConsoleKind::Placed { .. } if !placed => placed = true,
+                ConsoleKind::Placed { group, .. } if !placed.contains(group) => placed.push(group.clone()),
                 ConsoleKind::Placed { .. }
                 | ConsoleKind::NodeDead(_)
                 | ConsoleKind::Fencing(_)
@@ -613,7 +613,7 @@ fn adopted_unchanged(
                 }
                 _ => None,
             },
-            Happening::Address { node, present: false } if *node == name => Some(format!("address left {name}")),
+            Happening::Address { node, present: false, .. } if *node == name => Some(format!("address left {name}")),
             _ => None,
         })
         .collect();

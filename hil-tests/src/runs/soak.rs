@@ -454,8 +454,13 @@ pub fn run(
     let deadtime = settings["deadtime_ms"].as_u64().map_or(Duration::from_millis(100), Duration::from_millis);
     let late_without_stall =
         late_times.iter().filter(|t| !stalls.iter().any(|(at, _)| at.abs_diff(**t) <= deadtime)).count();
-    let gaps: Vec<Duration> =
-        record.probe.gaps.iter().filter(|g| g.from >= start).map(crate::watch::probe::Gap::length).collect();
+    let gaps: Vec<Duration> = record
+        .groups
+        .iter()
+        .flat_map(|g| g.probe.gaps.iter())
+        .filter(|g| g.from >= start)
+        .map(crate::watch::probe::Gap::length)
+        .collect();
     let mut verdict = Verdict::new(match (stress.is_some(), scrape_load) {
         (true, _) => "soak with both cores busy",
         (false, true) => "soak under scrape load",
@@ -476,7 +481,7 @@ pub fn run(
         unwanted.is_empty(),
         if unwanted.is_empty() { format!("none in {:.0} s", soaked.as_secs_f64()) } else { unwanted.join("; ") },
     );
-    let last = record.probe.last.as_ref().map(|(at, node)| (*at, node.clone()));
+    let last = record.groups.first().and_then(|g| g.probe.last.as_ref()).map(|(at, node)| (*at, node.clone()));
     verdict.check(
         "the service still answered at the end",
         last.as_ref().is_some_and(|(at, _)| *at + Duration::from_secs(1) >= start + soaked),

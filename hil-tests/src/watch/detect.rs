@@ -1,13 +1,13 @@
 //! The safety detectors: one thread samples every server, every interval,
-//! for the service address (a route-netlink dump in the server's network
-//! namespace) and for the shared disk (the server's mount namespace, read
-//! through `/proc/<keeper>/mountinfo`). Both servers' samples are taken
-//! back to back in one round: two servers that hold the address, or the
-//! mount, in the same round is a violation, recorded with how long it
-//! lasted. Changes go to the timeline, so takeovers are timed by what the
-//! servers really did.
+//! for every group's service address (one route-netlink dump in the
+//! server's network namespace) and shared disk (the server's mount
+//! namespace, read through `/proc/<keeper>/mountinfo`). Every server's
+//! samples are taken back to back in one round: two servers that hold a
+//! group's address, or its mount, in the same round is a violation,
+//! recorded with how long it lasted. Changes go to the timeline, so
+//! takeovers are timed by what the servers really did.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
@@ -32,9 +32,22 @@ pub struct Watched {
     pub anchor: Arc<AtomicI32>,
 }
 
+/// A group to watch: its service address and shared disk.
+#[derive(Debug, Clone)]
+pub struct WatchedGroup {
+    /// Its name.
+    pub name: String,
+    /// Its service address.
+    pub address: IpAddr,
+    /// Its disk.
+    pub disk: Arc<Disk>,
+}
+
 /// Two servers or more holding one thing at once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Overlap {
+    /// The group.
+    pub group: String,
     /// What: `address` or `mount`.
     pub what: &'static str,
     /// Who held it.
@@ -54,10 +67,22 @@ pub struct Findings {
     pub overlaps: Vec<Overlap>,
     /// Samples that failed (a dump that could not be read).
     pub errors: Vec<String>,
-    /// Whether each server holds the address now.
-    pub address: Vec<bool>,
-    /// Whether each server has the disk mounted now.
-    pub mount: Vec<bool>,
+    /// Whether each server holds each group's address now, by group.
+    pub address: Vec<Vec<bool>>,
+    /// Whether each server has each group's disk mounted now, by group.
+    pub mount: Vec<Vec<bool>>,
+}
+
+impl Findings {
+    /// The one server that holds group `group`'s address now.
+    #[must_use]
+    pub fn holder(&self, group: usize) -> Option<usize> {
+        let held = self.address.get(group)?;
+        match held.iter().filter(|h| **h).count() {
+            1 => held.iter().position(|h| *h),
+            _ => None,
+        }
+    }
 }
 
 /// The detector thread (stopped when dropped).
@@ -73,21 +98,24 @@ fn lock(f: &Mutex<Findings>) -> MutexGuard<'_, Findings> {
 }
 
 impl Detectors {
-    /// Starts watching `servers` for `address` and `disk`, every `interval`.
+    /// Starts watching `servers` for every group's address and disk, every
+    /// `interval`.
     ///
     /// # Errors
     ///
     /// [`RigError::Io`] when the thread cannot be started.
     pub fn start(
         servers: Vec<Watched>,
-        address: Ipv4Addr,
-        disk: Arc<Disk>,
+        groups: Vec<WatchedGroup>,
         interval: Duration,
         timeline: Timeline,
     ) -> Result<Self, RigError> {
-        let n = servers.len();
-        let findings =
-            Arc::new(Mutex::new(Findings { address: vec![false; n], mount: vec![false; n], ..Findings::default() }));
+        let (n, g) = (servers.len(), groups.len());
+        let findings = Arc::new(Mutex::new(Findings {
+            address: vec![vec![false; n]; g],
+            mount: vec![vec![false; n]; g],
+            ..Findings::default()
+        }));
         let stop = Arc::new(AtomicBool::new(false));
         let (shared, flag) = (Arc::clone(&findings), Arc::clone(&stop));
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -108,7 +136,8 @@ impl Detectors {
                     }
                 }
                 let _ = ready_tx.send(Ok(()));
-                let mut round = Round { servers, dumps, address, disk, timeline, findings: shared, open: [None, None] };
+                let open = vec![[None, None]; groups.len()];
+                let mut round = Round { servers, dumps, groups, timeline, findings: shared, open };
                 while !flag.load(Ordering::Relaxed) {
                     let started = Instant::now();
                     round.sample();
@@ -140,60 +169,74 @@ impl Drop for Detectors {
 struct Round {
     servers: Vec<Watched>,
     dumps: Vec<AddressDump>,
-    address: Ipv4Addr,
-    disk: Arc<Disk>,
+    groups: Vec<WatchedGroup>,
     timeline: Timeline,
     findings: Arc<Mutex<Findings>>,
-    /// Open overlaps: index of the address's, of the mount's, in `overlaps`.
-    open: [Option<usize>; 2],
+    /// Open overlaps per group: index of the address's, of the mount's, in
+    /// `overlaps`.
+    open: Vec<[Option<usize>; 2]>,
 }
 
 impl Round {
     fn sample(&mut self) {
         let at = self.timeline.now();
-        let mut address = Vec::with_capacity(self.servers.len());
-        let mut mount = Vec::with_capacity(self.servers.len());
+        let (n, g) = (self.servers.len(), self.groups.len());
+        let mut address = vec![vec![false; n]; g];
+        let mut mount = vec![vec![false; n]; g];
         let mut errors = Vec::new();
-        for (server, dump) in self.servers.iter().zip(self.dumps.iter_mut()) {
-            match dump.ipv4() {
-                Ok(list) => address.push(list.contains(&self.address)),
-                Err(e) => {
-                    errors.push(format!("{}: address dump: {e}", server.node));
-                    address.push(false);
+        for (i, (server, dump)) in self.servers.iter().zip(self.dumps.iter_mut()).enumerate() {
+            match dump.addresses() {
+                Ok(list) => {
+                    for (k, group) in self.groups.iter().enumerate() {
+                        address[k][i] = list.contains(&group.address);
+                    }
                 }
+                Err(e) => errors.push(format!("{}: address dump: {e}", server.node)),
             }
             let anchor = server.anchor.load(Ordering::SeqCst);
-            mount.push(anchor != 0 && self.disk.mounted_for(Pid::from_raw(anchor)));
+            for (k, group) in self.groups.iter().enumerate() {
+                mount[k][i] = anchor != 0 && group.disk.mounted_for(Pid::from_raw(anchor));
+            }
         }
         let mut findings = lock(&self.findings);
         findings.rounds += 1;
         findings.errors.extend(errors);
-        for (i, server) in self.servers.iter().enumerate() {
-            if findings.address.get(i) != address.get(i) {
-                let present = address.get(i).copied().unwrap_or(false);
-                self.timeline.push_at(at, Happening::Address { node: server.node.clone(), present });
-            }
-            if findings.mount.get(i) != mount.get(i) {
-                let present = mount.get(i).copied().unwrap_or(false);
-                self.timeline.push_at(at, Happening::Mount { node: server.node.clone(), present });
-            }
-        }
-        for (k, (what, held)) in [("address", &address), ("mount", &mount)].into_iter().enumerate() {
-            let holders: Vec<String> =
-                self.servers.iter().zip(held.iter()).filter(|(_, h)| **h).map(|(s, _)| s.node.clone()).collect();
-            match (holders.len() >= 2, self.open[k]) {
-                (true, None) => {
-                    self.open[k] = Some(findings.overlaps.len());
-                    let text = format!("{what} held by {} at once", holders.join(" and "));
-                    findings.overlaps.push(Overlap { what, nodes: holders, at, lasted: Duration::ZERO });
-                    self.timeline.push_at(at, Happening::Violation(text));
+        for (k, group) in self.groups.iter().enumerate() {
+            for (i, server) in self.servers.iter().enumerate() {
+                let (node, name) = (server.node.clone(), group.name.clone());
+                if findings.address[k][i] != address[k][i] {
+                    self.timeline.push_at(
+                        at,
+                        Happening::Address { group: name.clone(), node: node.clone(), present: address[k][i] },
+                    );
                 }
-                (true, Some(i)) => {
-                    if let Some(o) = findings.overlaps.get_mut(i) {
-                        o.lasted = at.saturating_sub(o.at);
+                if findings.mount[k][i] != mount[k][i] {
+                    self.timeline.push_at(at, Happening::Mount { group: name, node, present: mount[k][i] });
+                }
+            }
+            for (j, (what, held)) in [("address", &address[k]), ("mount", &mount[k])].into_iter().enumerate() {
+                let holders: Vec<String> =
+                    self.servers.iter().zip(held.iter()).filter(|(_, h)| **h).map(|(s, _)| s.node.clone()).collect();
+                match (holders.len() >= 2, self.open[k][j]) {
+                    (true, None) => {
+                        self.open[k][j] = Some(findings.overlaps.len());
+                        let text = format!("{}'s {what} held by {} at once", group.name, holders.join(" and "));
+                        findings.overlaps.push(Overlap {
+                            group: group.name.clone(),
+                            what,
+                            nodes: holders,
+                            at,
+                            lasted: Duration::ZERO,
+                        });
+                        self.timeline.push_at(at, Happening::Violation(text));
                     }
+                    (true, Some(o)) => {
+                        if let Some(o) = findings.overlaps.get_mut(o) {
+                            o.lasted = at.saturating_sub(o.at);
+                        }
+                    }
+                    (false, _) => self.open[k][j] = None,
                 }
-                (false, _) => self.open[k] = None,
             }
         }
         findings.address = address;

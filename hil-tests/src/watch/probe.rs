@@ -5,7 +5,7 @@
 //! is a gap: the outage as the client sees it, from the last answer before
 //! to the first answer after.
 
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType, SockaddrIn};
+use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType, SockaddrStorage};
 
 use super::timeline::{Happening, Timeline};
 use crate::host::netns;
@@ -77,14 +77,16 @@ pub struct Probe {
 }
 
 impl Probe {
-    /// Starts probing `target` from the namespace at `netns` every `interval`.
+    /// Starts probing group `group`'s service at `target` from the
+    /// namespace at `netns` every `interval`.
     ///
     /// # Errors
     ///
     /// [`RigError::Io`] when the thread cannot be started.
     pub fn start(
         netns: PathBuf,
-        target: SocketAddrV4,
+        group: String,
+        target: SocketAddr,
         interval: Duration,
         timeline: Timeline,
     ) -> Result<Self, RigError> {
@@ -93,13 +95,13 @@ impl Probe {
         let gap_min = Self::gap_min_for(interval);
         let (shared, flag) = (Arc::clone(&log), Arc::clone(&stop));
         let thread = std::thread::Builder::new()
-            .name("client-probe".into())
+            .name(format!("probe-{group}"))
             .spawn(move || {
                 if let Err(e) = netns::enter_path(&netns) {
                     timeline.push(Happening::Violation(format!("rig: the client probe cannot run: {e}")));
                     return;
                 }
-                Prober { target, interval, gap_min, timeline, log: shared, attempts: Vec::new() }.run(&flag);
+                Prober { group, target, interval, gap_min, timeline, log: shared, attempts: Vec::new() }.run(&flag);
             })
             .map_err(RigError::io("starting the client probe"))?;
         Ok(Self { log, gap_min, stop, thread: Some(thread) })
@@ -152,7 +154,8 @@ enum Outcome {
 }
 
 struct Prober {
-    target: SocketAddrV4,
+    group: String,
+    target: SocketAddr,
     interval: Duration,
     gap_min: Duration,
     timeline: Timeline,
@@ -195,16 +198,12 @@ impl Prober {
     /// Starts a non-blocking connect (closed with a reset, so no
     /// TIME_WAIT piles up over a long soak).
     fn connect(&self, now: Instant) -> Option<Attempt> {
-        let fd = socket::socket(
-            AddressFamily::Inet,
-            SockType::Stream,
-            SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
-            None,
-        )
-        .ok()?;
+        let family = if self.target.is_ipv6() { AddressFamily::Inet6 } else { AddressFamily::Inet };
+        let fd =
+            socket::socket(family, SockType::Stream, SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC, None).ok()?;
         let linger = nix::libc::linger { l_onoff: 1, l_linger: 0 };
         socket::setsockopt(&fd, sockopt::Linger, &linger).ok()?;
-        match socket::connect(fd.as_raw_fd(), &SockaddrIn::from(self.target)) {
+        match socket::connect(fd.as_raw_fd(), &SockaddrStorage::from(self.target)) {
             Ok(()) | Err(Errno::EINPROGRESS) => {
                 Some(Attempt { fd, deadline: now + ATTEMPT_DEADLINE, connected: false, answer: Vec::new() })
             }
@@ -248,7 +247,7 @@ impl Prober {
         log.last = Some((at, server.clone()));
         drop(log);
         if changed {
-            self.timeline.push_at(at, Happening::Answering { node: server });
+            self.timeline.push_at(at, Happening::Answering { group: self.group.clone(), node: server });
         }
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! | request | answer |
 //! |---|---|
-//! | `ping` | `pong SERVER` (the server it runs on) |
+//! | `ping` | `pong SERVER` (the server it runs on); `sick SERVER` while the rig's `SERVER.sick` flag is up in `--faults DIR` |
 //! | `write N` | `ok N` once the record `N` is appended to `records.log` on the shared disk **and fsync'd**; `error ...` otherwise |
 //!
 //! Anything else is answered with an error naming what was wrong; a line
@@ -17,7 +17,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::host::keeper::SERVER_ENV;
-use crate::runs::config::RECORDS;
+use crate::runs::config::{FaultFlag, RECORDS};
 use crate::RigError;
 
 /// Longest request line.
@@ -46,12 +46,13 @@ pub fn parse(line: &str) -> Result<Request, String> {
     }
 }
 
-/// Serves on `listen`, appending records under `dir`, until killed.
+/// Serves on `listen`, appending records under `dir`, until killed; sick
+/// while `faults/SERVER.sick` exists.
 ///
 /// # Errors
 ///
 /// [`RigError::Io`] naming the file or address that could not be had.
-pub fn serve(dir: &Path, listen: SocketAddr) -> Result<(), RigError> {
+pub fn serve(dir: &Path, listen: SocketAddr, faults: Option<&Path>) -> Result<(), RigError> {
     let path = dir.join(RECORDS);
     let records = OpenOptions::new()
         .create(true)
@@ -62,15 +63,16 @@ pub fn serve(dir: &Path, listen: SocketAddr) -> Result<(), RigError> {
     let listener = TcpListener::bind(listen).map_err(RigError::io(format!("listening on {listen}")))?;
     let server: Arc<str> = std::env::var(SERVER_ENV).unwrap_or_else(|_| "unknown".to_owned()).into();
     eprintln!("warden-rig serve: {server} serving on {listen}, records in {}", path.display());
+    let sick: Option<Arc<Path>> = faults.map(|d| d.join(format!("{server}.{}", FaultFlag::Sick.extension())).into());
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
-        let (records, server) = (Arc::clone(&records), Arc::clone(&server));
-        let _ = std::thread::Builder::new().spawn(move || answer(stream, &records, &server));
+        let (records, server, sick) = (Arc::clone(&records), Arc::clone(&server), sick.clone());
+        let _ = std::thread::Builder::new().spawn(move || answer(stream, &records, &server, sick.as_deref()));
     }
     Ok(())
 }
 
-fn answer(stream: TcpStream, records: &Mutex<File>, server: &str) {
+fn answer(stream: TcpStream, records: &Mutex<File>, server: &str, sick: Option<&Path>) {
     let _ = stream.set_nodelay(true);
     let Ok(mut out) = stream.try_clone() else { return };
     let mut reader = BufReader::new(stream);
@@ -81,6 +83,7 @@ fn answer(stream: TcpStream, records: &Mutex<File>, server: &str) {
                 return;
             }
             Ok(text) => match parse(&text) {
+                Ok(Request::Ping) if sick.is_some_and(Path::exists) => format!("sick {server}"),
                 Ok(Request::Ping) => format!("pong {server}"),
                 Ok(Request::Write(n)) => match append(records, n) {
                     Ok(()) => format!("ok {n}"),
@@ -150,7 +153,8 @@ mod tests {
             answers
         });
         let (stream, _) = listener.accept().unwrap();
-        answer(stream, &file, "alpha");
+        let sick = dir.join("alpha.sick");
+        answer(stream, &file, "alpha", Some(&sick));
         let answers = client.join().unwrap();
         let lines: Vec<&str> = answers.lines().collect();
         assert_eq!(

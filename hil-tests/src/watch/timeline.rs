@@ -57,22 +57,29 @@ pub enum Happening {
         /// What.
         what: String,
     },
-    /// The service address appeared on (or left) a server.
+    /// A group's service address appeared on (or left) a server.
     Address {
+        /// The group.
+        group: String,
         /// The server.
         node: String,
         /// Whether it is there now.
         present: bool,
     },
-    /// The shared disk was mounted (or unmounted) in a server's namespace.
+    /// A group's shared disk was mounted (or unmounted) in a server's
+    /// namespace.
     Mount {
+        /// The group.
+        group: String,
         /// The server.
         node: String,
         /// Whether it is mounted now.
         present: bool,
     },
-    /// The client got answers from another server than before.
+    /// The client got answers for a group from another server than before.
     Answering {
+        /// The group.
+        group: String,
         /// The server answering now.
         node: String,
     },
@@ -116,11 +123,11 @@ pub fn describe(what: &Happening) -> String {
         Happening::PowerOn { node } => format!("{node}: power on, booting"),
         Happening::Booted { node } => format!("{node}: booted, agent started"),
         Happening::Fault { node, what } => format!("rig: {what} on {node}"),
-        Happening::Address { node, present: true } => format!("{node}: service address configured"),
-        Happening::Address { node, present: false } => format!("{node}: service address gone"),
-        Happening::Mount { node, present: true } => format!("{node}: shared disk mounted"),
-        Happening::Mount { node, present: false } => format!("{node}: shared disk unmounted"),
-        Happening::Answering { node } => format!("client: answers come from {node}"),
+        Happening::Address { group, node, present: true } => format!("{node}: {group}'s service address configured"),
+        Happening::Address { group, node, present: false } => format!("{node}: {group}'s service address gone"),
+        Happening::Mount { group, node, present: true } => format!("{node}: {group}'s shared disk mounted"),
+        Happening::Mount { group, node, present: false } => format!("{node}: {group}'s shared disk unmounted"),
+        Happening::Answering { group, node } => format!("client: {group}'s answers come from {node}"),
         Happening::Emulator(e) => format!("qemu: {e}"),
         Happening::Violation(v) => format!("VIOLATION {v}"),
         Happening::Note(n) => n.clone(),

@@ -61,7 +61,9 @@ impl Verdict {
         !self.checks.is_empty() && self.checks.iter().all(|c| c.passed)
     }
 
-    /// The checks every run must pass, from what it recorded.
+    /// The checks every run must pass, from what it recorded: for every
+    /// group, one address holder and one mount at a time, and no
+    /// acknowledged record lost.
     pub fn common_checks(&mut self, record: &RunRecord) {
         let overlaps = |what: &str| -> Vec<String> {
             record
@@ -69,16 +71,20 @@ impl Verdict {
                 .overlaps
                 .iter()
                 .filter(|o| o.what == what)
-                .map(|o| format!("{} at {:.3} s for {} ms", o.nodes.join("+"), o.at.as_secs_f64(), ms(o.lasted)))
+                .map(|o| {
+                    format!("{}: {} at {:.3} s for {} ms", o.group, o.nodes.join("+"), o.at.as_secs_f64(), ms(o.lasted))
+                })
                 .collect()
         };
         let rounds = record.findings.rounds;
+        let groups = record.groups.len();
+        let each = if groups > 1 { format!(" ({groups} groups)") } else { String::new() };
         let address = overlaps("address");
         self.check(
             "service address on one server at a time",
             address.is_empty() && rounds > 0,
             if address.is_empty() {
-                format!("{rounds} detector rounds, never two holders")
+                format!("{rounds} detector rounds, never two holders{each}")
             } else {
                 address.join("; ")
             },
@@ -87,22 +93,39 @@ impl Verdict {
         self.check(
             "shared disk mounted on one server at a time",
             mount.is_empty() && rounds > 0,
-            if mount.is_empty() { format!("{rounds} detector rounds, never two mounts") } else { mount.join("; ") },
+            if mount.is_empty() {
+                format!("{rounds} detector rounds, never two mounts{each}")
+            } else {
+                mount.join("; ")
+            },
         );
-        match &record.records {
-            Ok(r) => self.check(
-                "no acknowledged record lost",
-                r.lost.is_empty() && r.acked > 0,
-                if r.acked == 0 {
-                    "the writer got no acknowledgement at all".to_owned()
-                } else if r.lost.is_empty() {
-                    format!("{} acknowledged, all on the disk ({} records there)", r.acked, r.on_disk)
-                } else {
-                    format!("{} acknowledged, {} missing: {:?}", r.acked, r.lost.len(), &r.lost[..r.lost.len().min(20)])
-                },
-            ),
-            Err(e) => self.check("no acknowledged record lost", false, format!("the disk could not be read: {e}")),
+        let mut passed = !record.groups.is_empty();
+        let mut details = Vec::new();
+        for g in &record.groups {
+            let name = if groups > 1 { format!("{}: ", g.name) } else { String::new() };
+            match &g.records {
+                Ok(r) => {
+                    passed &= r.lost.is_empty() && r.acked > 0;
+                    details.push(if r.acked == 0 {
+                        format!("{name}the writer got no acknowledgement at all")
+                    } else if r.lost.is_empty() {
+                        format!("{name}{} acknowledged, all on the disk ({} records there)", r.acked, r.on_disk)
+                    } else {
+                        format!(
+                            "{name}{} acknowledged, {} missing: {:?}",
+                            r.acked,
+                            r.lost.len(),
+                            &r.lost[..r.lost.len().min(20)]
+                        )
+                    });
+                }
+                Err(e) => {
+                    passed = false;
+                    details.push(format!("{name}the disk could not be read: {e}"));
+                }
+            }
         }
+        self.check("no acknowledged record lost", passed, details.join("; "));
         let rig: Vec<String> = record
             .entries
             .iter()
@@ -135,10 +158,12 @@ impl Verdict {
             (false, _) => alarms.join("; "),
         };
         self.check(name, alarms.is_empty(), detail);
-        self.counts.push(("probe_answers", record.probe.answered));
-        self.counts.push(("probe_failures", record.probe.failed));
-        self.counts.push(("records_acknowledged", record.writes.acked.len() as u64));
-        self.counts.push(("records_unanswered", record.writes.unanswered));
+        let sum = |f: &dyn Fn(&crate::runs::cluster::GroupRecord) -> u64| record.groups.iter().map(f).sum::<u64>();
+        self.counts.push(("probe_answers", sum(&|g| g.probe.answered)));
+        self.counts.push(("probe_failures", sum(&|g| g.probe.failed)));
+        self.counts.push(("records_acknowledged", sum(&|g| g.writes.acked.len() as u64)));
+        self.counts.push(("records_unanswered", sum(&|g| g.writes.unanswered)));
+        self.counts.push(("records_lost", sum(&|g| g.records.as_ref().map_or(0, |r| r.lost.len() as u64))));
         self.counts.push(("detector_rounds", rounds));
     }
 

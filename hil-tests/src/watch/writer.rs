@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 use std::io::{BufRead as _, BufReader, Write as _};
-use std::net::{SocketAddr, SocketAddrV4, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -62,7 +62,8 @@ impl Writer {
     /// [`RigError::Io`] when the thread cannot be started.
     pub fn start(
         netns: PathBuf,
-        target: SocketAddrV4,
+        group: String,
+        target: SocketAddr,
         interval: Duration,
         timeline: Timeline,
     ) -> Result<Self, RigError> {
@@ -70,13 +71,13 @@ impl Writer {
         let stop = Arc::new(AtomicBool::new(false));
         let (shared, flag) = (Arc::clone(&log), Arc::clone(&stop));
         let thread = std::thread::Builder::new()
-            .name("writer".into())
+            .name(format!("writer-{group}"))
             .spawn(move || {
                 if let Err(e) = netns::enter_path(&netns) {
                     timeline.push(Happening::Violation(format!("rig: the writer cannot run: {e}")));
                     return;
                 }
-                write_records(SocketAddr::V4(target), interval, &shared, &flag);
+                write_records(target, interval, &shared, &flag);
             })
             .map_err(RigError::io("starting the writer"))?;
         Ok(Self { log, stop, thread: Some(thread) })

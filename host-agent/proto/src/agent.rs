@@ -44,6 +44,11 @@ pub struct AgentConfig {
     /// stuck or failing (see the module documentation). Set it above the
     /// longest timeout a driver enforces itself.
     pub step_timeout: Duration,
+    /// Whether the node has ping nodes (ipfail's): then it reports nothing
+    /// until its first net score is known, so that the controller never
+    /// places a group by a score of 0 that only means "not measured yet"
+    /// and moves it again a round later.
+    pub pinging: bool,
 }
 
 /// A configuration the protocol half refuses.
@@ -136,6 +141,8 @@ pub struct Agent {
     /// Seq of the last Beat whose want is reconciled (this session only).
     applied: u64,
     net_score: u16,
+    /// Whether a net score was given (or none is to come).
+    net_known: bool,
     /// When the next Hello or Status is due.
     next_send: Instant,
     /// When the last Hello went out (new handshakes are at most one per keepalive).
@@ -179,6 +186,7 @@ impl Agent {
             .map(|(g, shape)| GroupState::new(GroupId(g), shape.resources, shape.max_restarts, now))
             .collect();
         let next_probe = now.saturating_add(config.probe_interval);
+        let net_known = !config.pinging;
         let mut agent = Self {
             config,
             session: Initiator::new(boot_nonce),
@@ -188,6 +196,7 @@ impl Agent {
             silent: false,
             applied: 0,
             net_score: 0,
+            net_known,
             next_send: now,
             last_hello: None,
             next_probe,
@@ -251,6 +260,7 @@ impl Agent {
     pub fn handle_net_score(&mut self, now: Instant, score: u16) {
         let now = self.advance(now);
         self.net_score = score;
+        self.net_known = true;
         self.settle(now);
     }
 
@@ -403,7 +413,7 @@ impl Agent {
     }
 
     fn initialized(&self) -> bool {
-        self.groups.iter().all(|g| g.initialized)
+        self.net_known && self.groups.iter().all(|g| g.initialized)
     }
 
     /// The Status as of now.

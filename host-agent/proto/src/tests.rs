@@ -20,6 +20,7 @@ fn config(resources: u8, max_restarts: u32) -> AgentConfig {
         probe_interval: Duration(60_000),
         restart_window: Duration(60_000),
         step_timeout: Duration(10_000),
+        pinging: false,
     }
 }
 
@@ -149,6 +150,28 @@ fn boot_says_hello_probes_everything_and_reports_nothing_before() {
     assert_eq!(probes.len(), 3, "every resource is probed once: {probes:?}");
     let status = rig.last_status().expect("a Status once every resource is probed");
     assert_eq!(status.holds, GroupSet::EMPTY);
+}
+
+#[test]
+fn a_pinging_node_reports_nothing_before_its_first_net_score() {
+    // A node with ping nodes whose first round is not in yet would report a
+    // score of 0: the controller would place a group by it elsewhere, and
+    // move it once the score came (found by the rig's three-server run).
+    let mut rig = Rig::new(1, 1);
+    let config = AgentConfig { pinging: true, ..config(1, 1) };
+    rig.agent = Agent::new(config, Instant::ZERO, 78).unwrap();
+    rig.sent.clear();
+    rig.steps.clear();
+    rig.drain();
+    rig.handshake();
+    rig.beat(GroupSet::EMPTY, Role::Member);
+    rig.run_clean();
+    assert_eq!(rig.last_status(), None, "no Status before the net score is known");
+    rig.now = Instant(50);
+    rig.agent.handle_net_score(rig.now, 1);
+    rig.drain();
+    let status = rig.last_status().expect("a Status once the net score is known");
+    assert_eq!(status.net_score, 1);
 }
 
 #[test]

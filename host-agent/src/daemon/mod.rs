@@ -167,6 +167,7 @@ pub fn agent_config(config: &ClusterFile, node: NodeId) -> AgentConfig {
         probe_interval: core_duration(config.agent.probe_interval),
         restart_window: core_duration(config.agent.restart_window),
         step_timeout: core_duration(assemble::longest_step(config)),
+        pinging: config.nodes.get(usize::from(node.0)).is_some_and(|n| !n.ping.is_empty() || !n.ping_groups.is_empty()),
     }
 }
 

@@ -174,6 +174,7 @@ impl ClusterModel {
             probe_interval: Duration(1000 * TICK),
             restart_window: Duration(1000 * TICK),
             step_timeout: Duration(1000 * TICK),
+            pinging: false,
         };
         Self { bounds, config, agent, flaw: None }
     }
