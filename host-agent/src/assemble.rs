@@ -93,6 +93,7 @@ pub fn shape(group: &GroupConfig) -> GroupShape {
     let count = group.resources.len() + group.monitors.len();
     GroupShape {
         resources: u8::try_from(count).unwrap_or(u8::MAX),
+        monitors: u8::try_from(group.monitors.len()).unwrap_or(u8::MAX),
         max_restarts: group.monitors.iter().map(|m| m.restarts).max().unwrap_or(0),
     }
 }
@@ -280,7 +281,7 @@ restarts = 1
                 "command monitor `true`",
             ]
         );
-        assert_eq!(shape(g), GroupShape { resources: 8, max_restarts: 2 });
+        assert_eq!(shape(g), GroupShape { resources: 8, monitors: 2, max_restarts: 2 });
         assert_eq!(monitor_interval(&c), Duration::from_secs(3));
         // The disk's default fsck deadline (1 h) is the longest, plus the margin.
         assert_eq!(longest_step(&c), Duration::from_secs(3600 + 30));
@@ -290,7 +291,7 @@ restarts = 1
     fn a_group_without_monitors_allows_no_restart() {
         let text = TEXT.split("[[group.monitor]]").next().unwrap();
         let c = config::parse(text, "t.toml").unwrap();
-        assert_eq!(shape(&c.groups[0]), GroupShape { resources: 6, max_restarts: 0 });
+        assert_eq!(shape(&c.groups[0]), GroupShape { resources: 6, monitors: 0, max_restarts: 0 });
         assert_eq!(monitor_interval(&c), DEFAULT_MONITOR_INTERVAL);
     }
 }

@@ -374,7 +374,11 @@ impl Plan {
         let t = &self.timing;
         AgentConfig {
             node,
-            groups: self.groups.iter().map(|g| GroupShape { resources: g.resources, max_restarts: 2 }).collect(),
+            groups: self
+                .groups
+                .iter()
+                .map(|g| GroupShape { resources: g.resources, monitors: 0, max_restarts: 2 })
+                .collect(),
             keepalive: t.keepalive,
             controller_silence: Duration(self.controller_silence),
             monitor_interval: Duration(self.monitor_interval),

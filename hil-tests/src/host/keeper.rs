@@ -9,7 +9,10 @@
 //!   the rig;
 //! * it lives until the server loses power, when the rig kills it last;
 //! * it takes normal scheduling first: the rig's real-time priority is
-//!   for its wires, not for what runs on the servers.
+//!   for its wires, not for what runs on the servers;
+//! * it clears the signal mask it inherits from the rig (which blocks
+//!   SIGINT and SIGTERM for its own signal thread): a server's first
+//!   process starts with none blocked, as init does.
 //!
 //! It must run single-threaded until the namespaces are set up.
 
@@ -35,6 +38,7 @@ pub const SERVER_ENV: &str = "WARDEN_RIG_SERVER";
 ///
 /// [`RigError`] when a namespace or the program cannot be had.
 pub fn run(netns: &Path, server: &str, program: &OsString, args: &[OsString]) -> Result<(), RigError> {
+    nix::sys::signal::SigSet::all().thread_unblock().map_err(RigError::os("clearing the inherited signal mask"))?;
     super::realtime::normal_scheduling()
         .map_err(|e| RigError::Broken(format!("{server}'s keeper cannot take normal scheduling: {e}")))?;
     let file = File::open(netns).map_err(RigError::io(format!("opening {}", netns.display())))?;

@@ -1,8 +1,10 @@
 //! SIGINT and SIGTERM end a run cleanly: they are blocked in every thread
 //! and received by one waiting thread, which sets a flag that every wait of
 //! the rig checks; the run then fails with [`RigError::Interrupted`] and
-//! its guards remove what it created. Programs the rig starts get a clean
-//! signal mask (the standard library resets it).
+//! its guards remove what it created. Programs the rig starts inherit the
+//! blocked mask (the standard library does not reset it): a server's
+//! keeper clears it for everything the server runs, and the Linux
+//! controller blocks these signals for its own signal descriptor anyway.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

@@ -10,7 +10,9 @@
 //!  <p>-client [<p>n 192.168.85.100 fd00:85::100] ─<p>c┤
 //!  <p>-ctl [<p>n 192.168.85.250] ──<p>k──────────────┘   the Linux controller's network port
 //!  service addresses 192.168.85.3, .4, ... (fd00:85::3, ... for an IPv6
-//!  group), one per group, moved with it
+//!  group), one per group, moved with it; a MAC-takeover group's address
+//!  is on 192.168.86.0/24 (the client is .100 there too), on a second NIC
+//!  <p>m each server has for it on the same bridge (port <p>mN)
 //!
 //!  uplink: <p>-alpha [<p>u 10.85.0.1] ──<p>u0─┐
 //!          <p>-beta  [<p>u 10.85.0.2] ──<p>u1─┤ <p>up (namespace <p>-sw)
@@ -99,6 +101,21 @@ impl Plan {
         }
     }
 
+    /// The service address of a MAC-takeover group `index`, on the
+    /// subnet of the servers' second NICs.
+    #[must_use]
+    pub fn mac_service(&self, index: usize) -> IpAddr {
+        let o = self.service.octets();
+        IpAddr::V4(Ipv4Addr::new(o[0], o[1], o[2].wrapping_add(1), o[3].wrapping_add(small(index))))
+    }
+
+    /// The client's address on the subnet of the MAC-takeover group.
+    #[must_use]
+    pub fn client_mac_subnet(&self) -> Ipv4Addr {
+        let o = self.client.octets();
+        Ipv4Addr::new(o[0], o[1], o[2].wrapping_add(1), o[3])
+    }
+
     /// The client's IPv6 address.
     #[must_use]
     pub fn client_v6(&self) -> Ipv6Addr {
@@ -133,6 +150,11 @@ pub struct ServerNet {
     pub mac: String,
     /// Its uplink NIC and address there, with an uplink.
     pub uplink: Option<(String, Ipv4Addr)>,
+    /// Its second NIC on the rig's network and that NIC's factory MAC, for
+    /// a MAC-takeover group: a MAC moved with a group is the whole
+    /// interface's, so that group has one to itself (as LISA '97's
+    /// services had), on a subnet of its own.
+    pub mac_nic: Option<(String, String)>,
 }
 
 impl ServerNet {
@@ -147,6 +169,10 @@ impl ServerNet {
         ];
         if let Some((nic, address)) = &self.uplink {
             lines.push(format!("address add {address}/{UPLINK_PREFIX_LEN} dev {nic}"));
+            lines.push(format!("link set dev {nic} up"));
+        }
+        if let Some((nic, mac)) = &self.mac_nic {
+            lines.push(format!("link set dev {nic} address {mac}"));
             lines.push(format!("link set dev {nic} up"));
         }
         lines
@@ -165,6 +191,12 @@ impl ServerNet {
         if let Some((nic, _)) = &self.uplink {
             lines.push(format!("link set dev {nic} down"));
             lines.push(format!("address flush dev {nic}"));
+        }
+        if let Some((nic, mac)) = &self.mac_nic {
+            lines.push(format!("link set dev {nic} down"));
+            lines.push(format!("address flush dev {nic}"));
+            lines.push(format!("neighbour flush dev {nic}"));
+            lines.push(format!("link set dev {nic} address {mac}"));
         }
         lines
     }
@@ -195,14 +227,29 @@ pub fn uplink_port(prefix: &Prefix, index: usize) -> Result<String, RigError> {
     prefix.interface(&format!("u{index}"))
 }
 
-/// Commands run in every namespace the rig makes: no duplicate address
-/// detection (the rig's addresses are planned).
-fn no_dad(netns: &str) -> Result<(), RigError> {
-    for key in ["net.ipv6.conf.all.accept_dad", "net.ipv6.conf.default.accept_dad"] {
-        tools::run(tools::command("ip").args(["netns", "exec", netns, "sysctl", "-q", "-w", &format!("{key}=0")]))?;
-    }
-    Ok(())
+/// Sets `key=value` pairs with `sysctl` in namespace `netns`.
+fn sysctl(netns: &str, settings: &[(&str, &str)]) -> Result<(), RigError> {
+    let mut command = tools::command("ip");
+    command.args(["netns", "exec", netns, "sysctl", "-q", "-w"]);
+    command.args(settings.iter().map(|(k, v)| format!("{k}={v}")));
+    tools::run(&mut command).map(drop)
 }
+
+/// No duplicate address detection in a namespace (the rig's addresses
+/// are planned).
+const NO_DAD: [(&str, &str); 2] = [("net.ipv6.conf.all.accept_dad", "0"), ("net.ipv6.conf.default.accept_dad", "0")];
+
+/// A server with two NICs on one network answers ARP only on the NIC that
+/// has the address asked for, and asks from that NIC's own address: else
+/// either NIC answers for the other's addresses ("ARP flux"), and a
+/// client's neighbour entry for a moved MAC's address could be taken over
+/// by the other NIC's MAC.
+const ONE_NIC_PER_ADDRESS: [(&str, &str); 4] = [
+    ("net.ipv4.conf.all.arp_ignore", "1"),
+    ("net.ipv4.conf.default.arp_ignore", "1"),
+    ("net.ipv4.conf.all.arp_announce", "2"),
+    ("net.ipv4.conf.default.arp_announce", "2"),
+];
 
 impl Topology {
     /// Builds the network for servers named `names`; returns it and the
@@ -215,7 +262,7 @@ impl Topology {
         prefix: &Prefix,
         names: &[String],
         plan: Plan,
-        uplink: bool,
+        (uplink, mac_nic): (bool, bool),
     ) -> Result<(Self, Vec<ServerNet>), RigError> {
         let switch = Netns::create(&prefix.netns("sw"))?;
         // Built in this order so that, on failure, what exists is dropped (deleted) again.
@@ -239,7 +286,7 @@ impl Topology {
         let mut servers = Vec::new();
         for (i, name) in names.iter().enumerate() {
             let netns = Netns::create(&prefix.netns(name))?;
-            no_dad(netns.name())?;
+            sysctl(netns.name(), &[&NO_DAD[..], &ONE_NIC_PER_ADDRESS[..]].concat())?;
             let port = prefix.interface(&format!("s{i}"))?;
             tools::ip_batch(
                 Some(switch.name()),
@@ -263,6 +310,19 @@ impl Topology {
             } else {
                 None
             };
+            let mac_nic = if mac_nic {
+                let (port, inner) = (prefix.interface(&format!("m{i}"))?, prefix.interface("m")?);
+                tools::ip_batch(
+                    Some(switch.name()),
+                    &[
+                        format!("link add name {port} type veth peer name {inner} netns {}", netns.name()),
+                        format!("link set dev {port} master {bridge} up"),
+                    ],
+                )?;
+                Some((inner, format!("02:77:00:00:01:{:02x}", i + 1)))
+            } else {
+                None
+            };
             servers.push(ServerNet {
                 netns,
                 nic: nic.clone(),
@@ -270,11 +330,12 @@ impl Topology {
                 address_v6: plan.server_v6(i),
                 mac,
                 uplink,
+                mac_nic,
             });
         }
         let on_switch = |role: &str, port: &str, bridge: &str, addresses: &[String]| -> Result<Netns, RigError> {
             let netns = Netns::create(&prefix.netns(role))?;
-            no_dad(netns.name())?;
+            sysctl(netns.name(), &NO_DAD)?;
             let port = prefix.interface(port)?;
             tools::ip_batch(
                 Some(switch.name()),
@@ -301,7 +362,11 @@ impl Topology {
             "client",
             "c",
             &bridge,
-            &[format!("{}/{PREFIX_LEN}", plan.client), format!("{}/{PREFIX_LEN_V6}", plan.client_v6())],
+            &[
+                format!("{}/{PREFIX_LEN}", plan.client),
+                format!("{}/{PREFIX_LEN}", plan.client_mac_subnet()),
+                format!("{}/{PREFIX_LEN_V6}", plan.client_v6()),
+            ],
         )?;
         let controller = on_switch("ctl", "k", &bridge, &[format!("{}/{PREFIX_LEN}", plan.controller)])?;
         let ping = if uplink {

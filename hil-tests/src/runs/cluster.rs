@@ -272,7 +272,8 @@ impl Rig {
         let timeline = Timeline::new(options.narration);
         let nodes: Vec<String> = SERVER_NAMES.iter().take(options.servers).map(|n| (*n).to_owned()).collect();
         let plan = Plan::default();
-        let (topology, nets) = Topology::build(&prefix, &nodes, plan, options.uplink)?;
+        let mac_nic = options.groups.iter().any(|g| g.mac);
+        let (topology, nets) = Topology::build(&prefix, &nodes, plan, (options.uplink, mac_nic))?;
         let mut disks = Vec::new();
         let mut groups = Vec::new();
         for (k, spec) in options.groups.iter().enumerate() {
@@ -284,7 +285,12 @@ impl Rig {
                 spec: spec.clone(),
                 disk: disk.device().to_owned(),
                 mountpoint,
-                address: plan.service(k, spec.family == super::options::Family::V6),
+                address: if spec.mac {
+                    plan.mac_service(k)
+                } else {
+                    plan.service(k, spec.family == super::options::Family::V6)
+                },
+                nic: prefix.interface(if spec.mac { "m" } else { "n" })?,
                 port: SERVICE_PORT + u16::try_from(k).unwrap_or(0),
             });
             disks.push(disk);

@@ -58,6 +58,8 @@ pub struct GroupLayout {
     pub mountpoint: PathBuf,
     /// Its service address.
     pub address: IpAddr,
+    /// The servers' NIC its address (and MAC) goes on.
+    pub nic: String,
     /// Its service's port.
     pub port: u16,
 }
@@ -194,9 +196,10 @@ pub fn cluster_toml(layout: &Layout, options: &Options) -> String {
     // as 8); the bench paces its runs by MOVE_WINDOW / MAX_MOVES.
     let _ = writeln!(
         t,
-        "release_timeout = \"5s\"\nfence_timeout = \"2s\"\nfailback_delay = {}\nmove_window = {}\nmax_moves = {MAX_MOVES}",
+        "release_timeout = \"5s\"\nfence_timeout = \"2s\"\nfailback_delay = {}\nmove_window = {}\nmax_moves = {}",
         ms(options.failback_delay),
-        ms(MOVE_WINDOW)
+        ms(options.move_window),
+        options.max_moves
     );
     let _ = writeln!(t, "failure_timeout = {}", ms(options.failure_timeout));
     // Written out whole: the rig asks for what it measures, and a system
@@ -232,9 +235,11 @@ fn group_toml(t: &mut String, layout: &Layout, group: &GroupLayout, options: &Op
         nodes.join(", "),
         group.spec.auto_failback
     );
-    // `deactivate` fails while the holder's `stuck` flag is up: a release
-    // that cannot finish, as a stop script that fails.
-    let stuck = format!("test ! -e \"{}/$WARDEN_RIG_SERVER.stuck\"", layout.faults_dir().display());
+    // `deactivate` fails while the holder's `stuck` flag is up, after a
+    // second: a release that cannot finish, as a slow stop script that
+    // fails.
+    let stuck =
+        format!("if [ -e \"{}/$WARDEN_RIG_SERVER.stuck\" ]; then sleep 1; exit 1; fi", layout.faults_dir().display());
     let _ = writeln!(
         t,
         "\n[[group.resource]]\nkind = \"disk\"\ndevice = {}\nmountpoint = {}\nfstype = \"ext4\"\nfsck = {}\nkill_grace = \"1s\"\ndeactivate = [\"/bin/sh\", \"-c\", {}]\ntimeout = \"5s\"",
@@ -244,18 +249,15 @@ fn group_toml(t: &mut String, layout: &Layout, group: &GroupLayout, options: &Op
         toml_string(&stuck)
     );
     if group.spec.mac {
-        let _ = writeln!(
-            t,
-            "\n[[group.resource]]\nkind = \"mac\"\nderive = true\ninterface = {}",
-            toml_string(&layout.nic)
-        );
+        let _ =
+            writeln!(t, "\n[[group.resource]]\nkind = \"mac\"\nderive = true\ninterface = {}", toml_string(&group.nic));
     }
     let prefix = if group.address.is_ipv6() { PREFIX_LEN_V6 } else { PREFIX_LEN };
     let _ = writeln!(
         t,
         "\n[[group.resource]]\nkind = \"address\"\nip = \"{}/{prefix}\"\ninterface = {}\ngarp_count = 3\ngarp_interval = \"50ms\"",
         group.address,
-        toml_string(&layout.nic)
+        toml_string(&group.nic)
     );
     let listen = match group.spec.family {
         Family::V4 => format!("\"0.0.0.0:{}\"", group.port),

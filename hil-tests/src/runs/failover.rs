@@ -136,3 +136,165 @@ pub fn unfence(rig: &mut Rig, victim: &str) -> Result<Duration, RigError> {
     })?;
     Ok(at)
 }
+
+/// The milestones of one graceful move of a group (release, then acquire)
+/// asked for at `t0`, and the client's outage.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Move {
+    /// The controller asked the holder to release it.
+    pub release_asked: Option<Duration>,
+    /// The controller placed it on the new holder.
+    pub placed: Option<Duration>,
+    /// The service address appeared on the new holder.
+    pub address_up: Option<Duration>,
+    /// The client got its first answer from the new holder.
+    pub answered: Option<Duration>,
+    /// The client-visible outage.
+    pub outage: Option<Duration>,
+}
+
+impl Move {
+    /// The milestones as named timings.
+    #[must_use]
+    pub fn timings(&self) -> Vec<(&'static str, Option<Duration>)> {
+        vec![
+            ("release_asked", self.release_asked),
+            ("group_placed", self.placed),
+            ("address_on_new_holder", self.address_up),
+            ("first_answer_from_new_holder", self.answered),
+            ("client_visible_outage", self.outage),
+        ]
+    }
+}
+
+/// Waits for the graceful move of group `name` from `from` to `to` after
+/// `t0` and measures it.
+///
+/// # Errors
+///
+/// [`RigError::NeverSaw`] when a milestone never comes.
+pub fn follow_move(rig: &mut Rig, name: &str, from: &str, to: &str, t0: Duration) -> Result<Move, RigError> {
+    let since = |e: &Entry| Some(e.at.saturating_sub(t0));
+    let asked = rig.wait(&format!("{from} asked to release {name}"), t0, |h| {
+        is_console(h, |k| matches!(k, ConsoleKind::Releasing { group, node } if group == name && node == from))
+    })?;
+    let placed = rig.wait(&format!("{name} placed on {to}"), asked.at, |h| {
+        is_console(h, |k| matches!(k, ConsoleKind::Placed { group, node, .. } if group == name && node == to))
+    })?;
+    let address = rig.wait(
+        &format!("{name}'s service address on {to}"),
+        asked.at,
+        |h| matches!(h, Happening::Address { group, node, present: true } if node == to && group == name),
+    )?;
+    let answered = rig.wait(
+        &format!("the client answered for {name} by {to}"),
+        asked.at,
+        |h| matches!(h, Happening::Answering { group, node } if node == to && group == name),
+    )?;
+    // Pushed after the address in the same detector round: waited for, so
+    // that the handover's checks see it.
+    rig.wait(
+        &format!("{name}'s disk mounted on {to}"),
+        asked.at,
+        |h| matches!(h, Happening::Mount { group, node, present: true } if node == to && group == name),
+    )?;
+    let index = rig.group_index(name).unwrap_or(0);
+    let outage = rig.probe_log_of(index).handover(t0, to).map(crate::watch::probe::Gap::length);
+    Ok(Move {
+        release_asked: since(&asked),
+        placed: since(&placed),
+        address_up: since(&address),
+        answered: since(&answered),
+        outage,
+    })
+}
+
+/// When group `name`'s address or mount (`mount`) first left `from`, and
+/// first came to `to`, after `t0`.
+fn handover_times(
+    entries: &[Entry],
+    name: &str,
+    from: &str,
+    to: &str,
+    mount: bool,
+) -> (Option<Duration>, Option<Duration>) {
+    let find = |node: &str, present: bool| {
+        entries
+            .iter()
+            .find(|e| match &e.what {
+                Happening::Address { group, node: n, present: p } if !mount => {
+                    group == name && n == node && *p == present
+                }
+                Happening::Mount { group, node: n, present: p } if mount => group == name && n == node && *p == present,
+                _ => false,
+            })
+            .map(|e| e.at)
+    };
+    (find(from, false), find(to, true))
+}
+
+/// The checks of a graceful move after `t0`: `from` let the group's
+/// address and disk go before `to` took them, and nothing was fenced,
+/// declared dead or powered off on the way.
+pub fn graceful_checks(
+    rig: &Rig,
+    verdict: &mut crate::watch::verdict::Verdict,
+    name: &str,
+    (from, to): (&str, &str),
+    t0: Duration,
+) {
+    let entries = rig.timeline().since(t0);
+    let at = |t: Option<Duration>| t.map_or("never".to_owned(), |t| format!("{:.3} s", t.as_secs_f64()));
+    let (address_off, address_on) = handover_times(&entries, name, from, to, false);
+    let (mount_off, mount_on) = handover_times(&entries, name, from, to, true);
+    let before = |off: Option<Duration>, on: Option<Duration>| matches!((off, on), (Some(off), Some(on)) if off <= on);
+    verdict.check(
+        &format!("{from} released {name} before {to} acquired it"),
+        before(address_off, address_on) && before(mount_off, mount_on),
+        format!(
+            "address left {from} at {}, came to {to} at {}; disk unmounted on {from} at {}, mounted on {to} at {}",
+            at(address_off),
+            at(address_on),
+            at(mount_off),
+            at(mount_on)
+        ),
+    );
+    let hard: Vec<String> = entries
+        .iter()
+        .filter_map(|e| match &e.what {
+            Happening::Controller(c)
+                if matches!(c.kind, ConsoleKind::NodeDead(_) | ConsoleKind::Fencing(_) | ConsoleKind::Fenced(_)) =>
+            {
+                Some(format!("{:.3} s {}", e.at.as_secs_f64(), c.text))
+            }
+            Happening::Relay { .. } | Happening::PowerLost { .. } => {
+                Some(format!("{:.3} s {}", e.at.as_secs_f64(), crate::watch::timeline::describe(&e.what)))
+            }
+            _ => None,
+        })
+        .collect();
+    verdict.check(
+        &format!("the move of {name} fenced nothing"),
+        hard.is_empty(),
+        if hard.is_empty() { "no death, fence or relay switched".to_owned() } else { hard.join("; ") },
+    );
+}
+
+/// Group `name`'s releases and placements after `t0`, as the controller
+/// logged them.
+#[must_use]
+pub fn moves_since(rig: &Rig, name: &str, t0: Duration) -> Vec<String> {
+    rig.timeline()
+        .since(t0)
+        .iter()
+        .filter_map(|e| match &e.what {
+            Happening::Controller(c) => match &c.kind {
+                ConsoleKind::Releasing { group, .. } | ConsoleKind::Placed { group, .. } if group == name => {
+                    Some(format!("{:.3} s {}", e.at.as_secs_f64(), c.text))
+                }
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}

@@ -1,4 +1,5 @@
-//! What a user runs: the fault scenarios ([`scenario`]), failover timings
+//! What a user runs: the fault scenarios ([`scenario`], the moves without a
+//! dead server and the several-group ones in [`moves`]), failover timings
 //! ([`mod@bench`]), Pacemaker fencing through the controller ([`pacemaker`]), unwanted failovers over time ([`soak`]) and a failover
 //! told step by step ([`demo`]), each following failovers the same way
 //! ([`failover`]); the whole rig they build and take down ([`cluster`]),
@@ -9,6 +10,7 @@ pub mod cluster;
 pub mod config;
 pub mod demo;
 pub mod failover;
+pub mod moves;
 pub mod options;
 pub mod pacemaker;
 pub mod scenario;

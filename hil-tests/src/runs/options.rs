@@ -218,6 +218,11 @@ pub struct Options {
     pub failback_delay: Duration,
     /// `failure_timeout`: how long a node whose group failed is kept off it.
     pub failure_timeout: Duration,
+    /// `max_moves` of damping (default: so many that damping never holds a
+    /// failover back; the `damping` scenario lowers it).
+    pub max_moves: u32,
+    /// `move_window` of damping.
+    pub move_window: Duration,
 }
 
 impl Default for Options {
@@ -250,6 +255,8 @@ impl Default for Options {
             uplink: false,
             failback_delay: Duration::from_secs(60),
             failure_timeout: Duration::from_secs(5),
+            max_moves: super::config::MAX_MOVES,
+            move_window: super::config::MOVE_WINDOW,
         }
     }
 }
@@ -325,7 +332,7 @@ impl Options {
             }
         }
         if self.groups.iter().filter(|g| g.mac).count() > 1 {
-            return bad("one group at most moves a MAC (the servers share one NIC)".to_owned());
+            return bad("one group at most moves a MAC (the servers have one NIC for it)".to_owned());
         }
         if self.media == Media::Both && self.controller == ControllerKind::Qemu {
             return bad("--media both: the firmware under QEMU has serial lines only (--media serial)".to_owned());

@@ -51,11 +51,32 @@ pub enum Scenario {
     /// The holder's serial line corrupts, then delays, while its UDP link
     /// stays up.
     NoisyLine,
+    /// The holder's serial line and UDP link are both cut while it still
+    /// serves the client: partitioned from the controller.
+    Partition,
+    /// The holder's uplink is cut (its ping node unreachable).
+    UplinkLoss,
+    /// The holder's service fails its monitor.
+    FailingService,
+    /// The holder's release fails when the group is migrated.
+    StuckRelease,
+    /// As `StuckRelease`, with a controller restart in the middle.
+    StuckReleaseRestart,
+    /// `wardenctl migrate`, `standby`, `online`.
+    OperatorMoves,
+    /// A home server lost and back: auto-failback on and off.
+    AutoFailback,
+    /// Faults in turn, until damping holds the group.
+    Damping,
+    /// An IPv4, an IPv6 and a MAC-takeover group move together.
+    AddressFamilies,
+    /// Three servers, three groups: the holder of two loses power.
+    ThreeServers,
 }
 
 impl Scenario {
     /// Every scenario.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 19] = [
         Self::PowerLoss,
         Self::AgentKill,
         Self::HostHang,
@@ -65,6 +86,16 @@ impl Scenario {
         Self::FirmwareWatchdog,
         Self::PacemakerFence,
         Self::NoisyLine,
+        Self::Partition,
+        Self::UplinkLoss,
+        Self::FailingService,
+        Self::StuckRelease,
+        Self::StuckReleaseRestart,
+        Self::OperatorMoves,
+        Self::AutoFailback,
+        Self::Damping,
+        Self::AddressFamilies,
+        Self::ThreeServers,
     ];
 
     /// Its name on the command line.
@@ -80,6 +111,39 @@ impl Scenario {
             Self::FirmwareWatchdog => "firmware-watchdog",
             Self::PacemakerFence => "pacemaker-fence",
             Self::NoisyLine => "noisy-line",
+            Self::Partition => "partition",
+            Self::UplinkLoss => "uplink-loss",
+            Self::FailingService => "failing-service",
+            Self::StuckRelease => "stuck-release",
+            Self::StuckReleaseRestart => "stuck-release-restart",
+            Self::OperatorMoves => "operator-moves",
+            Self::AutoFailback => "auto-failback",
+            Self::Damping => "damping",
+            Self::AddressFamilies => "address-families",
+            Self::ThreeServers => "three-servers",
+        }
+    }
+
+    /// Whether it needs the Linux controller (its UDP links or operator
+    /// endpoint); the others run against the firmware under QEMU too.
+    #[must_use]
+    pub const fn linux_only(self) -> bool {
+        matches!(self, Self::SerialCutUdpUp | Self::NoisyLine | Self::PacemakerFence | Self::Partition)
+    }
+
+    /// Sets up what the scenario's rig needs beyond `options`: servers,
+    /// groups, an uplink, damping, links.
+    pub fn adjust(self, options: &mut Options) {
+        match self {
+            // The serial line is the holder's only link: cutting it is silence.
+            // (With a UDP link beside it, a cut line moves nothing.)
+            Self::SerialCut => options.media = super::options::Media::Serial,
+            Self::UplinkLoss => super::moves::with_uplink(options),
+            Self::AutoFailback => super::moves::failback_options(options),
+            Self::Damping => super::moves::damping_options(options),
+            Self::AddressFamilies => super::moves::families_options(options),
+            Self::ThreeServers => super::moves::three_options(options),
+            _ => {}
         }
     }
 }
@@ -107,17 +171,13 @@ pub const WINDOW_RECORDS: usize = 40;
 /// comes (then the error carries the logs); a scenario that runs to its end
 /// returns its verdict, passed or not.
 pub fn run(scenario: Scenario, mut options: Options) -> Result<Verdict, RigError> {
-    if scenario == Scenario::SerialCut {
-        // The serial line is the holder's only link: cutting it is silence.
-        // (With a UDP link beside it, a cut line moves nothing.)
-        options.media = super::options::Media::Serial;
-    }
+    scenario.adjust(&mut options);
     if scenario == Scenario::FirmwareWatchdog && options.controller != super::options::ControllerKind::Qemu {
         return Err(RigError::Options(
             "firmware-watchdog needs --controller qemu: the watchdog is the firmware board's".into(),
         ));
     }
-    if matches!(scenario, Scenario::SerialCutUdpUp | Scenario::NoisyLine) && !options.udp() {
+    if matches!(scenario, Scenario::SerialCutUdpUp | Scenario::NoisyLine | Scenario::Partition) && !options.udp() {
         return Err(RigError::Options(format!(
             "{} needs UDP links beside the serial lines: the Linux controller with --media both",
             scenario.name()
@@ -136,7 +196,18 @@ pub fn run(scenario: Scenario, mut options: Options) -> Result<Verdict, RigError
         Scenario::FirmwareWatchdog => firmware_watchdog(&mut rig, &mut verdict)?,
         Scenario::PacemakerFence => super::pacemaker::run(&mut rig, &mut verdict)?,
         Scenario::NoisyLine => noisy_line(&mut rig, &mut verdict)?,
-        _ => failover(&mut rig, scenario, &mut verdict)?,
+        Scenario::UplinkLoss => super::moves::uplink_loss(&mut rig, &mut verdict)?,
+        Scenario::FailingService => super::moves::failing_service(&mut rig, &mut verdict)?,
+        Scenario::StuckRelease => super::moves::stuck_release(&mut rig, &mut verdict, false)?,
+        Scenario::StuckReleaseRestart => super::moves::stuck_release(&mut rig, &mut verdict, true)?,
+        Scenario::OperatorMoves => super::moves::operator_moves(&mut rig, &mut verdict)?,
+        Scenario::AutoFailback => super::moves::auto_failback(&mut rig, &mut verdict)?,
+        Scenario::Damping => super::moves::damping(&mut rig, &mut verdict)?,
+        Scenario::AddressFamilies => super::moves::address_families(&mut rig, &mut verdict)?,
+        Scenario::ThreeServers => super::moves::three_servers(&mut rig, &mut verdict)?,
+        Scenario::PowerLoss | Scenario::AgentKill | Scenario::HostHang | Scenario::SerialCut | Scenario::Partition => {
+            failover(&mut rig, scenario, &mut verdict)?;
+        }
     }
     let record = rig.finish();
     verdict.common_checks(&record);
@@ -149,7 +220,13 @@ fn inject(rig: &mut Rig, scenario: Scenario, victim: usize) {
         Scenario::AgentKill => rig.kill_agent(victim),
         Scenario::HostHang => rig.hang(victim, true),
         Scenario::SerialCut | Scenario::SerialCutUdpUp => rig.set_line_fault(victim, LineFault::Cut),
-        Scenario::ControllerRestart | Scenario::FirmwareWatchdog | Scenario::PacemakerFence | Scenario::NoisyLine => {}
+        Scenario::Partition => {
+            rig.set_line_fault(victim, LineFault::Cut);
+            if let Err(e) = rig.set_udp_link(victim, false) {
+                rig.timeline().push(Happening::Violation(format!("rig: the UDP link could not be cut: {e}")));
+            }
+        }
+        _ => {}
     }
 }
 
@@ -157,6 +234,12 @@ fn repair(rig: &mut Rig, scenario: Scenario, victim: usize) {
     match scenario {
         Scenario::PowerLoss => rig.set_supply(victim, true),
         Scenario::SerialCut | Scenario::SerialCutUdpUp => rig.set_line_fault(victim, LineFault::Clear),
+        Scenario::Partition => {
+            rig.set_line_fault(victim, LineFault::Clear);
+            if let Err(e) = rig.set_udp_link(victim, true) {
+                rig.timeline().push(Happening::Violation(format!("rig: the UDP link could not be restored: {e}")));
+            }
+        }
         // A killed agent or a hung host is gone with the power: nothing to repair.
         _ => {}
     }
@@ -164,7 +247,7 @@ fn repair(rig: &mut Rig, scenario: Scenario, victim: usize) {
 
 /// Whether server `index` stayed off since `t0` (its relay never switched
 /// on, and relay and power off now), and what was seen.
-fn kept_off(rig: &Rig, index: usize, t0: Duration) -> (bool, String) {
+pub(super) fn kept_off(rig: &Rig, index: usize, t0: Duration) -> (bool, String) {
     let name = rig.name(index);
     let relay_on =
         rig.timeline().since(t0).iter().any(|e| matches!(&e.what, Happening::Relay { node, on: true } if node == name));
@@ -183,7 +266,7 @@ fn kept_off(rig: &Rig, index: usize, t0: Duration) -> (bool, String) {
 
 /// Checks that nothing failed over between the first placement and `t0`
 /// (a node declared dead, a fence, a move, a relay switched).
-fn steady_until(rig: &Rig, t0: Duration, verdict: &mut Verdict) {
+pub(super) fn steady_until(rig: &Rig, t0: Duration, verdict: &mut Verdict) {
     let mut placed: Vec<String> = Vec::new();
     let mut unsteady = Vec::new();
     for e in rig.timeline().entries().iter().filter(|e| e.at < t0) {
@@ -260,6 +343,10 @@ fn failover(rig: &mut Rig, scenario: Scenario, verdict: &mut Verdict) -> Result<
         ),
     );
 
+    if scenario == Scenario::Partition {
+        partitioned_served(rig, verdict, (&victim, &other), t0, off_at);
+    }
+
     // Stays off: a window of work on the new holder, the relay off all along.
     rig.wait_records(WINDOW_RECORDS)?;
     repair(rig, scenario, holder);
@@ -296,6 +383,34 @@ fn failover(rig: &mut Rig, scenario: Scenario, verdict: &mut Verdict) -> Result<
         metrics_agree(rig, other_index, verdict)?;
     }
     Ok(())
+}
+
+/// A holder partitioned from the controller at `t0` kept serving the
+/// client until it lost power at `off_at` (it cannot know it is cut off:
+/// only the fence makes it safe), and the client never saw answers from it
+/// again once the other server had answered.
+fn partitioned_served(
+    rig: &Rig,
+    verdict: &mut Verdict,
+    (victim, other): (&str, &str),
+    t0: Duration,
+    off_at: Option<Duration>,
+) {
+    let log = rig.probe_log();
+    let handover = log.handover(t0, other).cloned();
+    let served_after = handover.as_ref().is_some_and(|g| g.from > t0 && g.before == victim);
+    let back = log.gaps.iter().filter(|g| g.to >= t0 && g.before == other && g.after == victim).count();
+    verdict.check(
+        &format!("partitioned {victim} served the client until fenced, then never again"),
+        served_after && back == 0 && off_at.is_some(),
+        format!(
+            "cut at {:.3} s; last answer from {victim} at {}, power lost at {}, first from {other} at {}; {back} answers from {victim} after {other}'s",
+            t0.as_secs_f64(),
+            handover.as_ref().map_or("-".into(), |g| format!("{:.3} s", g.from.as_secs_f64())),
+            off_at.map_or("never".into(), |t| format!("{:.3} s", t.as_secs_f64())),
+            handover.as_ref().map_or("-".into(), |g| format!("{:.3} s", g.to.as_secs_f64())),
+        ),
+    );
 }
 
 /// The metrics pages of the controller (the Linux one) and of the new
@@ -404,7 +519,7 @@ fn one_medium_left(rig: &mut Rig, verdict: &mut Verdict) -> Result<(), RigError>
 
 /// What went unsteady since `t0`: a node late or dead, a fence, a
 /// placement or a release, a relay switched, a power loss.
-fn unsteady_since(rig: &Rig, t0: Duration) -> Vec<String> {
+pub(super) fn unsteady_since(rig: &Rig, t0: Duration) -> Vec<String> {
     rig.timeline()
         .since(t0)
         .iter()

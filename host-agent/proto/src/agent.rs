@@ -17,6 +17,10 @@ use super::step::{Step, StepResult};
 pub struct GroupShape {
     /// Number of resources (monitors count as resources at the end).
     pub resources: u8,
+    /// How many of them, at the end, are the group's monitors. A monitor
+    /// checks the group's service, so its failure restarts the group's last
+    /// resource (and the monitors after it), not only the monitor.
+    pub monitors: u8,
     /// Local restarts allowed within `restart_window` before the group is
     /// reported failing.
     pub max_restarts: u32,
@@ -181,10 +185,7 @@ impl Agent {
                 return Err(AgentConfigError::ZeroTiming(key));
             }
         }
-        let groups = (0u8..)
-            .zip(&config.groups)
-            .map(|(g, shape)| GroupState::new(GroupId(g), shape.resources, shape.max_restarts, now))
-            .collect();
+        let groups = (0u8..).zip(&config.groups).map(|(g, shape)| GroupState::new(GroupId(g), shape, now)).collect();
         let next_probe = now.saturating_add(config.probe_interval);
         let net_known = !config.pinging;
         let mut agent = Self {

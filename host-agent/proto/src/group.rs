@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 
 use warden_core::{Duration, GroupId, Instant};
 
+use super::agent::GroupShape;
 use super::event::AgentEvent;
 use super::step::Presence;
 use super::step::{Action, Step, StepResult};
@@ -49,6 +50,9 @@ pub(super) struct GroupState {
     res: Vec<Known>,
     /// Local restarts allowed within the restart window.
     max_restarts: u32,
+    /// The index of the group's first monitor, when it has monitors after
+    /// its resources.
+    first_monitor: Option<u8>,
     /// Every resource has been probed at least once since the agent started.
     pub(super) initialized: bool,
     /// A probe sweep is under way: the next resource to probe.
@@ -79,10 +83,12 @@ pub(super) struct GroupState {
 }
 
 impl GroupState {
-    pub(super) fn new(id: GroupId, resources: u8, max_restarts: u32, now: Instant) -> Self {
+    pub(super) fn new(id: GroupId, shape: &GroupShape, now: Instant) -> Self {
+        let GroupShape { resources, monitors, max_restarts } = *shape;
         Self {
             id,
             res: vec![Known::Unknown; usize::from(resources)],
+            first_monitor: (monitors > 0 && monitors < resources).then(|| resources - monitors),
             max_restarts,
             // A group without resources on this node has nothing to probe.
             initialized: resources == 0,
@@ -348,9 +354,16 @@ impl GroupState {
         true
     }
 
-    /// After a monitor failure of resource `i`: restart from `i` if the
-    /// restart budget allows, else report the group failing.
+    /// After a monitor failure of resource `i`: restart from `i` (from the
+    /// last resource, for a failure of one of the group's monitors: it
+    /// checks the service, which a restart of the monitor alone would leave
+    /// as it is) if the restart budget allows, else report the group
+    /// failing.
     fn restart_or_fail(&mut self, i: u8, now: Instant, window: Duration, events: &mut Vec<AgentEvent>) {
+        let i = match self.first_monitor {
+            Some(first) if i >= first => first.saturating_sub(1),
+            _ => i,
+        };
         while self.restarts.front().is_some_and(|t| now >= t.saturating_add(window)) {
             self.restarts.pop_front();
         }

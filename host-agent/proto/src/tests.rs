@@ -13,7 +13,10 @@ const G1: GroupId = GroupId(1);
 fn config(resources: u8, max_restarts: u32) -> AgentConfig {
     AgentConfig {
         node: NODE,
-        groups: vec![GroupShape { resources, max_restarts }, GroupShape { resources: 1, max_restarts }],
+        groups: vec![
+            GroupShape { resources, monitors: 0, max_restarts },
+            GroupShape { resources: 1, monitors: 0, max_restarts },
+        ],
         keepalive: Duration(100),
         controller_silence: Duration(500),
         monitor_interval: Duration(1000),
@@ -364,6 +367,38 @@ fn monitor_failures_restart_from_the_failed_resource_then_fail() {
 }
 
 #[test]
+fn a_group_monitor_failure_restarts_the_last_resource_with_it() {
+    // Resources 0 and 1, then the group's monitor (2): it checks the
+    // service, so a restart begins at the service, not at the monitor.
+    let mut rig = Rig::booted(3, 1);
+    let shape = GroupShape { resources: 3, monitors: 1, max_restarts: 1 };
+    let config =
+        AgentConfig { groups: vec![shape, GroupShape { resources: 1, monitors: 0, max_restarts: 1 }], ..config(3, 1) };
+    rig.agent = Agent::new(config, rig.now, 79).unwrap();
+    rig.sent.clear();
+    rig.steps.clear();
+    rig.drain();
+    rig.run_clean();
+    rig.handshake();
+    rig.beat(set(&[G0]), Role::Member);
+    rig.run_clean();
+    rig.at(1000);
+    let mut failed_once = false;
+    let steps = rig.run_steps(|s| match (s.action, s.resource) {
+        (Action::Monitor, 2) if !failed_once => {
+            failed_once = true;
+            StepResult::Unhealthy
+        }
+        (Action::Monitor, _) => StepResult::Healthy,
+        _ => StepResult::Done,
+    });
+    let moved: Vec<(Action, u8)> =
+        steps.iter().filter(|s| s.action != Action::Monitor).map(|s| (s.action, s.resource)).collect();
+    assert_eq!(moved, vec![(Action::Stop, 2), (Action::Stop, 1), (Action::Start, 1), (Action::Start, 2)]);
+    assert!(rig.events.contains(&AgentEvent::Restarting { group: G0, from: 1, attempt: 1 }));
+}
+
+#[test]
 fn a_restarted_controller_gets_a_new_handshake_and_no_stale_applied() {
     let mut rig = Rig::booted(1, 1);
     for _ in 0..5 {
@@ -433,7 +468,7 @@ fn bad_configuration_is_refused() {
     c.keepalive = Duration::ZERO;
     assert_eq!(Agent::new(c, Instant::ZERO, 1).err(), Some(AgentConfigError::ZeroTiming("keepalive")));
     let mut c = config(1, 1);
-    c.groups = vec![GroupShape { resources: 1, max_restarts: 0 }; 33];
+    c.groups = vec![GroupShape { resources: 1, monitors: 0, max_restarts: 0 }; 33];
     assert_eq!(Agent::new(c, Instant::ZERO, 1).err(), Some(AgentConfigError::TooManyGroups(33)));
 }
 
@@ -495,7 +530,7 @@ fn a_describe_request_gets_the_controller_summary() {
 #[test]
 fn a_group_without_resources_here_is_never_probed_nor_held() {
     let mut c = config(1, 1);
-    c.groups[1] = GroupShape { resources: 0, max_restarts: 0 };
+    c.groups[1] = GroupShape { resources: 0, monitors: 0, max_restarts: 0 };
     let mut agent = Agent::new(c, Instant::ZERO, 5).unwrap();
     let mut steps = Vec::new();
     while let Some(out) = agent.poll_output() {

@@ -13,7 +13,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use std::io::Read;
 use std::os::unix::net::UnixStream;
 
-use nix::sys::signal::Signal;
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use warden_bsp::linux::DevWatchdog;
 use warden_bsp::Watchdog;
 use warden_core::controller::CommandError;
@@ -158,7 +158,23 @@ pub(crate) fn run(parts: Parts) -> Result<Stopped, DaemonError> {
     // Signals wake the loop through a self-pipe written by their handler.
     // (Not by blocking them for a signalfd: a blocked mask is inherited by
     // every thread and every command the agent runs, and a service started
-    // with SIGTERM blocked could not be stopped.)
+    // with SIGTERM blocked could not be stopped.) For the same reason a
+    // mask inherited from whatever started the agent is cleared first,
+    // before any thread or command exists.
+    let mut stop_signals = SigSet::empty();
+    for signal in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+        stop_signals.add(signal);
+    }
+    let mut inherited = SigSet::empty();
+    nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_UNBLOCK, Some(&stop_signals), Some(&mut inherited))
+        .map_err(|e| DaemonError::Io { what: "unblocking SIGTERM, SIGINT and SIGHUP".into(), source: e.into() })?;
+    let blocked: Vec<String> = stop_signals.iter().filter(|s| inherited.contains(*s)).map(|s| s.to_string()).collect();
+    if !blocked.is_empty() {
+        journal::notice(&format!(
+            "{} came blocked from whatever started the agent: unblocked, so that the agent and the services it starts can be stopped",
+            blocked.join(", ")
+        ));
+    }
     let mut signals = Vec::new();
     for signal in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
         let (read, write) = UnixStream::pair().map_err(io_error("creating a signal pipe"))?;

@@ -157,7 +157,7 @@ pub fn agent_config(config: &ClusterFile, node: NodeId) -> AgentConfig {
                 if g.nodes.contains(&node) {
                     assemble::shape(g)
                 } else {
-                    GroupShape { resources: 0, max_restarts: 0 }
+                    GroupShape { resources: 0, monitors: 0, max_restarts: 0 }
                 }
             })
             .collect(),

@@ -165,7 +165,7 @@ impl ClusterModel {
         let config = ClusterConfig { nodes: NODES as u8, groups, timing: timing(), fence_idle_dead: false };
         let agent = AgentConfig {
             node: NodeId(0),
-            groups: (0..bounds.groups).map(|_| GroupShape { resources: 1, max_restarts: 1 }).collect(),
+            groups: (0..bounds.groups).map(|_| GroupShape { resources: 1, monitors: 0, max_restarts: 1 }).collect(),
             keepalive: Duration(TICK),
             controller_silence: Duration(3 * TICK),
             // Beyond every bound: monitors and re-probes would only add
