@@ -28,7 +28,7 @@ fn rig(args: &[&str]) -> (Option<i32>, String, String) {
 
 #[test]
 fn leftovers_are_refused_then_cleaned_up() {
-    let prefix = format!("wr{}q", dead_pid());
+    let prefix = format!("wr{}qq", dead_pid());
     let netns = format!("{prefix}-alpha");
     let dir = std::env::temp_dir().join(&prefix);
     let added = Command::new("ip").args(["netns", "add", &netns]).status();

@@ -7,16 +7,43 @@
 //!
 //! A missing tool or binary (QEMU, `defmt-print`, the firmware from `cargo
 //! fw`), or a run without root, fails the test with the rig's own message,
-//! which says what to install or build. The scenarios run one at a time:
-//! each builds a whole rig.
+//! which says what to install or build. Two rigs run at a time (each
+//! builds its own namespaces, disks and lines under a prefix of its own;
+//! the machine has two cores).
 
 use std::process::Command;
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex, PoisonError};
 
 use serde_json::Value;
 
-/// One rig at a time.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+/// How many rigs run at once.
+const AT_ONCE: usize = 2;
+
+/// Rigs running now, and the signal that one ended.
+static RUNNING: (Mutex<usize>, Condvar) = (Mutex::new(0), Condvar::new());
+
+/// A place among the [`AT_ONCE`] rigs, given back when dropped.
+struct Slot;
+
+impl Slot {
+    fn take() -> Self {
+        let (count, ended) = &RUNNING;
+        let mut n = count.lock().unwrap_or_else(PoisonError::into_inner);
+        while *n >= AT_ONCE {
+            n = ended.wait(n).unwrap_or_else(PoisonError::into_inner);
+        }
+        *n += 1;
+        Self
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let (count, ended) = &RUNNING;
+        *count.lock().unwrap_or_else(PoisonError::into_inner) -= 1;
+        ended.notify_one();
+    }
+}
 
 /// Timing for the tests: looser than the product's 20/100 ms, so that a
 /// busy CI machine cannot stall a node past deadtime (100 ms / 1 s is what
@@ -28,7 +55,7 @@ const TIMING: [&str; 4] = ["--keepalive", "100ms", "--deadtime", "1s"];
 /// unless its verdict passed with every check in `expected` (by name)
 /// among its checks, passed.
 fn scenario_passes(name: &str, controller: &str, expected: &[&str]) -> Value {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _slot = Slot::take();
     let out = Command::new(env!("CARGO_BIN_EXE_warden-rig"))
         .args(["scenario", name, "--json", "--controller", controller])
         .args(TIMING)
@@ -224,4 +251,250 @@ fn firmware_watchdog_reset_moves_nothing_and_the_fenced_server_stays_off() {
         .concat(),
     );
     assert!(verdict["timings_ms"]["wedge_to_watchdog"].is_number(), "{verdict}");
+}
+
+/// What a partitioned holder must show: fenced before the takeover, and
+/// the client never served by two.
+const PARTITION: &[&str] = &["partitioned alpha served the client until fenced, then never again"];
+
+#[test]
+fn a_holder_partitioned_from_the_controller_is_fenced_before_takeover() {
+    failover_passes("partition", "linux", PARTITION);
+}
+
+/// What a graceful move from alpha to beta must show.
+const GRACEFUL: &[&str] = &["alpha released svc before beta acquired it", "the move of svc fenced nothing"];
+
+fn moves(controller: &str) {
+    scenario_passes(
+        "uplink-loss",
+        controller,
+        &[
+            &["the controller moved svc for beta's better connection", "svc stays on beta once the uplink is back"],
+            GRACEFUL,
+            SAFETY,
+        ]
+        .concat(),
+    );
+}
+
+#[test]
+fn a_holder_that_loses_its_uplink_hands_the_group_over_gracefully() {
+    moves("linux");
+}
+
+#[test]
+fn firmware_a_holder_that_loses_its_uplink_hands_the_group_over_gracefully() {
+    moves("qemu");
+}
+
+fn failing(controller: &str) {
+    scenario_passes(
+        "failing-service",
+        controller,
+        &[
+            &[
+                "alpha restarted the service locally, then gave svc up as failing",
+                "alpha was kept off svc for failure_timeout",
+                "a failing service fenced no one",
+            ],
+            GRACEFUL,
+            SAFETY,
+        ]
+        .concat(),
+    );
+}
+
+#[test]
+fn a_failing_service_is_restarted_then_moved_and_kept_off() {
+    failing("linux");
+}
+
+#[test]
+fn firmware_a_failing_service_is_restarted_then_moved_and_kept_off() {
+    failing("qemu");
+}
+
+fn stuck(name: &str, controller: &str, check: &str) {
+    let verdict =
+        scenario_passes(name, controller, &[&[check, "fenced alpha stays off until unfenced"][..], SAFETY].concat());
+    assert!(verdict["timings_ms"]["release_asked_to_placed"].is_number(), "{verdict}");
+}
+
+#[test]
+fn a_release_that_cannot_finish_gets_the_holder_fenced() {
+    stuck("stuck-release", "linux", "alpha's failed release got it fenced, its power off before beta took svc");
+}
+
+#[test]
+fn a_release_that_cannot_finish_gets_the_holder_fenced_across_a_controller_restart() {
+    stuck(
+        "stuck-release-restart",
+        "linux",
+        "alpha's failed release got it fenced across a controller restart, its power off before beta took svc",
+    );
+}
+
+#[test]
+fn firmware_a_release_that_cannot_finish_gets_the_holder_fenced() {
+    stuck("stuck-release", "qemu", "alpha's failed release got it fenced, its power off before beta took svc");
+}
+
+#[test]
+fn firmware_a_release_that_cannot_finish_gets_the_holder_fenced_across_a_reset() {
+    stuck(
+        "stuck-release-restart",
+        "qemu",
+        "alpha's failed release got it fenced across a controller restart, its power off before beta took svc",
+    );
+}
+
+fn operator(controller: &str) {
+    let verdict = scenario_passes(
+        "operator-moves",
+        controller,
+        &[
+            &[
+                "wardenctl migrate moved svc to beta",
+                "wardenctl standby beta drained svc back to alpha",
+                "svc stays on alpha after wardenctl online beta",
+                "beta released svc before alpha acquired it",
+            ],
+            GRACEFUL,
+            SAFETY,
+        ]
+        .concat(),
+    );
+    assert!(verdict["timings_ms"]["migrate_outage"].is_number(), "{verdict}");
+}
+
+#[test]
+fn operator_migrate_standby_and_online_move_gracefully() {
+    operator("linux");
+}
+
+#[test]
+fn firmware_operator_migrate_standby_and_online_move_gracefully() {
+    operator("qemu");
+}
+
+fn failback(controller: &str) {
+    scenario_passes(
+        "auto-failback",
+        controller,
+        &[
+            &[
+                "svc (auto_failback) went home to alpha once it was up for failback_delay",
+                "beta released svc before alpha acquired it",
+                "db stays on beta (no auto_failback)",
+            ],
+            SAFETY,
+        ]
+        .concat(),
+    );
+}
+
+#[test]
+fn auto_failback_takes_a_group_home_and_leaves_the_other() {
+    failback("linux");
+}
+
+#[test]
+fn firmware_auto_failback_takes_a_group_home_and_leaves_the_other() {
+    failback("qemu");
+}
+
+fn damped(controller: &str) {
+    scenario_passes(
+        "damping",
+        controller,
+        &[
+            &["svc stays on alpha after a third uplink loss", "two moves made, the third damped, nothing fenced"][..],
+            SAFETY,
+        ]
+        .concat(),
+    );
+}
+
+#[test]
+fn damping_holds_the_third_move_back() {
+    damped("linux");
+}
+
+#[test]
+fn firmware_damping_holds_the_third_move_back() {
+    damped("qemu");
+}
+
+fn families(controller: &str) {
+    let verdict = scenario_passes(
+        "address-families",
+        controller,
+        &[
+            &[
+                "the client's neighbour entry for db's IPv6 address follows beta's advertisement",
+                "the client's neighbour entry for web's address never changed",
+            ],
+            SAFETY,
+        ]
+        .concat(),
+    );
+    assert!(verdict["timings_ms"]["db_ipv6_outage"].is_number(), "{verdict}");
+}
+
+#[test]
+fn an_ipv6_group_and_a_mac_takeover_group_move() {
+    families("linux");
+}
+
+#[test]
+fn firmware_an_ipv6_group_and_a_mac_takeover_group_move() {
+    families("qemu");
+}
+
+fn three(controller: &str) {
+    scenario_passes(
+        "three-servers",
+        controller,
+        &[
+            &[
+                "each group on its home before the fault",
+                "alpha powered off before svc went to beta and db to gamma",
+                "web stays on gamma (only the lost groups move)",
+                "web's address and disk never left gamma",
+                "fenced alpha stays off until unfenced",
+            ],
+            SAFETY,
+        ]
+        .concat(),
+    );
+}
+
+#[test]
+fn three_servers_only_the_lost_groups_move_each_to_its_next_server() {
+    three("linux");
+}
+
+#[test]
+fn firmware_three_servers_only_the_lost_groups_move_each_to_its_next_server() {
+    three("qemu");
+}
+
+/// A short campaign: random faults on fresh clusters, against both
+/// controllers in turn; its last line and exit status.
+#[test]
+fn a_short_campaign_against_both_controllers_finds_nothing() {
+    let _slot = Slot::take();
+    let out = Command::new(env!("CARGO_BIN_EXE_warden-rig"))
+        .args(["campaign", "--runs", "10", "--seed", "1", "--controller", "both"])
+        .args(TIMING)
+        .output()
+        .expect("warden-rig did not start");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_ne!(out.status.code(), Some(2), "the campaign could not run:\n{stderr}");
+    let last = stdout.lines().last().unwrap_or_default();
+    assert_eq!(last, "runs=10 violations=0 lost_writes=0 liveness_failures=0", "{stdout}\n{stderr}");
+    assert!(stdout.contains("fault") && stdout.contains("outage p50"), "no table:\n{stdout}");
+    assert_eq!(stderr.lines().filter(|l| l.starts_with("run ")).count(), 10, "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
 }

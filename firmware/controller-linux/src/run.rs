@@ -63,6 +63,10 @@ pub enum RunError {
     /// The cluster key could not be read.
     #[error("cluster key: {0}")]
     Key(String),
+    /// A flaw to plant is unknown (a `flaws` build only).
+    #[cfg(feature = "flaws")]
+    #[error("{0}")]
+    Flaw(String),
     /// The fence file cannot be trusted or read: refusing to start rather
     /// than power a fenced node.
     #[error("fence store {}: {message}; refusing to start (a fenced node must stay off: repair or restore the file, and remove it only when every node's power is known)", path.display())]
@@ -226,7 +230,10 @@ impl Driver {
 
         let now = clock.now();
         let boot = Boot { now, seed: random_seed()?, fenced, powered: boot_sense.powered };
-        let controller = Controller::new(file.cluster_config(), boot).map_err(RunError::Cluster)?;
+        #[allow(unused_mut)] // planted into only with the `flaws` feature
+        let mut controller = Controller::new(file.cluster_config(), boot).map_err(RunError::Cluster)?;
+        #[cfg(feature = "flaws")]
+        plant_flaws(&mut controller)?;
         // Threads that run commands start before the raise, and keep normal
         // scheduling; the relay thread starts after it, and inherits it.
         let alerts = match file.cluster.alert.clone() {
@@ -723,4 +730,33 @@ const fn on_off(on: bool) -> &'static str {
 
 fn std_ms(d: std::time::Duration) -> Duration {
     Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Plants the deliberate bugs named in `WARDEN_PLANT_FLAWS` (comma
+/// separated), for the rig's proof that its checks catch them. Only a build
+/// with the `flaws` feature has this; the packaged controller does not.
+#[cfg(feature = "flaws")]
+fn plant_flaws(controller: &mut Controller) -> Result<(), RunError> {
+    use warden_core::controller::Flaw;
+    let Ok(names) = std::env::var("WARDEN_PLANT_FLAWS") else { return Ok(()) };
+    for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let flaw = match name {
+            "skip-fence-confirm" => Flaw::SkipFenceConfirm,
+            "ignore-release-report" => Flaw::IgnoreReleaseReport,
+            "power-before-persist" => Flaw::PowerBeforePersist,
+            "forget-fences-on-boot" => Flaw::ForgetFencesOnBoot,
+            "no-damping" => Flaw::NoDamping,
+            "acquire-before-fence" => Flaw::AcquireBeforeFence,
+            "feed-while-stalled" => Flaw::FeedWhileStalled,
+            other => {
+                return Err(RunError::Flaw(format!(
+                    "WARDEN_PLANT_FLAWS: unknown flaw `{other}` (known: skip-fence-confirm, ignore-release-report, \
+                     power-before-persist, forget-fences-on-boot, no-damping, acquire-before-fence, feed-while-stalled)"
+                )))
+            }
+        };
+        controller.plant(flaw);
+        print_line(&format!("PLANTED FLAW {name}: a deliberate bug, for proving the rig's checks"));
+    }
+    Ok(())
 }

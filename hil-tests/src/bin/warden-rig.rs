@@ -35,7 +35,7 @@ use clap::{Args, Parser, Subcommand};
 use warden_rig::host::{keeper, leftovers, signals};
 use warden_rig::runs::options::{GroupSpec, Media};
 use warden_rig::runs::scenario::{self, Scenario};
-use warden_rig::runs::{bench, demo, soak};
+use warden_rig::runs::{bench, campaign, demo, soak};
 use warden_rig::watch::service;
 use warden_rig::watch::timeline::Narration;
 use warden_rig::{ControllerKind, Options, RigError};
@@ -96,6 +96,27 @@ enum Command {
         /// scrapes 5 ms apart.
         #[arg(long)]
         scrape_load: bool,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Random faults on fresh clusters, with a table per fault kind.
+    ///
+    /// Each run builds a cluster (two or three servers, as many groups, an
+    /// uplink), lets it settle, injects one or two overlapping faults of
+    /// random kind, server, time and length (power-loss, agent-kill,
+    /// host-hang, serial-cut, noisy-line, slow-line, udp-cut, partition,
+    /// uplink-cut, sick-service, stuck-release, controller-restart,
+    /// migrate, standby), heals them, unfences what was fenced, and checks
+    /// that every group is served again. Safety is checked all along. Run i
+    /// has seed S+i (`--seed S`), against `--controller linux`, `qemu` or
+    /// `both` (in turn, linux first): `--runs 1 --seed S+i --controller K`
+    /// replays it. The last line is `runs=N violations=V lost_writes=W
+    /// liveness_failures=L`; the exit status is 1 when any is not 0 (or a
+    /// rig error happened).
+    Campaign {
+        /// How many runs.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+        runs: u64,
         #[command(flatten)]
         run: RunArgs,
     },
@@ -185,9 +206,9 @@ struct RunArgs {
     /// The disk resource's fsck policy: never, if-dirty, always.
     #[arg(long, default_value = "if-dirty")]
     fsck: String,
-    /// linux or qemu.
+    /// linux or qemu (`both`, in turn: the campaign only).
     #[arg(long, default_value = "linux")]
-    controller: ControllerKind,
+    controller: campaign::Controllers,
     /// The servers' links to the controller: both (a serial line and a UDP
     /// link each; the default with the Linux controller) or serial (the
     /// only choice with QEMU's firmware).
@@ -228,6 +249,14 @@ struct RunArgs {
     /// (ipfail's), which faults can cut per server.
     #[arg(long)]
     uplink: bool,
+    /// Plant a deliberate bug, to see a scenario's checks catch it: one of
+    /// the Linux controller's (skip-fence-confirm, ignore-release-report,
+    /// power-before-persist, forget-fences-on-boot, no-damping,
+    /// acquire-before-fence, feed-while-stalled; only in a controller built
+    /// with its `flaws` feature) or the rig's own (no-announce: addresses
+    /// added without gratuitous ARP or neighbour advertisements).
+    #[arg(long, value_name = "FLAW")]
+    plant: Vec<String>,
     /// Copy the run's logs, configuration and timeline to this directory at the end.
     #[arg(long, value_name = "DIR")]
     keep_logs: Option<PathBuf>,
@@ -240,7 +269,18 @@ struct RunArgs {
 }
 
 impl RunArgs {
+    /// The options of a run, for `--controller linux` or `qemu`.
     fn options(&self) -> Result<Options, RigError> {
+        match self.controller {
+            campaign::Controllers::One(kind) => self.options_with(kind),
+            campaign::Controllers::Both => {
+                Err(RigError::Options("--controller both: only a campaign runs both controllers in turn".into()))
+            }
+        }
+    }
+
+    /// The options of a run against `controller`.
+    fn options_with(&self, controller: ControllerKind) -> Result<Options, RigError> {
         let servers = usize::from(self.servers);
         let groups = if self.group.is_empty() {
             GroupSpec::layout(usize::from(self.groups.unwrap_or(1)), servers)
@@ -254,6 +294,7 @@ impl RunArgs {
             servers,
             groups,
             uplink: self.uplink,
+            plant: self.plant.clone(),
             keepalive: self.keepalive,
             deadtime: self.deadtime,
             warntime: self.warntime,
@@ -262,12 +303,12 @@ impl RunArgs {
             sense_interval: self.sense_interval,
             fsck: self.fsck.clone(),
             bin_dir: self.bin_dir.clone(),
-            controller: self.controller,
-            media: self.media.unwrap_or(Media::default_for(self.controller)),
+            controller,
+            media: self.media.unwrap_or(Media::default_for(controller)),
             agent_realtime: Some(self.agent_realtime).filter(|p| *p > 0),
             agent_mlock: self.agent_mlock,
             controller_realtime: Some(self.controller_realtime)
-                .filter(|p| *p > 0 && self.controller == ControllerKind::Linux),
+                .filter(|p| *p > 0 && controller == ControllerKind::Linux),
             seed: self.seed,
             keep_logs: self.keep_logs.clone(),
             firmware: self.firmware.clone(),
@@ -408,6 +449,58 @@ fn run(command: Command) -> Result<bool, RigError> {
                 print!("{}", report.render());
             }
             Ok(report.verdict.passed())
+        }
+        Command::Campaign { runs, run } => {
+            let base = run.options_with(ControllerKind::Linux)?;
+            let controllers = run.controller;
+            let started = std::time::Instant::now();
+            let tally = campaign::run(runs, run.seed, controllers, &base, |i, o| {
+                let verdict = if o.passed() { "pass".to_owned() } else { "FAIL".to_owned() };
+                eprintln!(
+                    "run {}/{runs} seed {} {} {} servers: {}: {verdict}{}{} ({:.0} s)",
+                    i + 1,
+                    o.plan.seed,
+                    o.plan.controller.name(),
+                    o.plan.servers,
+                    o.plan.describe(),
+                    o.outage.map_or(String::new(), |d| format!(", outage {:.1} ms", d.as_secs_f64() * 1000.0)),
+                    if o.passed() {
+                        String::new()
+                    } else {
+                        format!(
+                            "\n    {}\n    replay: warden-rig campaign --runs 1 --seed {} --controller {} (with the same timing options)",
+                            [o.violations.join("; "), o.liveness.clone().unwrap_or_default(), o.rig_errors.join("; "),
+                             if o.lost_writes > 0 { format!("{} acknowledged records lost", o.lost_writes) } else { String::new() }]
+                                .into_iter()
+                                .filter(|s| !s.is_empty())
+                                .collect::<Vec<_>>()
+                                .join("; "),
+                            o.plan.seed,
+                            o.plan.controller.name()
+                        )
+                    },
+                    started.elapsed().as_secs_f64()
+                );
+            })?;
+            if run.json {
+                let outcomes: Vec<serde_json::Value> =
+                    tally.outcomes.iter().map(campaign::RunOutcome::to_json).collect();
+                let (runs, violations, lost, liveness, rig_errors) = tally.totals();
+                println!(
+                    "{}",
+                    serde_json::json!({"runs": runs, "violations": violations, "lost_writes": lost,
+                        "liveness_failures": liveness, "rig_errors": rig_errors, "passed": tally.passed(),
+                        "outcomes": outcomes})
+                );
+            } else {
+                print!("{}", tally.table());
+                let (.., rig_errors) = tally.totals();
+                if rig_errors > 0 {
+                    println!("rig errors (the rig could not do what it had to) in {rig_errors} runs");
+                }
+                println!("{}", tally.last_line());
+            }
+            Ok(tally.passed())
         }
         Command::Cleanup => {
             let (removed, failed) = leftovers::clean();

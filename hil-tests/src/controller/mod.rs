@@ -88,9 +88,18 @@ pub struct LinuxController {
     starts: u32,
     log: Arc<Mutex<Vec<String>>>,
     log_file: PathBuf,
+    flaws: Vec<String>,
 }
 
 impl LinuxController {
+    /// Plants `flaws` (deliberate bugs) in it at every start: only a
+    /// `warden-controller` built with its `flaws` feature can.
+    #[must_use]
+    pub fn with_flaws(mut self, flaws: Vec<String>) -> Self {
+        self.flaws = flaws;
+        self
+    }
+
     /// A controller to run `program` on these files, its console kept in
     /// `log_file` (its scheduling is in its hardware file), in the network
     /// namespace `netns` (its UDP links' port).
@@ -115,6 +124,7 @@ impl LinuxController {
             starts: 0,
             log: Arc::new(Mutex::new(Vec::new())),
             log_file: log_file.to_owned(),
+            flaws: Vec::new(),
         }
     }
 
@@ -126,6 +136,9 @@ impl LinuxController {
         let mut c = crate::host::tools::ip(None);
         c.args(["netns", "exec", &self.netns]).arg(&self.program);
         c.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        if !self.flaws.is_empty() {
+            c.env("WARDEN_PLANT_FLAWS", self.flaws.join(","));
+        }
         c
     }
 
@@ -186,7 +199,18 @@ impl ControllerUnderTest for LinuxController {
                 None => Ok(()),
             },
         );
-        started.map(drop)
+        started?;
+        let log = tail(&self.log, usize::MAX);
+        if let Some(flaw) = self.flaws.iter().find(|f| !log.contains(&format!("PLANTED FLAW {f}:"))) {
+            return Err(RigError::Options(format!(
+                "{} did not plant the flaw `{flaw}`: build the programs with it in a directory of their own \
+                 (`cargo build --release -p warden-controller-linux -p warden-agent -p warden-tools -p warden-rig \
+                 --features warden-controller-linux/flaws --target-dir target/flaws`) and run that \
+                 target/flaws/release/warden-rig",
+                self.program.display()
+            )));
+        }
+        Ok(())
     }
 
     fn kill(&mut self) -> Result<(), RigError> {

@@ -1,6 +1,7 @@
 //! The rig's naming scheme. Every name a run creates (network namespaces,
 //! interfaces, the run directory with its sockets, logs and disk image)
-//! starts with its prefix `wr<pid><letter>`, so that a run never touches
+//! starts with its prefix `wr<pid><letter><letter>` (the run's number in
+//! this process, `aa`, `ab`, ...), so that a run never touches
 //! another's things and a crashed run's leftovers can be found
 //! ([`super::leftovers`]).
 //!
@@ -10,7 +11,7 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use nix::fcntl::{Flock, FlockArg};
 
@@ -19,8 +20,12 @@ use crate::RigError;
 /// Interface names are at most this long (`IFNAMSIZ - 1`).
 const IFNAME_MAX: usize = 15;
 
-/// Runs started by this process so far (the letter of the next one).
-static NEXT: AtomicU8 = AtomicU8::new(0);
+/// Runs started by this process so far (the letters of the next one).
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+/// Runs with distinct prefixes in one process; then they come round again
+/// (a run's names are gone with it, long before).
+const LETTERS: u32 = 26 * 26;
 
 /// A run's prefix.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -31,26 +36,24 @@ impl Prefix {
     ///
     /// # Errors
     ///
-    /// [`RigError::Broken`] after 26 runs in one process.
+    /// None any more; kept for the callers' sake.
     pub fn new() -> Result<Self, RigError> {
-        let n = NEXT.fetch_add(1, Ordering::SeqCst);
-        if n >= 26 {
-            return Err(RigError::Broken("more than 26 rig runs in one process".into()));
-        }
-        Ok(Self(format!("wr{}{}", std::process::id(), char::from(b'a' + n))))
+        let n = NEXT.fetch_add(1, Ordering::SeqCst) % LETTERS;
+        let letter = |k: u32| char::from(b'a' + u8::try_from(k % 26).unwrap_or(0));
+        Ok(Self(format!("wr{}{}{}", std::process::id(), letter(n / 26), letter(n))))
     }
 
     /// The prefix at the start of `name`, if it has the rig's shape
-    /// (`wr`, digits, one lowercase letter).
+    /// (`wr`, digits, two lowercase letters).
     #[must_use]
     pub fn of(name: &str) -> Option<Self> {
         let rest = name.strip_prefix("wr")?;
         let digits = rest.find(|c: char| !c.is_ascii_digit())?;
-        let letter = rest.as_bytes().get(digits).copied()?;
-        if digits == 0 || !letter.is_ascii_lowercase() {
+        let letters = rest.as_bytes().get(digits..digits + 2)?;
+        if digits == 0 || !letters.iter().all(u8::is_ascii_lowercase) {
             return None;
         }
-        Some(Self(name.get(..2 + digits + 1)?.to_owned()))
+        Some(Self(name.get(..2 + digits + 2)?.to_owned()))
     }
 
     /// The prefix itself.
@@ -154,15 +157,21 @@ mod tests {
 
     #[test]
     fn prefixes_are_recognised_by_shape() {
-        assert_eq!(Prefix::of("wr1234a-alpha").map(|p| p.0), Some("wr1234a".to_owned()));
-        assert_eq!(Prefix::of("wr77bn").map(|p| p.0), Some("wr77b".to_owned()));
+        assert_eq!(Prefix::of("wr1234aa-alpha").map(|p| p.0), Some("wr1234aa".to_owned()));
+        assert_eq!(Prefix::of("wr77bzn").map(|p| p.0), Some("wr77bz".to_owned()));
         assert_eq!(Prefix::of("wr1234"), None, "no letter");
-        assert_eq!(Prefix::of("wra"), None, "no pid");
-        assert_eq!(Prefix::of("wr12A"), None, "capital");
+        assert_eq!(Prefix::of("wr1234a"), None, "one letter");
+        assert_eq!(Prefix::of("wraa"), None, "no pid");
+        assert_eq!(Prefix::of("wr12aA"), None, "capital");
         assert_eq!(Prefix::of("wdn12x3"), None, "another scheme");
-        let p = Prefix("wr4194304z".to_owned());
-        assert_eq!(p.interface("s7").unwrap(), "wr4194304zs7");
+        let p = Prefix("wr4194304zz".to_owned());
+        assert_eq!(p.interface("up").unwrap(), "wr4194304zzup");
         assert!(p.interface("toolongsuffix").is_err());
-        assert_eq!(p.netns("client"), "wr4194304z-client");
+        assert_eq!(p.netns("client"), "wr4194304zz-client");
+        // Past the letters, prefixes come round again; all have the shape.
+        let names: Vec<String> = (0..LETTERS + 2).map(|_| Prefix::new().unwrap().0).collect();
+        assert!(names.iter().all(|n| Prefix::of(n).as_ref().map(Prefix::as_str) == Some(n.as_str())), "{names:?}");
+        let distinct: std::collections::BTreeSet<&String> = names.iter().collect();
+        assert_eq!(distinct.len(), LETTERS as usize);
     }
 }

@@ -21,7 +21,9 @@
 //!
 //! A server's NICs are down while the server has no power (the switch
 //! ports have no carrier) and get their factory MAC and base addresses at
-//! every boot. Duplicate address detection is off in every namespace: the
+//! every boot. The client keeps its neighbour entries a minute without
+//! probing: it follows a moved address only by the new holder's
+//! announcement. Duplicate address detection is off in every namespace: the
 //! rig's addresses are planned, and DAD would hold each new one back a
 //! second.
 
@@ -239,6 +241,22 @@ fn sysctl(netns: &str, settings: &[(&str, &str)]) -> Result<(), RigError> {
 /// are planned).
 const NO_DAD: [(&str, &str); 2] = [("net.ipv6.conf.all.accept_dad", "0"), ("net.ipv6.conf.default.accept_dad", "0")];
 
+/// The client keeps a neighbour entry on its NIC `nic` a minute without
+/// probing it again: a failover it sees within the run is one the new
+/// holder announced (gratuitous ARP, unsolicited neighbour advertisement),
+/// never one the client found out by itself.
+fn client_trusts_its_cache(nic: &str) -> Vec<(String, &'static str)> {
+    ["ipv4", "ipv6"]
+        .into_iter()
+        .flat_map(|v| {
+            [
+                (format!("net.{v}.neigh.{nic}.base_reachable_time_ms"), "60000"),
+                (format!("net.{v}.neigh.{nic}.delay_first_probe_time"), "60"),
+            ]
+        })
+        .collect()
+}
+
 /// A server with two NICs on one network answers ARP only on the NIC that
 /// has the address asked for, and asks from that NIC's own address: else
 /// either NIC answers for the other's addresses ("ARP flux"), and a
@@ -356,6 +374,11 @@ impl Topology {
                 .collect();
             lines.push(format!("link set dev {nic} up"));
             tools::ip_batch(Some(netns.name()), &lines)?;
+            if role == "client" {
+                let settings = client_trusts_its_cache(&nic);
+                let settings: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+                sysctl(netns.name(), &settings)?;
+            }
             Ok(netns)
         };
         let client = on_switch(

@@ -206,7 +206,7 @@ type Wired = (Box<dyn ControllerUnderTest>, Vec<ControllerEnd>, ControllerEnd);
 fn start_controller(
     programs: &Programs,
     layout: &Layout,
-    controller_netns: &str,
+    (controller_netns, flaws): (&str, Vec<String>),
     timeline: &Timeline,
 ) -> Result<Wired, RigError> {
     match &programs.controller {
@@ -220,7 +220,8 @@ fn start_controller(
                 &layout.run_dir.join("controller.log"),
                 controller_netns,
                 timeline.clone(),
-            );
+            )
+            .with_flaws(flaws);
             Ok((Box::new(controller), ends, ControllerEnd::Pty(pty("the relay board")?)))
         }
         ControllerProgram::Qemu(firmware) => {
@@ -308,7 +309,7 @@ impl Rig {
             .map_err(RigError::io(format!("creating {}", layout.faults_dir().display())))?;
         config::write(&layout, &options)?;
         let (controller, ends, board_end) =
-            start_controller(&programs, &layout, topology.controller.name(), &timeline)?;
+            start_controller(&programs, &layout, (topology.controller.name(), options.controller_flaws()), &timeline)?;
         let lines = serial_lines(&layout, ends, options.seed)?;
 
         let mut servers = Vec::new();

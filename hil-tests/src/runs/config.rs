@@ -255,9 +255,10 @@ fn group_toml(t: &mut String, layout: &Layout, group: &GroupLayout, options: &Op
     let prefix = if group.address.is_ipv6() { PREFIX_LEN_V6 } else { PREFIX_LEN };
     let _ = writeln!(
         t,
-        "\n[[group.resource]]\nkind = \"address\"\nip = \"{}/{prefix}\"\ninterface = {}\ngarp_count = 3\ngarp_interval = \"50ms\"",
+        "\n[[group.resource]]\nkind = \"address\"\nip = \"{}/{prefix}\"\ninterface = {}\ngarp_count = {}\ngarp_interval = \"50ms\"",
         group.address,
-        toml_string(&group.nic)
+        toml_string(&group.nic),
+        if options.plants("no-announce") { 0 } else { 3 }
     );
     let listen = match group.spec.family {
         Family::V4 => format!("\"0.0.0.0:{}\"", group.port),

@@ -223,7 +223,27 @@ pub struct Options {
     pub max_moves: u32,
     /// `move_window` of damping.
     pub move_window: Duration,
+    /// Deliberate bugs to plant, to show a scenario's checks catch them:
+    /// the controller's (see [`CONTROLLER_FLAWS`]; the Linux controller
+    /// built with its `flaws` feature) or the rig's own (see [`RIG_FLAWS`]).
+    pub plant: Vec<String>,
 }
+
+/// Flaws the Linux controller can have planted (its `flaws` feature).
+pub const CONTROLLER_FLAWS: [&str; 7] = [
+    "skip-fence-confirm",
+    "ignore-release-report",
+    "power-before-persist",
+    "forget-fences-on-boot",
+    "no-damping",
+    "acquire-before-fence",
+    "feed-while-stalled",
+];
+
+/// Flaws the rig plants in the cluster it builds: `no-announce`, no
+/// gratuitous ARP or unsolicited neighbour advertisement after an address
+/// is added (`garp_count = 0`).
+pub const RIG_FLAWS: [&str; 1] = ["no-announce"];
 
 impl Default for Options {
     /// keepalive 20 ms, deadtime 100 ms, boot delay 200 ms, the client and
@@ -257,11 +277,24 @@ impl Default for Options {
             failure_timeout: Duration::from_secs(5),
             max_moves: super::config::MAX_MOVES,
             move_window: super::config::MOVE_WINDOW,
+            plant: Vec::new(),
         }
     }
 }
 
 impl Options {
+    /// The controller's flaws to plant.
+    #[must_use]
+    pub fn controller_flaws(&self) -> Vec<String> {
+        self.plant.iter().filter(|f| CONTROLLER_FLAWS.contains(&f.as_str())).cloned().collect()
+    }
+
+    /// Whether the rig plants `flaw` in the cluster it builds.
+    #[must_use]
+    pub fn plants(&self, flaw: &str) -> bool {
+        self.plant.iter().any(|f| f == flaw)
+    }
+
     /// Whether the servers have UDP links beside their serial lines.
     #[must_use]
     pub fn udp(&self) -> bool {
@@ -333,6 +366,21 @@ impl Options {
         }
         if self.groups.iter().filter(|g| g.mac).count() > 1 {
             return bad("one group at most moves a MAC (the servers have one NIC for it)".to_owned());
+        }
+        for flaw in &self.plant {
+            if RIG_FLAWS.contains(&flaw.as_str()) {
+                continue;
+            }
+            if !CONTROLLER_FLAWS.contains(&flaw.as_str()) {
+                return bad(format!(
+                    "--plant {flaw}: unknown (known: {}, {})",
+                    CONTROLLER_FLAWS.join(", "),
+                    RIG_FLAWS.join(", ")
+                ));
+            }
+            if self.controller != ControllerKind::Linux {
+                return bad(format!("--plant {flaw}: the controller's flaws are planted in the Linux controller"));
+            }
         }
         if self.media == Media::Both && self.controller == ControllerKind::Qemu {
             return bad("--media both: the firmware under QEMU has serial lines only (--media serial)".to_owned());

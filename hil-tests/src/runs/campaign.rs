@@ -1,0 +1,694 @@
+//! `warden-rig campaign`: random faults on fresh clusters. Each run draws,
+//! from its own seed, a cluster (two or three servers, as many groups,
+//! each homed on its own server, an uplink with a ping node) and one or two
+//! overlapping faults of random kind, server, time and length, from every
+//! fault the rig can make. The cluster settles; the faults come and are
+//! healed (a fenced server is unfenced, as an operator would); then every
+//! group must be served again. Safety is watched all along by the
+//! detectors (one address holder, one mount, per group) and the writers
+//! (no acknowledged record lost).
+//!
+//! Run `i` of `--seed S` has seed `S + i`: `--runs 1 --seed S+i` with the
+//! same controller replays it.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use warden_sim::Rng;
+
+use super::cluster::{Rig, RunRecord};
+use super::config::FaultFlag;
+use super::options::{ControllerKind, GroupSpec, Media, Options};
+use crate::controller::console::ConsoleKind;
+use crate::hardware::serial::LineFault;
+use crate::watch::stats::{ms, Summary};
+use crate::watch::timeline::{Happening, BOUND};
+use crate::RigError;
+
+/// A fault the campaign can inject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    /// The server's own supply is cut (restored at the heal).
+    PowerLoss,
+    /// Its agent is killed.
+    AgentKill,
+    /// Every process of it stops (resumed at the heal, if still powered).
+    HostHang,
+    /// Its serial line is cut.
+    SerialCut,
+    /// Its serial line corrupts 2 % of the bytes.
+    NoisyLine,
+    /// Its serial line delays every byte by 30 ms.
+    SlowLine,
+    /// Its UDP link is cut (the Linux controller).
+    UdpCut,
+    /// Its serial line and UDP link are cut: partitioned from the
+    /// controller, still serving (the Linux controller).
+    Partition,
+    /// Its uplink is cut (its ping node unreachable).
+    UplinkCut,
+    /// Its services answer their monitors wrongly.
+    SickService,
+    /// Its disk releases fail, and a group it holds is migrated away.
+    StuckRelease,
+    /// The controller is killed (started again at the heal).
+    ControllerRestart,
+    /// `wardenctl migrate` of a group it holds to another server.
+    Migrate,
+    /// `wardenctl standby` of it (`online` at the heal).
+    Standby,
+}
+
+impl Kind {
+    /// Every kind.
+    pub const ALL: [Self; 14] = [
+        Self::PowerLoss,
+        Self::AgentKill,
+        Self::HostHang,
+        Self::SerialCut,
+        Self::NoisyLine,
+        Self::SlowLine,
+        Self::UdpCut,
+        Self::Partition,
+        Self::UplinkCut,
+        Self::SickService,
+        Self::StuckRelease,
+        Self::ControllerRestart,
+        Self::Migrate,
+        Self::Standby,
+    ];
+
+    /// Its name in the table.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::PowerLoss => "power-loss",
+            Self::AgentKill => "agent-kill",
+            Self::HostHang => "host-hang",
+            Self::SerialCut => "serial-cut",
+            Self::NoisyLine => "noisy-line",
+            Self::SlowLine => "slow-line",
+            Self::UdpCut => "udp-cut",
+            Self::Partition => "partition",
+            Self::UplinkCut => "uplink-cut",
+            Self::SickService => "sick-service",
+            Self::StuckRelease => "stuck-release",
+            Self::ControllerRestart => "controller-restart",
+            Self::Migrate => "migrate",
+            Self::Standby => "standby",
+        }
+    }
+
+    const fn needs_udp(self) -> bool {
+        matches!(self, Self::UdpCut | Self::Partition)
+    }
+}
+
+/// One fault of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    /// What.
+    pub kind: Kind,
+    /// On which server (by index).
+    pub node: usize,
+    /// After the first fault's start.
+    pub at: Duration,
+    /// How long it lasts before the heal.
+    pub hold: Duration,
+}
+
+/// What one run is: drawn from its seed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunPlan {
+    /// Its seed.
+    pub seed: u64,
+    /// Which controller.
+    pub controller: ControllerKind,
+    /// How many servers (as many groups).
+    pub servers: usize,
+    /// One or two faults, in order of start.
+    pub faults: Vec<Fault>,
+}
+
+impl RunPlan {
+    /// Draws the run of `seed` against `controller`, with `deadtime`.
+    #[must_use]
+    pub fn draw(seed: u64, controller: ControllerKind, deadtime: Duration) -> Self {
+        let mut rng = Rng::new(seed);
+        let servers = 2 + rng.index(2);
+        let udp = controller == ControllerKind::Linux;
+        let kinds: Vec<Kind> = Kind::ALL.into_iter().filter(|k| udp || !k.needs_udp()).collect();
+        let count = 1 + usize::from(rng.chance(0.4));
+        let dt = u64::try_from(deadtime.as_millis()).unwrap_or(1000).max(1);
+        let mut faults = Vec::new();
+        for i in 0..count {
+            let kind = kinds[rng.index(kinds.len())];
+            let at = if i == 0 { Duration::ZERO } else { Duration::from_millis(rng.range(0, 2 * dt)) };
+            let hold = Duration::from_millis(rng.range(dt / 2, 3 * dt));
+            faults.push(Fault { kind, node: rng.index(servers), at, hold });
+        }
+        Self { seed, controller, servers, faults }
+    }
+
+    /// The faults in words.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        self.faults
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} on {} at +{} ms for {} ms",
+                    f.kind.name(),
+                    super::options::SERVER_NAMES.get(f.node).unwrap_or(&"?"),
+                    f.at.as_millis(),
+                    f.hold.as_millis()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// How one run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunOutcome {
+    /// What was run.
+    pub plan: RunPlan,
+    /// Two holders of an address or a mount, by group, as the detectors saw them.
+    pub violations: Vec<String>,
+    /// Acknowledged records missing from a disk.
+    pub lost_writes: u64,
+    /// Why the cluster did not serve every group again after the heal.
+    pub liveness: Option<String>,
+    /// The rig could not carry out what it had to (a power change).
+    pub rig_errors: Vec<String>,
+    /// The longest client-visible outage of any group from the fault on.
+    pub outage: Option<Duration>,
+    /// Controller alarms (reported, not failed: some faults call for one).
+    pub alarms: u64,
+}
+
+impl RunOutcome {
+    /// Whether nothing went wrong.
+    #[must_use]
+    pub fn passed(&self) -> bool {
+        self.violations.is_empty() && self.lost_writes == 0 && self.liveness.is_none() && self.rig_errors.is_empty()
+    }
+
+    /// As JSON.
+    #[must_use]
+    pub fn to_json(&self) -> Value {
+        json!({
+            "seed": self.plan.seed,
+            "controller": self.plan.controller.name(),
+            "servers": self.plan.servers,
+            "faults": self.plan.faults.iter().map(|f| json!({
+                "kind": f.kind.name(),
+                "node": super::options::SERVER_NAMES.get(f.node),
+                "at_ms": f.at.as_millis() as u64,
+                "hold_ms": f.hold.as_millis() as u64,
+            })).collect::<Vec<_>>(),
+            "passed": self.passed(),
+            "violations": self.violations,
+            "lost_writes": self.lost_writes,
+            "liveness_failure": self.liveness,
+            "rig_errors": self.rig_errors,
+            "outage_ms": self.outage.map(ms),
+            "alarms": self.alarms,
+        })
+    }
+}
+
+/// The options of run `plan`, from the campaign's.
+fn options_for(plan: &RunPlan, base: &Options) -> Options {
+    let mut options = base.clone();
+    options.controller = plan.controller;
+    options.media = Media::default_for(plan.controller);
+    options.servers = plan.servers;
+    options.groups = GroupSpec::layout(plan.servers, plan.servers);
+    options.uplink = true;
+    options.seed = plan.seed;
+    if plan.controller == ControllerKind::Qemu {
+        options.controller_realtime = None;
+    }
+    if let Some(dir) = &base.keep_logs {
+        options.keep_logs = Some(dir.join(format!("run-{}-{}", plan.seed, plan.controller.name())));
+    }
+    options
+}
+
+/// Runs `plan`. `Err` only when the rig cannot run at all (options, a
+/// missing program or tool, an interruption).
+///
+/// # Errors
+///
+/// [`RigError`] that no other run could get past either.
+pub fn run_one(plan: &RunPlan, base: &Options) -> Result<RunOutcome, RigError> {
+    let options = options_for(plan, base);
+    let mut outcome = RunOutcome {
+        plan: plan.clone(),
+        violations: Vec::new(),
+        lost_writes: 0,
+        liveness: None,
+        rig_errors: Vec::new(),
+        outage: None,
+        alarms: 0,
+    };
+    let mut rig = match Rig::up(options) {
+        Ok(rig) => rig,
+        Err(e @ (RigError::NeverSaw { .. } | RigError::Broken(_))) => {
+            outcome.liveness = Some(format!("the cluster never served every group: {}", first_line(&e.to_string())));
+            return Ok(outcome);
+        }
+        Err(e) => return Err(e),
+    };
+    let t0 = match settle(&mut rig) {
+        Ok(t0) => t0,
+        Err(e) => {
+            outcome.liveness = Some(format!("the cluster never settled: {}", first_line(&e.to_string())));
+            judge(&mut outcome, rig.finish(), Duration::ZERO);
+            return Ok(outcome);
+        }
+    };
+    if let Err(e) = inject_and_heal(&mut rig, plan, t0) {
+        if matches!(e, RigError::Interrupted) {
+            return Err(e);
+        }
+        outcome.liveness = Some(first_line(&e.to_string()));
+    }
+    judge(&mut outcome, rig.finish(), t0);
+    Ok(outcome)
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or_default().to_owned()
+}
+
+/// A window of work on every group.
+fn settle(rig: &mut Rig) -> Result<Duration, RigError> {
+    for g in 0..rig.layout().groups.len() {
+        rig.wait_records_of(g, 20)?;
+    }
+    Ok(rig.timeline().now())
+}
+
+/// Waits until `at` on the run's clock (the faults' own schedule).
+fn pause_until(rig: &Rig, at: Duration) -> Result<(), RigError> {
+    loop {
+        crate::host::signals::check()?;
+        let now = rig.timeline().now();
+        if now >= at {
+            return Ok(());
+        }
+        std::thread::sleep((at - now).min(Duration::from_millis(20)));
+    }
+}
+
+/// A server other than `node` that is up, to run `wardenctl` on.
+fn other_up(rig: &mut Rig, node: usize) -> Option<usize> {
+    let status = rig.ask("status").ok()?;
+    let nodes = status["status"]["nodes"].as_array().cloned().unwrap_or_default();
+    (0..rig.nodes().len())
+        .filter(|i| *i != node)
+        .find(|i| nodes.iter().any(|n| n["name"] == rig.name(*i) && n["life"] == "up" && n["standby"] != true))
+}
+
+/// What the heal has to undo.
+#[derive(Debug, Default)]
+struct Undo {
+    supply: Vec<usize>,
+    hung: Vec<usize>,
+    line: Vec<usize>,
+    udp: Vec<usize>,
+    uplink: Vec<usize>,
+    flags: Vec<(usize, FaultFlag)>,
+    controller: bool,
+    standby: Vec<usize>,
+}
+
+fn inject(rig: &mut Rig, fault: &Fault, undo: &mut Undo) -> Result<(), RigError> {
+    let n = fault.node;
+    match fault.kind {
+        Kind::PowerLoss => {
+            rig.set_supply(n, false);
+            undo.supply.push(n);
+        }
+        Kind::AgentKill => rig.kill_agent(n),
+        Kind::HostHang => {
+            rig.hang(n, true);
+            undo.hung.push(n);
+        }
+        Kind::SerialCut | Kind::NoisyLine | Kind::SlowLine => {
+            let f = match fault.kind {
+                Kind::SerialCut => LineFault::Cut,
+                Kind::NoisyLine => LineFault::Corrupt(0.02),
+                _ => LineFault::Delay(Duration::from_millis(30)),
+            };
+            rig.set_line_fault(n, f);
+            undo.line.push(n);
+        }
+        Kind::UdpCut => {
+            rig.set_udp_link(n, false)?;
+            undo.udp.push(n);
+        }
+        Kind::Partition => {
+            rig.set_line_fault(n, LineFault::Cut);
+            rig.set_udp_link(n, false)?;
+            undo.line.push(n);
+            undo.udp.push(n);
+        }
+        Kind::UplinkCut => {
+            rig.set_uplink(n, false)?;
+            undo.uplink.push(n);
+        }
+        Kind::SickService => {
+            rig.set_flag(n, FaultFlag::Sick, true)?;
+            undo.flags.push((n, FaultFlag::Sick));
+        }
+        Kind::StuckRelease => {
+            rig.set_flag(n, FaultFlag::Stuck, true)?;
+            undo.flags.push((n, FaultFlag::Stuck));
+            operator_migrate(rig, n);
+        }
+        Kind::ControllerRestart => {
+            if !undo.controller {
+                rig.kill_controller()?;
+                undo.controller = true;
+            }
+        }
+        Kind::Migrate => operator_migrate(rig, n),
+        Kind::Standby => {
+            if let Some(via) = other_up(rig, n) {
+                let name = rig.name(n).to_owned();
+                let said = rig.wardenctl(via, &["standby", &name])?;
+                note(rig, &format!("wardenctl standby {name}"), &said);
+                undo.standby.push(n);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `wardenctl migrate` of a group server `n` holds to the next server in
+/// its eligible list (refusals are noted, not failed: an operator may ask
+/// at a bad moment).
+fn operator_migrate(rig: &mut Rig, n: usize) {
+    let Some(g) = (0..rig.layout().groups.len()).find(|g| rig.holder_of(*g) == Some(n)) else {
+        rig.timeline().push(Happening::Note(format!("campaign: {} holds no group to migrate", rig.name(n))));
+        return;
+    };
+    let spec = rig.layout().groups[g].spec.clone();
+    let Some(to) = spec.nodes.iter().copied().find(|i| *i != n) else { return };
+    let Some(via) = other_up(rig, n).or(Some(to)) else { return };
+    let (group, target) = (spec.name.clone(), rig.name(to).to_owned());
+    if let Ok(said) = rig.wardenctl(via, &["migrate", &group, &target]) {
+        note(rig, &format!("wardenctl migrate {group} {target}"), &said);
+    }
+}
+
+fn note(rig: &Rig, what: &str, said: &(i32, String)) {
+    rig.timeline().push(Happening::Note(format!("campaign: {what}: exit {}: {}", said.0, said.1.trim())));
+}
+
+fn heal(rig: &mut Rig, undo: &Undo) -> Result<(), RigError> {
+    if undo.controller {
+        rig.start_controller()?;
+    }
+    for n in &undo.supply {
+        rig.set_supply(*n, true);
+    }
+    for n in &undo.hung {
+        if rig.powered(*n) {
+            rig.hang(*n, false);
+        }
+    }
+    for n in &undo.line {
+        rig.set_line_fault(*n, LineFault::Clear);
+    }
+    for n in &undo.udp {
+        rig.set_udp_link(*n, true)?;
+    }
+    for n in &undo.uplink {
+        rig.set_uplink(*n, true)?;
+    }
+    for (n, flag) in &undo.flags {
+        rig.set_flag(*n, *flag, false)?;
+    }
+    for n in &undo.standby {
+        let name = rig.name(*n).to_owned();
+        if let Some(via) = other_up(rig, *n).or(Some(*n)) {
+            let said = rig.wardenctl(via, &["online", &name])?;
+            note(rig, &format!("wardenctl online {name}"), &said);
+        }
+    }
+    Ok(())
+}
+
+/// Injects the plan's faults from `t0`, heals them, unfences what was
+/// fenced, and waits until every group is served again.
+fn inject_and_heal(rig: &mut Rig, plan: &RunPlan, t0: Duration) -> Result<(), RigError> {
+    let mut undo = Undo::default();
+    for f in &plan.faults {
+        pause_until(rig, t0 + f.at)?;
+        inject(rig, f, &mut undo)?;
+    }
+    let end = plan.faults.iter().map(|f| f.at + f.hold).max().unwrap_or_default();
+    pause_until(rig, t0 + end)?;
+    let healed = rig.timeline().now();
+    heal(rig, &undo)?;
+    rig.timeline().push(Happening::Note("campaign: every fault healed".into()));
+    let fenced = wait_decided(rig)?;
+    for name in &fenced {
+        let at = rig.timeline().now();
+        let answer = rig.ask(&format!("unfence {name}"))?;
+        rig.timeline().push(Happening::Note(format!("campaign: unfence {name}: {answer}")));
+        rig.wait(
+            &format!("{name} up again"),
+            at,
+            |h| matches!(h, Happening::Controller(c) if matches!(&c.kind, ConsoleKind::NodeUp(n) if n == name)),
+        )?;
+    }
+    served_again(rig, healed)
+}
+
+/// Waits until the controller has decided about every server: each up or
+/// fenced, none late, dead or being fenced. Returns the fenced ones.
+fn wait_decided(rig: &mut Rig) -> Result<Vec<String>, RigError> {
+    let deadline = Instant::now() + BOUND;
+    loop {
+        crate::host::signals::check()?;
+        let status = rig.ask("status")?;
+        let nodes = status["status"]["nodes"].as_array().cloned().unwrap_or_default();
+        let lives: Vec<(String, String)> = nodes
+            .iter()
+            .map(|n| (n["name"].as_str().unwrap_or("?").to_owned(), n["life"].as_str().unwrap_or("?").to_owned()))
+            .collect();
+        if !lives.is_empty() && lives.iter().all(|(_, l)| l == "up" || l == "fenced") {
+            return Ok(lives.into_iter().filter(|(_, l)| l == "fenced").map(|(n, _)| n).collect());
+        }
+        if Instant::now() > deadline {
+            return Err(RigError::NeverSaw {
+                what: format!("every server up or fenced after the heal ({lives:?})"),
+                waited: BOUND,
+                context: rig.context(),
+            });
+        }
+        // The controller's state, asked again: it changes by the keepalive.
+        std::thread::sleep(rig.options().keepalive);
+    }
+}
+
+/// Every group placed, its address on one server, its client answered and
+/// its writer acknowledged after `since`.
+fn served_again(rig: &mut Rig, since: Duration) -> Result<(), RigError> {
+    for g in 0..rig.layout().groups.len() {
+        let name = rig.layout().groups[g].spec.name.clone();
+        let from = rig.timeline().now();
+        rig.wait_records_of(g, 10)?;
+        let log = rig.probe_log_of(g);
+        if log.last.as_ref().is_none_or(|(at, _)| *at < from.max(since)) {
+            return Err(RigError::Broken(format!("the client got no answer for {name} after the heal")));
+        }
+    }
+    Ok(())
+}
+
+/// Reads what the run recorded into its outcome.
+fn judge(outcome: &mut RunOutcome, record: RunRecord, t0: Duration) {
+    outcome.violations = record
+        .findings
+        .overlaps
+        .iter()
+        .map(|o| format!("{}'s {} held by {} at {:.3} s", o.group, o.what, o.nodes.join("+"), o.at.as_secs_f64()))
+        .collect();
+    for g in &record.groups {
+        match &g.records {
+            Ok(r) => outcome.lost_writes += r.lost.len() as u64,
+            Err(e) => outcome.rig_errors.push(format!("{}'s disk could not be read: {e}", g.name)),
+        }
+    }
+    outcome.rig_errors.extend(record.entries.iter().filter_map(|e| match &e.what {
+        Happening::Violation(v) if v.starts_with("rig:") => Some(v.clone()),
+        _ => None,
+    }));
+    outcome.alarms = record
+        .entries
+        .iter()
+        .filter(|e| matches!(&e.what, Happening::Controller(c) if c.kind == ConsoleKind::Alarm))
+        .count() as u64;
+    outcome.outage = record
+        .groups
+        .iter()
+        .flat_map(|g| g.probe.gaps.iter().filter(|gap| gap.to >= t0).map(crate::watch::probe::Gap::length))
+        .max();
+}
+
+/// The campaign's results so far.
+#[derive(Debug, Default)]
+pub struct Tally {
+    /// Every run's outcome, in order.
+    pub outcomes: Vec<RunOutcome>,
+}
+
+impl Tally {
+    /// Runs, violations, lost writes, liveness failures, rig errors.
+    #[must_use]
+    pub fn totals(&self) -> (usize, usize, u64, usize, usize) {
+        (
+            self.outcomes.len(),
+            self.outcomes.iter().map(|o| o.violations.len()).sum(),
+            self.outcomes.iter().map(|o| o.lost_writes).sum(),
+            self.outcomes.iter().filter(|o| o.liveness.is_some()).count(),
+            self.outcomes.iter().filter(|o| !o.rig_errors.is_empty()).count(),
+        )
+    }
+
+    /// The table per fault kind (a run with two faults counts for both).
+    #[must_use]
+    pub fn table(&self) -> String {
+        let mut rows: BTreeMap<(Kind, &'static str), Vec<&RunOutcome>> = BTreeMap::new();
+        for o in &self.outcomes {
+            let mut kinds: Vec<Kind> = o.plan.faults.iter().map(|f| f.kind).collect();
+            kinds.dedup();
+            for k in kinds {
+                rows.entry((k, o.plan.controller.name())).or_default().push(o);
+            }
+        }
+        let mut out = format!(
+            "{:<20} {:<6} {:>5} {:>6} {:>10} {:>10} {:>10} {:>10} {:>9}\n",
+            "fault", "ctrl", "runs", "passed", "outage p50", "outage p99", "violations", "lost writes", "liveness"
+        );
+        for ((kind, controller), runs) in &rows {
+            let outages: Vec<Duration> = runs.iter().filter_map(|o| o.outage).collect();
+            let s = Summary::of(&outages);
+            let fmt = |d: Option<Duration>| d.map_or("-".to_owned(), |d| format!("{:.1} ms", ms(d)));
+            out.push_str(&format!(
+                "{:<20} {:<6} {:>5} {:>6} {:>10} {:>10} {:>10} {:>10} {:>9}\n",
+                kind.name(),
+                controller,
+                runs.len(),
+                runs.iter().filter(|o| o.passed()).count(),
+                fmt(s.as_ref().map(|s| s.p50)),
+                fmt(s.as_ref().map(|s| s.p99)),
+                runs.iter().map(|o| o.violations.len()).sum::<usize>(),
+                runs.iter().map(|o| o.lost_writes).sum::<u64>(),
+                runs.iter().filter(|o| o.liveness.is_some()).count(),
+            ));
+        }
+        out
+    }
+
+    /// The last line: `runs=N violations=V lost_writes=W liveness_failures=L`.
+    #[must_use]
+    pub fn last_line(&self) -> String {
+        let (runs, violations, lost, liveness, _) = self.totals();
+        format!("runs={runs} violations={violations} lost_writes={lost} liveness_failures={liveness}")
+    }
+
+    /// Whether the campaign passed.
+    #[must_use]
+    pub fn passed(&self) -> bool {
+        let (_, violations, lost, liveness, rig) = self.totals();
+        violations == 0 && lost == 0 && liveness == 0 && rig == 0
+    }
+}
+
+/// Which controllers a campaign runs against, in turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Controllers {
+    /// One.
+    One(ControllerKind),
+    /// Both, run `i` on the Linux controller when `i` is even.
+    Both,
+}
+
+impl std::str::FromStr for Controllers {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "both" => Ok(Self::Both),
+            other => other
+                .parse()
+                .map(Self::One)
+                .map_err(|_| format!("unknown controller `{other}` (known: linux, qemu, both)")),
+        }
+    }
+}
+
+impl Controllers {
+    /// The controller of run `i`.
+    #[must_use]
+    pub fn of(self, i: u64) -> ControllerKind {
+        match self {
+            Self::One(k) => k,
+            Self::Both if i.is_multiple_of(2) => ControllerKind::Linux,
+            Self::Both => ControllerKind::Qemu,
+        }
+    }
+}
+
+/// Runs `runs` runs from `seed` and reports each as it ends.
+///
+/// # Errors
+///
+/// [`RigError`] when the rig cannot run at all.
+pub fn run(
+    runs: u64,
+    seed: u64,
+    controllers: Controllers,
+    base: &Options,
+    mut each: impl FnMut(u64, &RunOutcome),
+) -> Result<Tally, RigError> {
+    let mut tally = Tally::default();
+    for i in 0..runs {
+        let run_seed = seed.wrapping_add(i);
+        let plan = RunPlan::draw(run_seed, controllers.of(i), base.deadtime);
+        let outcome = run_one(&plan, base)?;
+        each(i, &outcome);
+        tally.outcomes.push(outcome);
+    }
+    Ok(tally)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_seed_draws_the_same_run_and_the_firmware_gets_no_udp_fault() {
+        let d = Duration::from_secs(1);
+        assert_eq!(RunPlan::draw(7, ControllerKind::Linux, d), RunPlan::draw(7, ControllerKind::Linux, d));
+        for seed in 0..500 {
+            let p = RunPlan::draw(seed, ControllerKind::Qemu, d);
+            assert!(p.faults.iter().all(|f| !f.kind.needs_udp() && f.node < p.servers), "{p:?}");
+            assert!((2..=3).contains(&p.servers) && (1..=2).contains(&p.faults.len()));
+        }
+        let kinds: std::collections::BTreeSet<Kind> =
+            (0..500).flat_map(|s| RunPlan::draw(s, ControllerKind::Linux, d).faults).map(|f| f.kind).collect();
+        assert_eq!(kinds.len(), Kind::ALL.len(), "every kind is drawn");
+        assert_eq!(Controllers::Both.of(0), ControllerKind::Linux);
+        assert_eq!(Controllers::Both.of(1), ControllerKind::Qemu);
+    }
+}
