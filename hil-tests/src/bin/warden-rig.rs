@@ -4,9 +4,13 @@
 //! ```text
 //! warden-rig demo                          a failover, step by step
 //! warden-rig scenario NAME [--json]        power-loss, agent-kill, host-hang, serial-cut, serial-cut-udp-up,
+//!                                          partition, uplink-loss, failing-service, stuck-release,
+//!                                          stuck-release-restart, operator-moves, auto-failback, damping,
+//!                                          address-families, three-servers, noisy-line,
 //!                                          controller-restart, firmware-watchdog (--controller qemu),
-//!                                          pacemaker-fence (Pacemaker's fencer through fence_warden),
-//!                                          noisy-line
+//!                                          pacemaker-fence (Pacemaker's fencer through fence_warden)
+//! warden-rig campaign --runs N --seed S [--controller linux|qemu|both]
+//!                                          random faults on fresh clusters, a table per fault kind
 //! warden-rig bench failover --runs N       failover timings, min/p50/p99/max, per
 //!     [--fault power-loss|hang]            profile (--profile 20/100,10/40) and
 //!     [--profile K/D,...]                  controller (--controllers linux,qemu)
@@ -52,10 +56,12 @@ struct Cli {
 enum Command {
     /// A two-server failover after a power loss, told step by step.
     Demo(RunArgs),
-    /// One fault scenario, ending with a verdict.
+    /// One fault scenario, ending with a verdict (docs/rig.md has each).
     Scenario {
-        /// power-loss, agent-kill, host-hang, serial-cut, serial-cut-udp-up, controller-restart,
-        /// firmware-watchdog (qemu), pacemaker-fence (linux), noisy-line (linux).
+        /// power-loss, agent-kill, host-hang, serial-cut, serial-cut-udp-up (linux), partition (linux),
+        /// uplink-loss, failing-service, stuck-release, stuck-release-restart, operator-moves,
+        /// auto-failback, damping, address-families, three-servers, noisy-line (linux),
+        /// controller-restart, firmware-watchdog (qemu), pacemaker-fence (linux).
         name: Scenario,
         #[command(flatten)]
         run: RunArgs,

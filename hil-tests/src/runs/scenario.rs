@@ -1,7 +1,18 @@
-//! The fault scenarios, each run on a fresh rig to a [`Verdict`]:
+//! The fault scenarios, each run on a fresh rig to a [`Verdict`]
+//! (`docs/rig.md` has them all, with the controllers each runs against):
 //!
 //! | scenario | fault on the server holding the group | expected |
 //! |---|---|---|
+//! | `partition` | its serial line and UDP link cut, still serving (Linux controller) | fenced before takeover; the client never answered by two |
+//! | `uplink-loss` | its ping node cut off | moved gracefully to the better-connected server, nothing fenced |
+//! | `failing-service` | its service fails its monitor | restarted locally, then moved; kept off for `failure_timeout` |
+//! | `stuck-release` | its release fails on `migrate` | fenced before the takeover |
+//! | `stuck-release-restart` | the same across a controller restart | the new controller fences |
+//! | `operator-moves` | `migrate`, `standby`, `online` | graceful moves; `online` moves nothing back |
+//! | `auto-failback` | the home of two groups lost and back | the `auto_failback` group goes home after `failback_delay`, the other stays |
+//! | `damping` | uplinks fail in turn | the third move is damped |
+//! | `address-families` | home of an IPv4, an IPv6 and a MAC group lost | IPv6 entry follows the advertisement, the MAC group's never changes |
+//! | `three-servers` | alpha, home of two of three groups, lost | each lost group to its next eligible server, the third untouched |
 //! | `power-loss` | its own supply cut | fenced, group on the other server, stays off until unfenced |
 //! | `agent-kill` | its agent killed (`SIGKILL`) | the same |
 //! | `host-hang` | every process stopped (`SIGSTOP`) | the same |
@@ -747,4 +758,20 @@ fn adopted_unchanged(
     let gaps = rig.probe_log().gaps.iter().filter(|g| g.to >= t0).count();
     verdict.counts.push(("client_gaps_after_restart", gaps as u64));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Scenario;
+
+    #[test]
+    fn every_scenario_has_its_row_in_the_docs() {
+        let docs = include_str!("../../../docs/rig.md");
+        for s in Scenario::ALL {
+            assert!(docs.contains(&format!("| `{}` |", s.name())), "docs/rig.md has no row for {}", s.name());
+            assert_eq!(s.name().parse::<Scenario>(), Ok(s));
+        }
+        let e = "nonesuch".parse::<Scenario>().unwrap_err();
+        assert!(e.contains("unknown scenario `nonesuch`") && e.contains("three-servers"), "{e}");
+    }
 }
