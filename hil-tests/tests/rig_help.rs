@@ -21,7 +21,8 @@ fn the_help_names_every_scenario_and_the_campaign() {
     }
     let (code, help) = rig(&["campaign", "--help"]);
     assert_eq!(code, 0, "{help}");
-    for option in ["--runs", "--seed", "--controller", "both", "runs=N violations=V lost_writes=W liveness_failures=L"] {
+    for option in ["--runs", "--seed", "--controller", "both", "runs=N violations=V lost_writes=W liveness_failures=L"]
+    {
         assert!(help.contains(option), "`warden-rig campaign --help` does not say {option}:\n{help}");
     }
 }
@@ -34,7 +35,10 @@ fn bad_rig_options_are_refused_by_name() {
         (&["scenario", "power-loss", "--group", "svc=alpha+ipv7"], "unknown `+ipv7`"),
         (&["scenario", "power-loss", "--controller", "both"], "only a campaign runs both controllers"),
         (&["scenario", "power-loss", "--plant", "everything"], "--plant everything: unknown"),
-        (&["scenario", "power-loss", "--controller", "qemu", "--plant", "no-damping"], "planted in the Linux controller"),
+        (
+            &["scenario", "power-loss", "--controller", "qemu", "--plant", "no-damping"],
+            "planted in the Linux controller",
+        ),
         (&["campaign", "--runs", "0"], "--runs"),
     ] {
         let (code, text) = rig(args);

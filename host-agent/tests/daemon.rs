@@ -447,9 +447,18 @@ interval = "500ms"
     let dir_path = site.dir.path().to_owned();
     let udp = site.udp.take().unwrap();
 
-    // Before the controller answers.
+    // Before the controller answers. Started with SIGTERM, SIGINT and
+    // SIGHUP blocked (a blocked mask is inherited across exec): the agent
+    // unblocks them, else neither it nor the service below could be stopped.
+    let mut stop_signals = nix::sys::signal::SigSet::empty();
+    for signal in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+        stop_signals.add(signal);
+    }
+    stop_signals.thread_block().unwrap();
     let mut daemon = site.start_agent();
+    stop_signals.thread_unblock().unwrap();
     let ready = site.manager.wait("READY=1");
+    daemon.wait_line("SIGTERM, SIGINT, SIGHUP came blocked from whatever started the agent: unblocked", SOON);
     assert!(ready.contains("STATUS=not connected; holds nothing"), "{ready}");
     site.manager.wait("WATCHDOG=1");
     let s = status(&socket);

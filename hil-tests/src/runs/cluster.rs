@@ -565,10 +565,17 @@ impl Rig {
         })
     }
 
-    /// The ends of the controller's and the servers' logs.
+    /// What the detectors found so far, the ends of the controller's and
+    /// the servers' logs.
     #[must_use]
     pub fn context(&self) -> String {
-        let mut out = format!("--- controller ({}) ---\n{}\n", self.controller.kind(), self.controller.log_tail(25));
+        let mut out = String::new();
+        for e in self.timeline.entries() {
+            if let Happening::Violation(v) = &e.what {
+                out.push_str(&format!("VIOLATION at {:.3} s: {v}\n", e.at.as_secs_f64()));
+            }
+        }
+        out.push_str(&format!("--- controller ({}) ---\n{}\n", self.controller.kind(), self.controller.log_tail(25)));
         for node in &self.nodes {
             let path = self.layout.node_dir(node).join("log");
             let text = std::fs::read_to_string(&path).unwrap_or_default();
