@@ -458,8 +458,21 @@ fn inject_and_heal(rig: &mut Rig, plan: &RunPlan, t0: Duration) -> Result<(), Ri
     let healed = rig.timeline().now();
     heal(rig, &undo)?;
     rig.timeline().push(Happening::Note("campaign: every fault healed".into()));
-    let fenced = wait_decided(rig)?;
-    for name in &fenced {
+    let (seen_at, decided) = wait_decided(rig)?;
+    // A dead server that held nothing is left as it is (`fence_idle_dead`
+    // is off): the operator power-cycles it, as for a fenced one.
+    for (name, life) in &decided {
+        if life == "dead" {
+            let answer = rig.ask(&format!("fence {name}"))?;
+            rig.timeline().push(Happening::Note(format!("campaign: fence {name} (dead, held nothing): {answer}")));
+            rig.wait(
+                &format!("{name} fenced"),
+                seen_at,
+                |h| matches!(h, Happening::Controller(c) if matches!(&c.kind, ConsoleKind::Fenced(n) if n == name)),
+            )?;
+        }
+    }
+    for (name, _) in &decided {
         let at = rig.timeline().now();
         let answer = rig.ask(&format!("unfence {name}"))?;
         rig.timeline().push(Happening::Note(format!("campaign: unfence {name}: {answer}")));
@@ -472,24 +485,27 @@ fn inject_and_heal(rig: &mut Rig, plan: &RunPlan, t0: Duration) -> Result<(), Ri
     served_again(rig, healed)
 }
 
-/// Waits until the controller has decided about every server: each up or
-/// fenced, none late, dead or being fenced. Returns the fenced ones.
-fn wait_decided(rig: &mut Rig) -> Result<Vec<String>, RigError> {
+/// Waits until the controller has decided about every server: each up,
+/// fenced, or dead and left so (it held nothing), none late or being
+/// fenced. Returns when it saw that, and the servers not up with their
+/// life.
+fn wait_decided(rig: &mut Rig) -> Result<(Duration, Vec<(String, String)>), RigError> {
     let deadline = Instant::now() + BOUND;
     loop {
         crate::host::signals::check()?;
+        let at = rig.timeline().now();
         let status = rig.ask("status")?;
         let nodes = status["status"]["nodes"].as_array().cloned().unwrap_or_default();
         let lives: Vec<(String, String)> = nodes
             .iter()
             .map(|n| (n["name"].as_str().unwrap_or("?").to_owned(), n["life"].as_str().unwrap_or("?").to_owned()))
             .collect();
-        if !lives.is_empty() && lives.iter().all(|(_, l)| l == "up" || l == "fenced") {
-            return Ok(lives.into_iter().filter(|(_, l)| l == "fenced").map(|(n, _)| n).collect());
+        if !lives.is_empty() && lives.iter().all(|(_, l)| matches!(l.as_str(), "up" | "fenced" | "dead")) {
+            return Ok((at, lives.into_iter().filter(|(_, l)| l != "up").collect()));
         }
         if Instant::now() > deadline {
             return Err(RigError::NeverSaw {
-                what: format!("every server up or fenced after the heal ({lives:?})"),
+                what: format!("every server up, fenced or dead after the heal ({lives:?})"),
                 waited: BOUND,
                 context: rig.context(),
             });

@@ -62,6 +62,16 @@ fn stayed(rig: &Rig, verdict: &mut Verdict, g: usize, expected: usize, t0: Durat
     );
 }
 
+/// Relays switched and power lost since `t0`, in words.
+fn power_changes_since(rig: &Rig, t0: Duration) -> Vec<String> {
+    rig.timeline()
+        .since(t0)
+        .iter()
+        .filter(|e| matches!(&e.what, Happening::Relay { .. } | Happening::PowerLost { .. }))
+        .map(|e| crate::watch::timeline::describe(&e.what))
+        .collect()
+}
+
 /// `wardenctl ARGS` through server `via`'s agent; fails the run unless it
 /// exits 0.
 fn wardenctl(rig: &Rig, via: usize, args: &[&str]) -> Result<(), RigError> {
@@ -173,13 +183,7 @@ pub(super) fn failing_service(rig: &mut Rig, verdict: &mut Verdict) -> Result<()
         |h| matches!(h, Happening::Answering { group, node } if group == GROUP && *node == victim),
     )?;
     rig.set_flag(other_index, FaultFlag::Sick, false)?;
-    let fences: Vec<String> = rig
-        .timeline()
-        .since(t0)
-        .iter()
-        .filter(|e| matches!(&e.what, Happening::Relay { .. } | Happening::PowerLost { .. }))
-        .map(|e| crate::watch::timeline::describe(&e.what))
-        .collect();
+    let fences = power_changes_since(rig, t0);
     verdict.check(
         "a failing service fenced no one",
         fences.is_empty(),
@@ -390,13 +394,7 @@ pub(super) fn damping(rig: &mut Rig, verdict: &mut Verdict) -> Result<(), RigErr
     rig.wait_records(4 * WINDOW_RECORDS)?;
     stayed(rig, verdict, 0, a, t2, &format!("after a third uplink loss (max_moves {})", rig.options().max_moves));
     rig.set_uplink(a, true)?;
-    let hard: Vec<String> = rig
-        .timeline()
-        .since(t0)
-        .iter()
-        .filter(|e| matches!(&e.what, Happening::Relay { .. } | Happening::PowerLost { .. }))
-        .map(|e| crate::watch::timeline::describe(&e.what))
-        .collect();
+    let hard = power_changes_since(rig, t0);
     verdict.check(
         "two moves made, the third damped, nothing fenced",
         hard.is_empty(),
