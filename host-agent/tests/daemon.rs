@@ -458,7 +458,7 @@ interval = "500ms"
     let mut daemon = site.start_agent();
     stop_signals.thread_unblock().unwrap();
     let ready = site.manager.wait("READY=1");
-    daemon.wait_line("SIGTERM, SIGINT, SIGHUP came blocked from whatever started the agent: unblocked", SOON);
+    daemon.wait_line("SIGHUP, SIGINT, SIGTERM came blocked from whatever started the agent: unblocked", SOON);
     assert!(ready.contains("STATUS=not connected; holds nothing"), "{ready}");
     site.manager.wait("WATCHDOG=1");
     let s = status(&socket);
