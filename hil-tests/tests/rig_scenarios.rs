@@ -147,6 +147,7 @@ fn a_cut_serial_line_with_the_udp_link_up_moves_nothing() {
             &[
                 "the cluster was steady before the fault",
                 "alpha's cut serial line moved nothing while its UDP link was up",
+                "the controller reported alpha's serial link down, then up again",
             ],
             &["alpha still holds the group"][..],
             SAFETY,

@@ -95,6 +95,22 @@ pub struct NodeLink {
     last_error: Option<String>,
     /// When a frame was last decoded.
     last_heard: Option<Instant>,
+    /// Reported down: silent while another link of its node was heard.
+    down: bool,
+}
+
+/// A link of a live node that went silent, or was heard again: one medium
+/// lost while the node is still heard on another (heartbeat's "link dead").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkChange {
+    /// The node.
+    pub node: NodeId,
+    /// The link's name.
+    pub name: String,
+    /// Heard again (`true`) or gone silent.
+    pub up: bool,
+    /// The links of the node still heard, by name (when it went down).
+    pub heard_on: Vec<String>,
 }
 
 /// A link's short name: the device, or the UDP peer.
@@ -201,6 +217,7 @@ impl Links {
                 stats: LinkStats::default(),
                 last_error: None,
                 last_heard: None,
+                down: false,
             });
         }
         Ok(Self { links })
@@ -307,6 +324,33 @@ impl Links {
             l.news = false;
             (i, l.progress)
         })
+    }
+
+    /// The links that went silent for `after` while another link of their
+    /// node was heard within it, and the ones heard again since: each
+    /// change once. A node silent on every link is the core's to declare
+    /// late or dead; its links are not reported here.
+    pub fn silence_news(&mut self, now: Instant, after: Duration) -> Vec<LinkChange> {
+        let recent = |heard: Option<Instant>| heard.is_some_and(|t| now.saturating_since(t) < after);
+        let heard: Vec<(NodeId, String)> =
+            self.links.iter().filter(|l| recent(l.last_heard)).map(|l| (l.node, l.name())).collect();
+        let mut changes = Vec::new();
+        for link in &mut self.links {
+            let others: Vec<String> = heard
+                .iter()
+                .filter(|(n, name)| *n == link.node && *name != link.name())
+                .map(|(_, name)| name.clone())
+                .collect();
+            let up = recent(link.last_heard);
+            if !link.down && !up && !others.is_empty() {
+                link.down = true;
+                changes.push(LinkChange { node: link.node, name: link.name(), up: false, heard_on: others });
+            } else if link.down && up {
+                link.down = false;
+                changes.push(LinkChange { node: link.node, name: link.name(), up: true, heard_on: Vec::new() });
+            }
+        }
+        changes
     }
 
     /// Link `index`, if there is one.

@@ -333,6 +333,18 @@ impl Driver {
             for (link, progress) in self.links.progress_news() {
                 self.controller.handle_link(now, link, progress);
             }
+            for change in self.links.silence_news(now, self.file.timing.deadtime) {
+                let node = report::node_name(&self.file, change.node);
+                if change.up {
+                    print_line(&format!("node {node}: link {} up again", change.name));
+                } else {
+                    print_line(&format!(
+                        "node {node}: link {} down: nothing heard for deadtime, still heard on {}",
+                        change.name,
+                        change.heard_on.join(", ")
+                    ));
+                }
+            }
             if self.controller.poll_timeout().is_some_and(|t| t <= now) {
                 self.controller.handle_timeout(now);
                 self.drain(now);

@@ -516,14 +516,37 @@ fn how_found(entries: &[Entry], scenario: Scenario, victim: &str) -> Option<(Str
 
 /// The holder's serial line is cut while its UDP link carries on: for
 /// three observation windows nothing dies, nothing is fenced, nothing
-/// moves; then the line is mended.
+/// moves, and the controller reports the serial link down (the node
+/// still heard on UDP); then the line is mended and reported up again.
 fn one_medium_left(rig: &mut Rig, verdict: &mut Verdict) -> Result<(), RigError> {
     let Before { holder, victim, t0, .. } = before_fault(rig, verdict)?;
     inject(rig, Scenario::SerialCutUdpUp, holder);
+    let said = |e: &Entry| match &e.what {
+        Happening::Controller(c) => c.text.clone(),
+        _ => String::new(),
+    };
+    let serial = rig.layout().controller_tty(&victim).display().to_string();
+    let says = format!("node {victim}: link {serial} down");
+    let down = rig.wait(
+        &format!("the controller reporting {victim}'s serial link down"),
+        t0,
+        |h| matches!(h, Happening::Controller(c) if c.text.contains(&says)),
+    )?;
     rig.wait_records(3 * WINDOW_RECORDS)?;
     let t1 = rig.timeline().now();
     nothing_moved(rig, verdict, holder, &format!("{victim}'s cut serial line"), ("line cut", t0, t1));
     repair(rig, Scenario::SerialCutUdpUp, holder);
+    let says = format!("node {victim}: link {serial} up again");
+    let up = rig.wait(
+        &format!("the controller reporting {victim}'s serial link up again"),
+        t1,
+        |h| matches!(h, Happening::Controller(c) if c.text.contains(&says)),
+    )?;
+    verdict.check(
+        &format!("the controller reported {victim}'s serial link down, then up again"),
+        down.at >= t0 && up.at >= t1,
+        format!("{}; then, mended: {}", said(&down), said(&up)),
+    );
     rig.wait_records(WINDOW_RECORDS)?;
     Ok(())
 }
