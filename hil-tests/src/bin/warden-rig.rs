@@ -260,7 +260,8 @@ struct RunArgs {
     /// power-before-persist, forget-fences-on-boot, no-damping,
     /// acquire-before-fence, feed-while-stalled; only in a controller built
     /// with its `flaws` feature) or the rig's own (no-announce: addresses
-    /// added without gratuitous ARP or neighbour advertisements).
+    /// added without gratuitous ARP or neighbour advertisements;
+    /// udp-misrouted: the controller's UDP links carry nothing).
     #[arg(long, value_name = "FLAW")]
     plant: Vec<String>,
     /// Copy the run's logs, configuration and timeline to this directory at the end.

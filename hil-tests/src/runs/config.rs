@@ -308,7 +308,8 @@ pub fn controller_toml(layout: &Layout, options: &Options) -> String {
         );
         if options.udp() {
             let (listen, peer) = (layout.plan.controller, layout.plan.server(i));
-            let _ = writeln!(t, "udp = {{ listen = \"{listen}:{UDP_PORT}\", peer = \"{peer}:{UDP_PORT}\" }}");
+            let peer_port = if options.plants("udp-misrouted") { UDP_PORT + 1 } else { UDP_PORT };
+            let _ = writeln!(t, "udp = {{ listen = \"{listen}:{UDP_PORT}\", peer = \"{peer}:{peer_port}\" }}");
         }
     }
     t

@@ -242,8 +242,10 @@ pub const CONTROLLER_FLAWS: [&str; 7] = [
 
 /// Flaws the rig plants in the cluster it builds: `no-announce`, no
 /// gratuitous ARP or unsolicited neighbour advertisement after an address
-/// is added (`garp_count = 0`).
-pub const RIG_FLAWS: [&str; 1] = ["no-announce"];
+/// is added (`garp_count = 0`); `udp-misrouted`, the controller's UDP
+/// links expecting each server on the wrong port, so that the second
+/// medium carries nothing.
+pub const RIG_FLAWS: [&str; 2] = ["no-announce", "udp-misrouted"];
 
 impl Default for Options {
     /// keepalive 20 ms, deadtime 100 ms, boot delay 200 ms, the client and
