@@ -40,6 +40,8 @@ fn bad_rig_options_are_refused_by_name() {
             "planted in the Linux controller",
         ),
         (&["campaign", "--runs", "0"], "--runs"),
+        (&["campaign", "--servers", "3"], "--servers: a campaign draws each run's cluster itself"),
+        (&["campaign", "--controller", "both", "--plant", "no-damping"], "planted in the Linux controller"),
     ] {
         let (code, text) = rig(args);
         assert_eq!(code, 2, "{args:?}: {text}");

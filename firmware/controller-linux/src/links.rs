@@ -97,6 +97,11 @@ pub struct NodeLink {
     last_heard: Option<Instant>,
     /// Reported down: silent while another link of its node was heard.
     down: bool,
+    /// Since when its node has been heard without a break on any link
+    /// (`None` while the node is silent on all of them): a link is judged
+    /// silent only from then on, so that neither the controller's start
+    /// nor a node's return reads as a link down.
+    node_heard_since: Option<Instant>,
 }
 
 /// A link of a live node that went silent, or was heard again: one medium
@@ -218,6 +223,7 @@ impl Links {
                 last_error: None,
                 last_heard: None,
                 down: false,
+                node_heard_since: None,
             });
         }
         Ok(Self { links })
@@ -332,22 +338,31 @@ impl Links {
     /// late or dead; its links are not reported here.
     pub fn silence_news(&mut self, now: Instant, after: Duration) -> Vec<LinkChange> {
         let recent = |heard: Option<Instant>| heard.is_some_and(|t| now.saturating_since(t) < after);
-        let heard: Vec<(NodeId, String)> =
-            self.links.iter().filter(|l| recent(l.last_heard)).map(|l| (l.node, l.name())).collect();
+        let node_heard =
+            |links: &[NodeLink], node: NodeId| links.iter().any(|l| l.node == node && recent(l.last_heard));
         let mut changes = Vec::new();
-        for link in &mut self.links {
-            let others: Vec<String> = heard
-                .iter()
-                .filter(|(n, name)| *n == link.node && *name != link.name())
-                .map(|(_, name)| name.clone())
-                .collect();
+        for i in 0..self.links.len() {
+            let node = self.links[i].node;
+            let alive = node_heard(&self.links, node);
+            let link = &mut self.links[i];
+            if !alive {
+                // The node's silence is the core's news; its links start afresh.
+                link.node_heard_since = None;
+                link.down = false;
+                continue;
+            }
+            let since = *link.node_heard_since.get_or_insert(now);
             let up = recent(link.last_heard);
-            if !link.down && !up && !others.is_empty() {
+            let silent_long = !up && now.saturating_since(link.last_heard.map_or(since, |t| t.max(since))) >= after;
+            if !link.down && silent_long {
                 link.down = true;
-                changes.push(LinkChange { node: link.node, name: link.name(), up: false, heard_on: others });
+                let name = link.name();
+                let heard_on =
+                    self.links.iter().filter(|l| l.node == node && recent(l.last_heard)).map(NodeLink::name).collect();
+                changes.push(LinkChange { node, name, up: false, heard_on });
             } else if link.down && up {
                 link.down = false;
-                changes.push(LinkChange { node: link.node, name: link.name(), up: true, heard_on: Vec::new() });
+                changes.push(LinkChange { node, name: link.name(), up: true, heard_on: Vec::new() });
             }
         }
         changes

@@ -458,8 +458,30 @@ fn run(command: Command) -> Result<bool, RigError> {
             Ok(report.verdict.passed())
         }
         Command::Campaign { runs, run } => {
+            // Each run draws its own cluster: options that would set one
+            // are refused rather than ignored.
+            for (given, name) in [
+                (run.servers != 2, "--servers"),
+                (run.groups.is_some(), "--groups"),
+                (!run.group.is_empty(), "--group"),
+                (run.uplink, "--uplink"),
+                (run.media.is_some(), "--media"),
+            ] {
+                if given {
+                    return Err(RigError::Options(format!(
+                        "{name}: a campaign draws each run's cluster itself (two or three servers, as many groups, an uplink)"
+                    )));
+                }
+            }
             let base = run.options_with(ControllerKind::Linux)?;
             let controllers = run.controller;
+            if controllers != campaign::Controllers::One(ControllerKind::Linux) {
+                if let Some(flaw) = base.controller_flaws().first() {
+                    return Err(RigError::Options(format!(
+                        "--plant {flaw}: the controller's flaws are planted in the Linux controller (--controller linux)"
+                    )));
+                }
+            }
             let started = std::time::Instant::now();
             let tally = campaign::run(runs, run.seed, controllers, &base, |i, o| {
                 let verdict = if o.passed() { "pass".to_owned() } else { "FAIL".to_owned() };

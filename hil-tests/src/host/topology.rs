@@ -5,12 +5,13 @@
 //!
 //! ```text
 //!  <p>-alpha [<p>n 192.168.85.1  fd00:85::1] ──<p>s0─┐
-//!  <p>-beta  [<p>n 192.168.85.11 fd00:85::11] ─<p>s1─┤ <p>br (namespace <p>-sw)
+//!  <p>-beta  [<p>n 192.168.85.11 fd00:85::b] ──<p>s1─┤ <p>br (namespace <p>-sw)
 //!  ... up to four servers, 10 apart                  │
-//!  <p>-client [<p>n 192.168.85.100 fd00:85::100] ─<p>c┤
+//!  <p>-client [<p>n 192.168.85.100 fd00:85::64] ─<p>c─┤
 //!  <p>-ctl [<p>n 192.168.85.250] ──<p>k──────────────┘   the Linux controller's network port
-//!  service addresses 192.168.85.3, .4, ... (fd00:85::3, ... for an IPv6
-//!  group), one per group, moved with it; a MAC-takeover group's address
+//!  service addresses 192.168.85.3, .4, ... (fd00:85::3, ::4, ... for an
+//!  IPv6 group: the IPv4 address's last number, as a hex group), one per
+//!  group, moved with it; a MAC-takeover group's address
 //!  is on 192.168.86.0/24 (the client is .100 there too), on a second NIC
 //!  <p>m each server has for it on the same bridge (port <p>mN)
 //!

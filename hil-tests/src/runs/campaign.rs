@@ -271,11 +271,13 @@ pub fn run_one(plan: &RunPlan, base: &Options) -> Result<RunOutcome, RigError> {
             return Ok(outcome);
         }
     };
-    if let Err(e) = inject_and_heal(&mut rig, plan, t0) {
-        if matches!(e, RigError::Interrupted) {
-            return Err(e);
-        }
-        outcome.liveness = Some(first_line(&e.to_string()));
+    match inject_and_heal(&mut rig, plan, t0) {
+        Ok(()) => {}
+        Err(RigError::Interrupted) => return Err(RigError::Interrupted),
+        // Warden did not bring every group back: a liveness failure.
+        Err(e @ RigError::NeverSaw { .. }) => outcome.liveness = Some(first_line(&e.to_string())),
+        // The rig could not do its part (a command, a file): its error.
+        Err(e) => outcome.rig_errors.push(first_line(&e.to_string())),
     }
     judge(&mut outcome, rig.finish(), t0);
     Ok(outcome)
@@ -314,76 +316,155 @@ fn other_up(rig: &mut Rig, node: usize) -> Option<usize> {
         .find(|i| nodes.iter().any(|n| n["name"] == rig.name(*i) && n["life"] == "up" && n["standby"] != true))
 }
 
-/// What the heal has to undo.
-#[derive(Debug, Default)]
-struct Undo {
-    supply: Vec<usize>,
-    hung: Vec<usize>,
-    line: Vec<usize>,
-    udp: Vec<usize>,
-    uplink: Vec<usize>,
-    flags: Vec<(usize, FaultFlag)>,
-    controller: bool,
-    standby: Vec<usize>,
+/// What a fault holds, counted per server: a thing two overlapping faults
+/// hold is let go when the last of them heals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Held {
+    Supply,
+    Hang,
+    Line,
+    Udp,
+    Uplink,
+    Flag(u8),
+    Standby,
 }
 
-fn inject(rig: &mut Rig, fault: &Fault, undo: &mut Undo) -> Result<(), RigError> {
+/// What the faults under way hold.
+#[derive(Debug, Default)]
+struct Holds {
+    counts: BTreeMap<(Held, usize), u32>,
+    /// The controller is down (killed by a fault that has not healed).
+    controller_down: bool,
+}
+
+impl Holds {
+    /// Counts `what` on `node` held once more; whether it was free before.
+    fn take(&mut self, what: Held, node: usize) -> bool {
+        let n = self.counts.entry((what, node)).or_insert(0);
+        *n += 1;
+        *n == 1
+    }
+
+    /// Counts it held once less; whether it is free now.
+    fn give(&mut self, what: Held, node: usize) -> bool {
+        match self.counts.get_mut(&(what, node)) {
+            Some(n) if *n > 1 => {
+                *n -= 1;
+                false
+            }
+            Some(_) => {
+                self.counts.remove(&(what, node));
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// What a fault takes hold of, by kind.
+fn held_by(kind: Kind) -> &'static [Held] {
+    match kind {
+        Kind::PowerLoss => &[Held::Supply],
+        Kind::HostHang => &[Held::Hang],
+        Kind::SerialCut | Kind::NoisyLine | Kind::SlowLine => &[Held::Line],
+        Kind::UdpCut => &[Held::Udp],
+        Kind::Partition => &[Held::Line, Held::Udp],
+        Kind::UplinkCut => &[Held::Uplink],
+        Kind::SickService => &[Held::Flag(0)],
+        Kind::StuckRelease => &[Held::Flag(1)],
+        Kind::Standby => &[Held::Standby],
+        Kind::AgentKill | Kind::ControllerRestart | Kind::Migrate => &[],
+    }
+}
+
+const fn flag(k: u8) -> FaultFlag {
+    if k == 0 {
+        FaultFlag::Sick
+    } else {
+        FaultFlag::Stuck
+    }
+}
+
+/// Injects `fault`.
+fn inject(rig: &mut Rig, fault: &Fault, holds: &mut Holds) -> Result<(), RigError> {
     let n = fault.node;
     match fault.kind {
-        Kind::PowerLoss => {
-            rig.set_supply(n, false);
-            undo.supply.push(n);
-        }
         Kind::AgentKill => rig.kill_agent(n),
-        Kind::HostHang => {
-            rig.hang(n, true);
-            undo.hung.push(n);
-        }
-        Kind::SerialCut | Kind::NoisyLine | Kind::SlowLine => {
-            let f = match fault.kind {
-                Kind::SerialCut => LineFault::Cut,
-                Kind::NoisyLine => LineFault::Corrupt(0.02),
-                _ => LineFault::Delay(Duration::from_millis(30)),
-            };
-            rig.set_line_fault(n, f);
-            undo.line.push(n);
-        }
-        Kind::UdpCut => {
-            rig.set_udp_link(n, false)?;
-            undo.udp.push(n);
-        }
-        Kind::Partition => {
-            rig.set_line_fault(n, LineFault::Cut);
-            rig.set_udp_link(n, false)?;
-            undo.line.push(n);
-            undo.udp.push(n);
-        }
-        Kind::UplinkCut => {
-            rig.set_uplink(n, false)?;
-            undo.uplink.push(n);
-        }
-        Kind::SickService => {
-            rig.set_flag(n, FaultFlag::Sick, true)?;
-            undo.flags.push((n, FaultFlag::Sick));
-        }
-        Kind::StuckRelease => {
-            rig.set_flag(n, FaultFlag::Stuck, true)?;
-            undo.flags.push((n, FaultFlag::Stuck));
-            operator_migrate(rig, n);
-        }
-        Kind::ControllerRestart => {
-            if !undo.controller {
-                rig.kill_controller()?;
-                undo.controller = true;
-            }
+        Kind::ControllerRestart if !holds.controller_down => {
+            rig.kill_controller()?;
+            holds.controller_down = true;
         }
         Kind::Migrate => operator_migrate(rig, n),
-        Kind::Standby => {
-            if let Some(via) = other_up(rig, n) {
+        _ => {}
+    }
+    for what in held_by(fault.kind) {
+        if !holds.take(*what, n) && !matches!(what, Held::Line) {
+            continue;
+        }
+        match what {
+            Held::Supply => rig.set_supply(n, false),
+            Held::Hang => rig.hang(n, true),
+            Held::Line => rig.set_line_fault(
+                n,
+                match fault.kind {
+                    Kind::NoisyLine => LineFault::Corrupt(0.02),
+                    Kind::SlowLine => LineFault::Delay(Duration::from_millis(30)),
+                    _ => LineFault::Cut,
+                },
+            ),
+            Held::Udp => rig.set_udp_link(n, false)?,
+            Held::Uplink => rig.set_uplink(n, false)?,
+            Held::Flag(k) => rig.set_flag(n, flag(*k), true)?,
+            Held::Standby => {
                 let name = rig.name(n).to_owned();
-                let said = rig.wardenctl(via, &["standby", &name])?;
-                note(rig, &format!("wardenctl standby {name}"), &said);
-                undo.standby.push(n);
+                match other_up(rig, n) {
+                    Some(via) => {
+                        let said = rig.wardenctl(via, &["standby", &name])?;
+                        note(rig, &format!("wardenctl standby {name}"), &said);
+                    }
+                    None => {
+                        rig.timeline().push(Happening::Note(format!(
+                            "campaign: no other server up to run wardenctl standby {name} on: not asked"
+                        )));
+                    }
+                }
+            }
+        }
+    }
+    if fault.kind == Kind::StuckRelease {
+        operator_migrate(rig, n);
+    }
+    Ok(())
+}
+
+/// Heals `fault`: what it alone still holds is let go.
+fn heal(rig: &mut Rig, fault: &Fault, holds: &mut Holds) -> Result<(), RigError> {
+    let n = fault.node;
+    if fault.kind == Kind::ControllerRestart && holds.controller_down {
+        rig.start_controller()?;
+        holds.controller_down = false;
+    }
+    for what in held_by(fault.kind) {
+        if !holds.give(*what, n) {
+            continue;
+        }
+        match what {
+            Held::Supply => rig.set_supply(n, true),
+            Held::Hang => {
+                if rig.powered(n) {
+                    rig.hang(n, false);
+                }
+            }
+            Held::Line => rig.set_line_fault(n, LineFault::Clear),
+            Held::Udp => rig.set_udp_link(n, true)?,
+            Held::Uplink => rig.set_uplink(n, true)?,
+            Held::Flag(k) => rig.set_flag(n, flag(*k), false)?,
+            Held::Standby => {
+                let name = rig.name(n).to_owned();
+                if let Some(via) = other_up(rig, n).or(Some(n)) {
+                    let said = rig.wardenctl(via, &["online", &name])?;
+                    note(rig, &format!("wardenctl online {name}"), &said);
+                }
             }
         }
     }
@@ -402,8 +483,11 @@ fn operator_migrate(rig: &mut Rig, n: usize) {
     let Some(to) = spec.nodes.iter().copied().find(|i| *i != n) else { return };
     let Some(via) = other_up(rig, n).or(Some(to)) else { return };
     let (group, target) = (spec.name.clone(), rig.name(to).to_owned());
-    if let Ok(said) = rig.wardenctl(via, &["migrate", &group, &target]) {
-        note(rig, &format!("wardenctl migrate {group} {target}"), &said);
+    match rig.wardenctl(via, &["migrate", &group, &target]) {
+        Ok(said) => note(rig, &format!("wardenctl migrate {group} {target}"), &said),
+        Err(e) => {
+            rig.timeline().push(Happening::Note(format!("campaign: wardenctl migrate could not run: {e}")));
+        }
     }
 }
 
@@ -411,53 +495,33 @@ fn note(rig: &Rig, what: &str, said: &(i32, String)) {
     rig.timeline().push(Happening::Note(format!("campaign: {what}: exit {}: {}", said.0, said.1.trim())));
 }
 
-fn heal(rig: &mut Rig, undo: &Undo) -> Result<(), RigError> {
-    if undo.controller {
-        rig.start_controller()?;
-    }
-    for n in &undo.supply {
-        rig.set_supply(*n, true);
-    }
-    for n in &undo.hung {
-        if rig.powered(*n) {
-            rig.hang(*n, false);
-        }
-    }
-    for n in &undo.line {
-        rig.set_line_fault(*n, LineFault::Clear);
-    }
-    for n in &undo.udp {
-        rig.set_udp_link(*n, true)?;
-    }
-    for n in &undo.uplink {
-        rig.set_uplink(*n, true)?;
-    }
-    for (n, flag) in &undo.flags {
-        rig.set_flag(*n, *flag, false)?;
-    }
-    for n in &undo.standby {
-        let name = rig.name(*n).to_owned();
-        if let Some(via) = other_up(rig, *n).or(Some(*n)) {
-            let said = rig.wardenctl(via, &["online", &name])?;
-            note(rig, &format!("wardenctl online {name}"), &said);
-        }
-    }
-    Ok(())
-}
-
-/// Injects the plan's faults from `t0`, heals them, unfences what was
-/// fenced, and waits until every group is served again.
+/// Injects the plan's faults from `t0`, heals each at its end, gives the
+/// controller a deadtime and more to see what the faults left, unfences
+/// what was fenced (power-cycles a server left dead), and waits until
+/// every group is served again.
 fn inject_and_heal(rig: &mut Rig, plan: &RunPlan, t0: Duration) -> Result<(), RigError> {
-    let mut undo = Undo::default();
-    for f in &plan.faults {
-        pause_until(rig, t0 + f.at)?;
-        inject(rig, f, &mut undo)?;
+    let mut holds = Holds::default();
+    let mut events: Vec<(Duration, bool, usize)> = Vec::new();
+    for (i, f) in plan.faults.iter().enumerate() {
+        events.push((f.at, true, i));
+        events.push((f.at + f.hold, false, i));
     }
-    let end = plan.faults.iter().map(|f| f.at + f.hold).max().unwrap_or_default();
-    pause_until(rig, t0 + end)?;
+    events.sort_by_key(|(at, inject, i)| (*at, !*inject, *i));
+    for (at, is_inject, i) in events {
+        pause_until(rig, t0 + at)?;
+        let fault = &plan.faults[i];
+        if is_inject {
+            inject(rig, fault, &mut holds)?;
+        } else {
+            heal(rig, fault, &mut holds)?;
+        }
+    }
     let healed = rig.timeline().now();
-    heal(rig, &undo)?;
     rig.timeline().push(Happening::Note("campaign: every fault healed".into()));
+    // What a fault left (a dead agent, a server hung a moment ago) shows
+    // only after deadtime.
+    let settle = rig.options().deadtime + 3 * rig.options().keepalive;
+    pause_until(rig, healed + settle)?;
     let (seen_at, decided) = wait_decided(rig)?;
     // A dead server that held nothing is left as it is (`fence_idle_dead`
     // is off): the operator power-cycles it, as for a fenced one.
@@ -524,7 +588,11 @@ fn served_again(rig: &mut Rig, since: Duration) -> Result<(), RigError> {
         rig.wait_records_of(g, 10)?;
         let log = rig.probe_log_of(g);
         if log.last.as_ref().is_none_or(|(at, _)| *at < from.max(since)) {
-            return Err(RigError::Broken(format!("the client got no answer for {name} after the heal")));
+            return Err(RigError::NeverSaw {
+                what: format!("an answer for {name} after the heal"),
+                waited: BOUND,
+                context: rig.context(),
+            });
         }
     }
     Ok(())

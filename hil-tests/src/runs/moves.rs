@@ -34,9 +34,12 @@ fn holder_of(rig: &Rig, g: usize) -> Result<(usize, String), RigError> {
     Ok((i, rig.name(i).to_owned()))
 }
 
-/// The other server of a two-server rig.
+/// The next server after `index` in the first group's eligible list (the
+/// other server, on two).
 fn other_of(rig: &Rig, index: usize) -> (usize, String) {
-    let other = usize::from(index == 0);
+    let nodes = &rig.layout().groups[0].spec.nodes;
+    let at = nodes.iter().position(|n| *n == index).unwrap_or(0);
+    let other = nodes.get((at + 1) % nodes.len().max(1)).copied().unwrap_or(usize::from(index == 0));
     (other, rig.name(other).to_owned())
 }
 

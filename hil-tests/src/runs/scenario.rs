@@ -542,10 +542,29 @@ fn one_medium_left(rig: &mut Rig, verdict: &mut Verdict) -> Result<(), RigError>
         t1,
         |h| matches!(h, Happening::Controller(c) if c.text.contains(&says)),
     )?;
+    // Down only once the line was silent for deadtime (less what the rig's
+    // stamping of console lines can add), and no link down before the cut:
+    // not at the start, not when a node first comes up.
+    let early: Vec<String> = rig
+        .timeline()
+        .entries()
+        .iter()
+        .filter(|e| e.at < t0)
+        .map(said)
+        .filter(|t| t.contains(": link ") && t.contains(" down"))
+        .collect();
+    let after = down.at.saturating_sub(t0);
+    let deadtime = rig.options().deadtime;
     verdict.check(
         &format!("the controller reported {victim}'s serial link down, then up again"),
-        down.at >= t0 && up.at >= t1,
-        format!("{}; then, mended: {}", said(&down), said(&up)),
+        after + Duration::from_millis(50) >= deadtime && early.is_empty(),
+        format!(
+            "{:.0} ms after the cut: {}; then, mended: {}{}",
+            crate::watch::stats::ms(after),
+            said(&down),
+            said(&up),
+            if early.is_empty() { String::new() } else { format!("; before the cut: {}", early.join("; ")) }
+        ),
     );
     rig.wait_records(WINDOW_RECORDS)?;
     Ok(())

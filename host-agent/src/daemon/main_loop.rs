@@ -161,14 +161,10 @@ pub(crate) fn run(parts: Parts) -> Result<Stopped, DaemonError> {
     // with SIGTERM blocked could not be stopped.) For the same reason a
     // mask inherited from whatever started the agent is cleared first,
     // before any thread or command exists.
-    let mut stop_signals = SigSet::empty();
-    for signal in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
-        stop_signals.add(signal);
-    }
     let mut inherited = SigSet::empty();
-    nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_UNBLOCK, Some(&stop_signals), Some(&mut inherited))
-        .map_err(|e| DaemonError::Io { what: "unblocking SIGTERM, SIGINT and SIGHUP".into(), source: e.into() })?;
-    let blocked: Vec<String> = stop_signals.iter().filter(|s| inherited.contains(*s)).map(|s| s.to_string()).collect();
+    nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), Some(&mut inherited))
+        .map_err(|e| DaemonError::Io { what: "clearing the inherited signal mask".into(), source: e.into() })?;
+    let blocked: Vec<String> = inherited.iter().map(|s| s.to_string()).collect();
     if !blocked.is_empty() {
         journal::notice(&format!(
             "{} came blocked from whatever started the agent: unblocked, so that the agent and the services it starts can be stopped",
