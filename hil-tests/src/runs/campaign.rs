@@ -183,7 +183,8 @@ pub struct RunOutcome {
     pub liveness: Option<String>,
     /// The rig could not carry out what it had to (a power change).
     pub rig_errors: Vec<String>,
-    /// The longest client-visible outage of any group from the fault on.
+    /// The longest client-visible outage of any group from the fault on
+    /// (`None`: the client saw no gap).
     pub outage: Option<Duration>,
     /// Controller alarms (reported, not failed: some faults call for one).
     pub alarms: u64,
@@ -664,7 +665,8 @@ impl Tally {
             "fault", "ctrl", "runs", "passed", "outage p50", "outage p99", "violations", "lost writes", "liveness"
         );
         for ((kind, controller), runs) in &rows {
-            let outages: Vec<Duration> = runs.iter().filter_map(|o| o.outage).collect();
+            // A run the client saw no gap in had no outage.
+            let outages: Vec<Duration> = runs.iter().map(|o| o.outage.unwrap_or_default()).collect();
             let s = Summary::of(&outages);
             let fmt = |d: Option<Duration>| d.map_or("-".to_owned(), |d| format!("{:.1} ms", ms(d)));
             out.push_str(&format!(
