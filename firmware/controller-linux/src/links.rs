@@ -19,7 +19,7 @@ use warden_bsp::linux::{OpenError, SerialPort, UdpLink};
 use warden_bsp::{Link, LinkError};
 use warden_core::controller::LinkProgress;
 use warden_core::wire::{Auth, DecodeStats, Decoder, Message};
-use warden_core::{Duration, Instant, NodeId};
+use warden_core::{Duration, Instant, NodeId, MAX_NODES};
 
 use warden_cluster::hardware::LinkConfig;
 
@@ -338,14 +338,18 @@ impl Links {
     /// late or dead; its links are not reported here.
     pub fn silence_news(&mut self, now: Instant, after: Duration) -> Vec<LinkChange> {
         let recent = |heard: Option<Instant>| heard.is_some_and(|t| now.saturating_since(t) < after);
-        let node_heard =
-            |links: &[NodeLink], node: NodeId| links.iter().any(|l| l.node == node && recent(l.last_heard));
+        // Which nodes are heard on some link, once per pass.
+        let mut alive = [false; MAX_NODES];
+        for l in self.links.iter().filter(|l| recent(l.last_heard)) {
+            if let Some(a) = alive.get_mut(l.node.index()) {
+                *a = true;
+            }
+        }
         let mut changes = Vec::new();
         for i in 0..self.links.len() {
             let node = self.links[i].node;
-            let alive = node_heard(&self.links, node);
             let link = &mut self.links[i];
-            if !alive {
+            if !alive.get(node.index()).copied().unwrap_or(false) {
                 // The node's silence is the core's news; its links start afresh.
                 link.node_heard_since = None;
                 link.down = false;

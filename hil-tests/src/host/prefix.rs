@@ -33,14 +33,11 @@ pub struct Prefix(String);
 
 impl Prefix {
     /// A prefix for a new run of this process.
-    ///
-    /// # Errors
-    ///
-    /// None any more; kept for the callers' sake.
-    pub fn new() -> Result<Self, RigError> {
+    #[must_use]
+    pub fn fresh() -> Self {
         let n = NEXT.fetch_add(1, Ordering::SeqCst) % LETTERS;
         let letter = |k: u32| char::from(b'a' + u8::try_from(k % 26).unwrap_or(0));
-        Ok(Self(format!("wr{}{}{}", std::process::id(), letter(n / 26), letter(n))))
+        Self(format!("wr{}{}{}", std::process::id(), letter(n / 26), letter(n)))
     }
 
     /// The prefix at the start of `name`, if it has the rig's shape
@@ -169,7 +166,7 @@ mod tests {
         assert!(p.interface("toolongsuffix").is_err());
         assert_eq!(p.netns("client"), "wr4194304zz-client");
         // Past the letters, prefixes come round again; all have the shape.
-        let names: Vec<String> = (0..LETTERS + 2).map(|_| Prefix::new().unwrap().0).collect();
+        let names: Vec<String> = (0..LETTERS + 2).map(|_| Prefix::fresh().0).collect();
         assert!(names.iter().all(|n| Prefix::of(n).as_ref().map(Prefix::as_str) == Some(n.as_str())), "{names:?}");
         let distinct: std::collections::BTreeSet<&String> = names.iter().collect();
         assert_eq!(distinct.len(), LETTERS as usize);

@@ -230,6 +230,26 @@ pub fn uplink_port(prefix: &Prefix, index: usize) -> Result<String, RigError> {
     prefix.interface(&format!("u{index}"))
 }
 
+/// A bridge named `name` in the switch's namespace, up.
+fn add_bridge(switch: &Netns, name: &str) -> Result<(), RigError> {
+    tools::ip_batch(
+        Some(switch.name()),
+        &[format!("link add name {name} type bridge forward_delay 0"), format!("link set dev {name} up")],
+    )
+}
+
+/// A cable: a veth pair from switch port `port` on `bridge` to the NIC
+/// `nic` in namespace `netns`.
+fn plug(switch: &Netns, (port, bridge): (&str, &str), (nic, netns): (&str, &Netns)) -> Result<(), RigError> {
+    tools::ip_batch(
+        Some(switch.name()),
+        &[
+            format!("link add name {port} type veth peer name {nic} netns {}", netns.name()),
+            format!("link set dev {port} master {bridge} up"),
+        ],
+    )
+}
+
 /// Sets `key=value` pairs with `sysctl` in namespace `netns`.
 fn sysctl(netns: &str, settings: &[(&str, &str)]) -> Result<(), RigError> {
     let mut command = tools::command("ip");
@@ -286,58 +306,29 @@ impl Topology {
         let switch = Netns::create(&prefix.netns("sw"))?;
         // Built in this order so that, on failure, what exists is dropped (deleted) again.
         let bridge = prefix.interface("br")?;
-        tools::ip_batch(
-            Some(switch.name()),
-            &[format!("link add name {bridge} type bridge forward_delay 0"), format!("link set dev {bridge} up")],
-        )?;
+        add_bridge(&switch, &bridge)?;
         let nic = prefix.interface("n")?;
         let up_bridge = prefix.interface("up")?;
         let up_nic = prefix.interface("u")?;
         if uplink {
-            tools::ip_batch(
-                Some(switch.name()),
-                &[
-                    format!("link add name {up_bridge} type bridge forward_delay 0"),
-                    format!("link set dev {up_bridge} up"),
-                ],
-            )?;
+            add_bridge(&switch, &up_bridge)?;
         }
         let mut servers = Vec::new();
         for (i, name) in names.iter().enumerate() {
             let netns = Netns::create(&prefix.netns(name))?;
             sysctl(netns.name(), &[&NO_DAD[..], &ONE_NIC_PER_ADDRESS[..]].concat())?;
-            let port = prefix.interface(&format!("s{i}"))?;
-            tools::ip_batch(
-                Some(switch.name()),
-                &[
-                    format!("link add name {port} type veth peer name {nic} netns {}", netns.name()),
-                    format!("link set dev {port} master {bridge} up"),
-                ],
-            )?;
+            plug(&switch, (&prefix.interface(&format!("s{i}"))?, &bridge), (&nic, &netns))?;
             let mac = format!("02:77:00:00:00:{:02x}", i + 1);
             tools::run(ip(Some(netns.name())).args(["link", "set", "dev", &nic, "address", &mac]))?;
             let uplink = if uplink {
-                let port = uplink_port(prefix, i)?;
-                tools::ip_batch(
-                    Some(switch.name()),
-                    &[
-                        format!("link add name {port} type veth peer name {up_nic} netns {}", netns.name()),
-                        format!("link set dev {port} master {up_bridge} up"),
-                    ],
-                )?;
+                plug(&switch, (&uplink_port(prefix, i)?, &up_bridge), (&up_nic, &netns))?;
                 Some((up_nic.clone(), plan.uplink(i)))
             } else {
                 None
             };
             let mac_nic = if mac_nic {
-                let (port, inner) = (prefix.interface(&format!("m{i}"))?, prefix.interface("m")?);
-                tools::ip_batch(
-                    Some(switch.name()),
-                    &[
-                        format!("link add name {port} type veth peer name {inner} netns {}", netns.name()),
-                        format!("link set dev {port} master {bridge} up"),
-                    ],
-                )?;
+                let inner = prefix.interface("m")?;
+                plug(&switch, (&prefix.interface(&format!("m{i}"))?, &bridge), (&inner, &netns))?;
                 Some((inner, format!("02:77:00:00:01:{:02x}", i + 1)))
             } else {
                 None
@@ -355,14 +346,7 @@ impl Topology {
         let on_switch = |role: &str, port: &str, bridge: &str, addresses: &[String]| -> Result<Netns, RigError> {
             let netns = Netns::create(&prefix.netns(role))?;
             sysctl(netns.name(), &NO_DAD)?;
-            let port = prefix.interface(port)?;
-            tools::ip_batch(
-                Some(switch.name()),
-                &[
-                    format!("link add name {port} type veth peer name {nic} netns {}", netns.name()),
-                    format!("link set dev {port} master {bridge} up"),
-                ],
-            )?;
+            plug(&switch, (&prefix.interface(port)?, bridge), (&nic, &netns))?;
             let mut lines: Vec<String> = addresses
                 .iter()
                 .map(|a| {

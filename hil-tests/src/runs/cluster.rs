@@ -268,7 +268,7 @@ impl Rig {
         programs.keep_resident();
         let wardenctl = programs.wardenctl.clone();
 
-        let prefix = Prefix::new()?;
+        let prefix = Prefix::fresh();
         let run_dir = RunDir::create(&prefix)?;
         let timeline = Timeline::new(options.narration);
         let nodes: Vec<String> = SERVER_NAMES.iter().take(options.servers).map(|n| (*n).to_owned()).collect();
@@ -577,16 +577,28 @@ impl Rig {
         }
         out.push_str(&format!("--- controller ({}) ---\n{}\n", self.controller.kind(), self.controller.log_tail(25)));
         for node in &self.nodes {
-            let path = self.layout.node_dir(node).join("log");
-            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let text = self.node_log(node);
             let tail: Vec<&str> = text.lines().rev().take(15).collect();
-            out.push_str(&format!("--- {node} ({}) ---\n", path.display()));
+            out.push_str(&format!("--- {node} ({}) ---\n", self.node_log_path(node).display()));
             for l in tail.into_iter().rev() {
                 out.push_str(l);
                 out.push('\n');
             }
         }
         out
+    }
+
+    /// Where server `node`'s keeper and agent write, every boot.
+    #[must_use]
+    pub fn node_log_path(&self, node: &str) -> PathBuf {
+        self.layout.node_dir(node).join("log")
+    }
+
+    /// What server `node`'s keeper and agent wrote so far (empty when
+    /// nothing yet).
+    #[must_use]
+    pub fn node_log(&self, node: &str) -> String {
+        std::fs::read_to_string(self.node_log_path(node)).unwrap_or_default()
     }
 
     /// Cuts or restores server `index`'s own supply.
@@ -889,7 +901,7 @@ impl Rig {
             let _ = std::fs::copy(self.run_dir.join(name), dir.join(name));
         }
         for node in &self.nodes {
-            let _ = std::fs::copy(self.layout.node_dir(node).join("log"), dir.join(format!("{node}.log")));
+            let _ = std::fs::copy(self.node_log_path(node), dir.join(format!("{node}.log")));
         }
         let text: String = self.timeline.entries().iter().map(|e| e.line() + "\n").collect();
         std::fs::write(dir.join("timeline.txt"), text)

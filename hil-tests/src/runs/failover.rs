@@ -80,19 +80,7 @@ pub fn follow_group(rig: &mut Rig, name: &str, victim: &str, other: &str, t0: Du
     let fenced = rig.wait(&format!("{victim} fenced"), t0, |h| {
         is_console(h, |k| matches!(k, ConsoleKind::Fenced(n) if n == victim))
     })?;
-    let placed = rig.wait(&format!("{name} placed on {other}"), t0, |h| {
-        is_console(h, |k| matches!(k, ConsoleKind::Placed { group, node, .. } if group == name && node == other))
-    })?;
-    let address = rig.wait(
-        &format!("{name}'s service address on {other}"),
-        t0,
-        |h| matches!(h, Happening::Address { group, node, present: true } if node == other && group == name),
-    )?;
-    let answered = rig.wait(
-        &format!("the client answered for {name} by {other}"),
-        t0,
-        |h| matches!(h, Happening::Answering { group, node } if node == other && group == name),
-    )?;
+    let [placed, address, answered] = arrival(rig, name, other, t0)?;
     let index = rig.group_index(name).unwrap_or(0);
     let outage = rig.probe_log_of(index).handover(t0, other).map(crate::watch::probe::Gap::length);
     let power_gone = rig
@@ -110,6 +98,47 @@ pub fn follow_group(rig: &mut Rig, name: &str, victim: &str, other: &str, t0: Du
         answered: since(&answered),
         outage,
     })
+}
+
+/// Waits, from `since`, for group `name` to arrive on `to`: placed there
+/// by the controller, its service address there, and the client answered
+/// by it.
+///
+/// # Errors
+///
+/// [`RigError::NeverSaw`] when one never comes.
+fn arrival(rig: &mut Rig, name: &str, to: &str, since: Duration) -> Result<[Entry; 3], RigError> {
+    let placed = rig.wait(&format!("{name} placed on {to}"), since, |h| {
+        is_console(h, |k| matches!(k, ConsoleKind::Placed { group, node, .. } if group == name && node == to))
+    })?;
+    let address = rig.wait(
+        &format!("{name}'s service address on {to}"),
+        since,
+        |h| matches!(h, Happening::Address { group, node, present: true } if node == to && group == name),
+    )?;
+    let answered = rig.wait(
+        &format!("the client answered for {name} by {to}"),
+        since,
+        |h| matches!(h, Happening::Answering { group, node } if node == to && group == name),
+    )?;
+    Ok([placed, address, answered])
+}
+
+/// The entries that `keep` picks, a line each: when, and what (a
+/// controller line as the controller wrote it).
+#[must_use]
+pub fn lines_of(entries: &[Entry], mut keep: impl FnMut(&Happening) -> bool) -> Vec<String> {
+    entries
+        .iter()
+        .filter(|e| keep(&e.what))
+        .map(|e| {
+            let what = match &e.what {
+                Happening::Controller(c) => c.text.clone(),
+                other => crate::watch::timeline::describe(other),
+            };
+            format!("{:.3} s {what}", e.at.as_secs_f64())
+        })
+        .collect()
 }
 
 /// Unfences `victim` with `wardenctl unfence` on another server (through
@@ -178,19 +207,7 @@ pub fn follow_move(rig: &mut Rig, name: &str, from: &str, to: &str, t0: Duration
     let asked = rig.wait(&format!("{from} asked to release {name}"), t0, |h| {
         is_console(h, |k| matches!(k, ConsoleKind::Releasing { group, node } if group == name && node == from))
     })?;
-    let placed = rig.wait(&format!("{name} placed on {to}"), asked.at, |h| {
-        is_console(h, |k| matches!(k, ConsoleKind::Placed { group, node, .. } if group == name && node == to))
-    })?;
-    let address = rig.wait(
-        &format!("{name}'s service address on {to}"),
-        asked.at,
-        |h| matches!(h, Happening::Address { group, node, present: true } if node == to && group == name),
-    )?;
-    let answered = rig.wait(
-        &format!("the client answered for {name} by {to}"),
-        asked.at,
-        |h| matches!(h, Happening::Answering { group, node } if node == to && group == name),
-    )?;
+    let [placed, address, answered] = arrival(rig, name, to, asked.at)?;
     // Pushed after the address in the same detector round: waited for, so
     // that the handover's checks see it.
     rig.wait(
@@ -259,20 +276,10 @@ pub fn graceful_checks(
             at(mount_on)
         ),
     );
-    let hard: Vec<String> = entries
-        .iter()
-        .filter_map(|e| match &e.what {
-            Happening::Controller(c)
-                if matches!(c.kind, ConsoleKind::NodeDead(_) | ConsoleKind::Fencing(_) | ConsoleKind::Fenced(_)) =>
-            {
-                Some(format!("{:.3} s {}", e.at.as_secs_f64(), c.text))
-            }
-            Happening::Relay { .. } | Happening::PowerLost { .. } => {
-                Some(format!("{:.3} s {}", e.at.as_secs_f64(), crate::watch::timeline::describe(&e.what)))
-            }
-            _ => None,
-        })
-        .collect();
+    let hard = lines_of(&entries, |h| {
+        is_console(h, |k| matches!(k, ConsoleKind::NodeDead(_) | ConsoleKind::Fencing(_) | ConsoleKind::Fenced(_)))
+            || matches!(h, Happening::Relay { .. } | Happening::PowerLost { .. })
+    });
     verdict.check(
         &format!("the move of {name} fenced nothing"),
         hard.is_empty(),
@@ -284,17 +291,10 @@ pub fn graceful_checks(
 /// logged them.
 #[must_use]
 pub fn moves_since(rig: &Rig, name: &str, t0: Duration) -> Vec<String> {
-    rig.timeline()
-        .since(t0)
-        .iter()
-        .filter_map(|e| match &e.what {
-            Happening::Controller(c) => match &c.kind {
-                ConsoleKind::Releasing { group, .. } | ConsoleKind::Placed { group, .. } if group == name => {
-                    Some(format!("{:.3} s {}", e.at.as_secs_f64(), c.text))
-                }
-                _ => None,
-            },
-            _ => None,
-        })
-        .collect()
+    lines_of(&rig.timeline().since(t0), |h| {
+        is_console(
+            h,
+            |k| matches!(k, ConsoleKind::Releasing { group, .. } | ConsoleKind::Placed { group, .. } if group == name),
+        )
+    })
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::cluster::Rig;
 use super::config::{FaultFlag, GROUP};
-use super::failover::{follow_group, follow_move, graceful_checks, is_console, moves_since, unfence};
+use super::failover::{follow_group, follow_move, graceful_checks, is_console, lines_of, moves_since, unfence};
 use super::options::{Family, GroupSpec, Options};
 use super::scenario::{kept_off, steady_until, WINDOW_RECORDS};
 use crate::controller::console::ConsoleKind;
@@ -65,14 +65,9 @@ fn stayed(rig: &Rig, verdict: &mut Verdict, g: usize, expected: usize, t0: Durat
     );
 }
 
-/// Relays switched and power lost since `t0`, in words.
+/// Relays switched and power lost since `t0`.
 fn power_changes_since(rig: &Rig, t0: Duration) -> Vec<String> {
-    rig.timeline()
-        .since(t0)
-        .iter()
-        .filter(|e| matches!(&e.what, Happening::Relay { .. } | Happening::PowerLost { .. }))
-        .map(|e| crate::watch::timeline::describe(&e.what))
-        .collect()
+    lines_of(&rig.timeline().since(t0), |h| matches!(h, Happening::Relay { .. } | Happening::PowerLost { .. }))
 }
 
 /// `wardenctl ARGS` through server `via`'s agent; fails the run unless it
@@ -121,13 +116,17 @@ pub(super) fn uplink_loss(rig: &mut Rig, verdict: &mut Verdict) -> Result<(), Ri
 /// How many local restarts server `node`'s agent logged for `group` since
 /// its log was `from` bytes long.
 fn restarts_logged(rig: &Rig, node: &str, group: &str, from: usize) -> usize {
-    let log = std::fs::read_to_string(rig.layout().node_dir(node).join("log")).unwrap_or_default();
-    log.get(from..).unwrap_or_default().lines().filter(|l| l.contains(&format!("`{group}` restarting from"))).count()
+    rig.node_log(node)
+        .get(from..)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(&format!("`{group}` restarting from")))
+        .count()
 }
 
 /// The length of server `node`'s log now.
 fn log_len(rig: &Rig, node: &str) -> usize {
-    std::fs::metadata(rig.layout().node_dir(node).join("log")).map_or(0, |m| m.len() as usize)
+    std::fs::metadata(rig.node_log_path(node)).map_or(0, |m| m.len() as usize)
 }
 
 /// The holder's service fails its monitor: the agent restarts it locally
@@ -236,10 +235,7 @@ pub(super) fn stuck_release(rig: &mut Rig, verdict: &mut Verdict, restart: bool)
     let entries = rig.timeline().since(t0);
     let off_at =
         entries.iter().find(|e| matches!(&e.what, Happening::PowerLost { node } if *node == victim)).map(|e| e.at);
-    let stuck_said = std::fs::read_to_string(rig.layout().node_dir(&victim).join("log"))
-        .unwrap_or_default()
-        .lines()
-        .any(|l| l.contains(GROUP) && l.contains("failed to stop"));
+    let stuck_said = rig.node_log(&victim).lines().any(|l| l.contains(GROUP) && l.contains("failed to stop"));
     let during = if restart { " across a controller restart" } else { "" };
     // With a restart, the new controller did the fencing.
     let restarted =

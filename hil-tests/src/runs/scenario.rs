@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use super::cluster::Rig;
 use super::config::GROUP;
-use super::failover::{follow_failover, is_console, unfence};
+use super::failover::{follow_failover, is_console, lines_of, unfence};
 use super::options::Options;
 use crate::controller::console::ConsoleKind;
 use crate::hardware::serial::LineFault;
@@ -279,23 +279,23 @@ pub(super) fn kept_off(rig: &Rig, index: usize, t0: Duration) -> (bool, String) 
 /// (a node declared dead, a fence, a move, a relay switched).
 pub(super) fn steady_until(rig: &Rig, t0: Duration, verdict: &mut Verdict) {
     let mut placed: Vec<String> = Vec::new();
-    let mut unsteady = Vec::new();
-    for e in rig.timeline().entries().iter().filter(|e| e.at < t0) {
-        match &e.what {
-            Happening::Controller(c) => match &c.kind {
-                ConsoleKind::Placed { group, .. } if !placed.contains(group) => placed.push(group.clone()),
-                ConsoleKind::Placed { .. }
-                | ConsoleKind::NodeDead(_)
-                | ConsoleKind::Fencing(_)
-                | ConsoleKind::Releasing { .. } => unsteady.push(format!("{:.3} s {}", e.at.as_secs_f64(), c.text)),
-                _ => {}
-            },
-            Happening::Relay { .. } | Happening::PowerLost { .. } => {
-                unsteady.push(format!("{:.3} s {}", e.at.as_secs_f64(), crate::watch::timeline::describe(&e.what)));
+    let before: Vec<Entry> = rig.timeline().entries().into_iter().filter(|e| e.at < t0).collect();
+    let unsteady = lines_of(&before, |h| match h {
+        // A group's first placement is the start, not a move.
+        Happening::Controller(c) => match &c.kind {
+            ConsoleKind::Placed { group, .. } if !placed.contains(group) => {
+                placed.push(group.clone());
+                false
             }
-            _ => {}
-        }
-    }
+            ConsoleKind::Placed { .. }
+            | ConsoleKind::NodeDead(_)
+            | ConsoleKind::Fencing(_)
+            | ConsoleKind::Releasing { .. } => true,
+            _ => false,
+        },
+        Happening::Relay { .. } | Happening::PowerLost { .. } => true,
+        _ => false,
+    });
     verdict.check(
         "the cluster was steady before the fault",
         unsteady.is_empty(),
@@ -573,28 +573,18 @@ fn one_medium_left(rig: &mut Rig, verdict: &mut Verdict) -> Result<(), RigError>
 /// What went unsteady since `t0`: a node late or dead, a fence, a
 /// placement or a release, a relay switched, a power loss.
 pub(super) fn unsteady_since(rig: &Rig, t0: Duration) -> Vec<String> {
-    rig.timeline()
-        .since(t0)
-        .iter()
-        .filter_map(|e| match &e.what {
-            Happening::Controller(c)
-                if matches!(
-                    c.kind,
-                    ConsoleKind::NodeLate(_)
-                        | ConsoleKind::NodeDead(_)
-                        | ConsoleKind::Fencing(_)
-                        | ConsoleKind::Placed { .. }
-                        | ConsoleKind::Releasing { .. }
-                ) =>
-            {
-                Some(format!("{:.3} s {}", e.at.as_secs_f64(), c.text))
-            }
-            Happening::Relay { .. } | Happening::PowerLost { .. } => {
-                Some(format!("{:.3} s {}", e.at.as_secs_f64(), crate::watch::timeline::describe(&e.what)))
-            }
-            _ => None,
-        })
-        .collect()
+    lines_of(&rig.timeline().since(t0), |h| {
+        is_console(h, |k| {
+            matches!(
+                k,
+                ConsoleKind::NodeLate(_)
+                    | ConsoleKind::NodeDead(_)
+                    | ConsoleKind::Fencing(_)
+                    | ConsoleKind::Placed { .. }
+                    | ConsoleKind::Releasing { .. }
+            )
+        }) || matches!(h, Happening::Relay { .. } | Happening::PowerLost { .. })
+    })
 }
 
 /// Checks that a fault on `holder`'s serial line (`line`, from `since.1`
